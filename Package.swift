@@ -1,0 +1,74 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Layout: C shims (CZeroMQ, COpenBLAS); pure cores (TuneCore, TuneWire, CPUKernels,
+// CUDAKernels); I/O shells (TuneSystem, TuneTransport, CUDADriver, TuneAgent, TuneStore,
+// TuneCoordinator); thin executables. The agent's graph never reaches GRDB, so it stays lean.
+let package = Package(
+    name: "TuneFleet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "coordd", targets: ["coordd"]),
+        .executable(name: "tune-agent", targets: ["tune-agent"]),
+        .executable(name: "coordctl", targets: ["coordctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+
+        // Pure cores: no I/O, no clock.
+        .target(name: "TuneCore"),
+        .target(name: "TuneWire", dependencies: [
+            "TuneCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
+        .target(name: "CPUKernels", dependencies: ["TuneCore"]),
+        .target(name: "CUDAKernels", dependencies: ["TuneCore"]),
+        // Reference implementations, input data, verification and vendor baselines (OpenBLAS).
+        .target(name: "KernelReference", dependencies: ["TuneCore", "COpenBLAS"]),
+
+        // I/O shells.
+        .target(name: "TuneSystem", dependencies: ["TuneCore"]),
+        .target(name: "TuneTransport", dependencies: ["CZeroMQ"]),
+        .target(name: "CUDADriver", dependencies: ["TuneCore"]),
+        .target(name: "TuneAgent", dependencies: [
+            "TuneCore", "TuneWire", "TuneTransport", "TuneSystem", "CPUKernels", "CUDAKernels",
+            "CUDADriver", "KernelReference", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "TuneStore", dependencies: [
+            "TuneCore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "TuneCoordinator", dependencies: [
+            "TuneCore", "TuneWire", "TuneTransport", "TuneStore", "TuneSystem", "CPUKernels",
+            "CUDAKernels", .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Thin executables: flags, environment and files are read only here.
+        .executableTarget(name: "coordd", dependencies: [
+            "TuneCoordinator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "tune-agent", dependencies: [
+            "TuneAgent", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "coordctl", dependencies: [
+            "TuneCoordinator", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TuneCoreTests", dependencies: ["TuneCore"]),
+        .testTarget(name: "TuneWireTests", dependencies: ["TuneWire"]),
+        .testTarget(name: "TuneTransportTests", dependencies: ["TuneTransport"]),
+        .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "KernelReference", "TuneAgent"]),
+        .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
+        .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
+        .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire"]),
+        .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
+        .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator"]),
+        .testTarget(name: "ClusterTests", dependencies: ["TuneCoordinator", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
+    ]
+)

@@ -1,0 +1,57 @@
+/// The kind of device an agent measures on; jobs are per task and device class.
+public enum DeviceClass: String, Codable, Sendable, CaseIterable {
+    case cpu, cuda
+}
+
+/// What an agent knows of its device. CPU fields and CUDA fields share one value so that
+/// features, records and the wire have one shape.
+public struct DeviceProfile: Hashable, Codable, Sendable {
+    public var deviceClass: DeviceClass
+    public var model: String
+    public var cores: Int = 0
+    public var threads: Int = 0
+    public var l1dBytes: Int = 0
+    public var l2Bytes: Int = 0
+    public var l3Bytes: Int = 0
+    public var cacheLineBytes: Int = 64
+    public var isa: [String] = []
+    /// Widest usable SIMD register, bits (256 for AVX2, 512 for AVX-512, 128 for NEON).
+    public var vectorBits: Int = 0
+    public var compiler: String = ""
+    public var compilerVersion: String = ""
+    public var compilerFlags: [String] = []
+    /// Peak FP32 rate of the device (all cores/SMs), GFLOP/s; 0 if unknown.
+    public var peakGFLOPS: Double = 0
+    public var clockMHz: Double = 0
+
+    // CUDA
+    public var smCount: Int = 0
+    public var maxThreadsPerBlock: Int = 0
+    public var sharedMemPerBlock: Int = 0
+    public var sharedMemPerBlockOptin: Int = 0
+    public var registersPerSM: Int = 0
+    public var registersPerBlock: Int = 0
+    public var warpSize: Int = 0
+    public var computeCapability: String = ""
+    public var memoryBandwidthGBs: Double = 0
+    public var driverVersion: String = ""
+
+    public init(deviceClass: DeviceClass, model: String) {
+        self.deviceClass = deviceClass; self.model = model
+    }
+
+    /// FP32 lanes of the widest vector register (1 when unknown).
+    public var vectorLanes: Int { max(1, vectorBits / 32) }
+
+    /// Stable identity of the hardware and toolchain: the same machine, compiler and flags
+    /// give the same fingerprint across restarts.
+    public var fingerprint: String {
+        let parts: [String] = [
+            deviceClass.rawValue, model, "\(cores)", "\(threads)", "\(l1dBytes)", "\(l2Bytes)", "\(l3Bytes)",
+            isa.sorted().joined(separator: ","), "\(vectorBits)", compiler, compilerVersion,
+            compilerFlags.joined(separator: " "), "\(smCount)", "\(sharedMemPerBlockOptin)", computeCapability,
+            driverVersion,
+        ]
+        return FNV1a.hex(parts.joined(separator: "|"))
+    }
+}

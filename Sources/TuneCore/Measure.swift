@@ -1,0 +1,83 @@
+/// One status taxonomy for every backend. Failure is data: each record keeps its raw text.
+public enum MeasureStatus: String, Codable, Sendable, CaseIterable {
+    case ok
+    case invalidSchedule = "invalid_schedule"
+    case compileError = "compile_error"
+    case compileTimeout = "compile_timeout"
+    case runtimeError = "runtime_error"
+    case runTimeout = "run_timeout"
+    case wrongAnswer = "wrong_answer"
+    case agentLost = "agent_lost"
+}
+
+/// How a batch is to be measured. Travels with every batch.
+public struct MeasurePlan: Hashable, Codable, Sendable {
+    /// Untimed runs before timing starts.
+    public var warmupRuns: Int = 1
+    /// Number of timed repeats; each repeat is one sample.
+    public var repeats: Int = 5
+    /// A repeat loops the kernel until at least this long has passed; the sample is the mean.
+    public var minRepeatSeconds: Double = 0.02
+    /// Overwrite a buffer larger than the last-level cache between repeats.
+    public var flushCache: Bool = false
+    /// Threads the kernel and the vendor library may use.
+    public var threads: Int = 1
+    public var compileTimeoutSeconds: Double = 60
+    /// Budget for verification plus timing of one candidate.
+    public var runTimeoutSeconds: Double = 30
+    /// Also time the vendor library for the task in this batch.
+    public var includeVendorBaseline: Bool = false
+
+    public init() {}
+}
+
+/// Summary statistics of timing samples (seconds).
+public struct SampleStats: Hashable, Codable, Sendable {
+    public var median: Double
+    public var min: Double
+    public var max: Double
+    /// Interquartile range relative to the median.
+    public var relativeIQR: Double
+
+    public init?(_ samples: [Double]) {
+        guard !samples.isEmpty else { return nil }
+        let s = samples.sorted()
+        func q(_ p: Double) -> Double {
+            let x = p * Double(s.count - 1)
+            let lo = Int(x), hi = Swift.min(lo + 1, s.count - 1)
+            return s[lo] + (s[hi] - s[lo]) * (x - Double(lo))
+        }
+        median = q(0.5); min = s[0]; max = s[s.count - 1]
+        relativeIQR = median > 0 ? (q(0.75) - q(0.25)) / median : 0
+    }
+}
+
+/// The outcome of measuring one candidate (or the vendor baseline) on one device.
+public struct MeasureResult: Hashable, Codable, Sendable {
+    public var candidateID: Int64
+    public var status: MeasureStatus
+    /// Every timed sample, seconds per kernel run.
+    public var samples: [Double]
+    public var compileSeconds: Double
+    public var errorText: String
+    /// Backend detail (e.g. CUDA registers and spills), free-form key/values.
+    public var detail: [String: String]
+
+    public init(candidateID: Int64, status: MeasureStatus, samples: [Double] = [], compileSeconds: Double = 0,
+                errorText: String = "", detail: [String: String] = [:]) {
+        self.candidateID = candidateID; self.status = status; self.samples = samples
+        self.compileSeconds = compileSeconds; self.errorText = errorText; self.detail = detail
+    }
+
+    public var medianSeconds: Double? { status == .ok ? SampleStats(samples)?.median : nil }
+}
+
+/// A candidate as dispatched: the coordinator's id and the schedule to build.
+public struct Candidate: Hashable, Codable, Sendable {
+    public var id: Int64
+    public var schedule: Schedule
+    public init(id: Int64, schedule: Schedule) { self.id = id; self.schedule = schedule }
+}
+
+/// The id of the vendor-library pseudo-candidate in a batch's results.
+public let vendorBaselineCandidateID: Int64 = 0

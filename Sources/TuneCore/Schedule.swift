@@ -1,0 +1,108 @@
+/// A schedule: named integer knobs. Its canonical encoding (knobs sorted by name) is its
+/// identity for dedup, caching and records.
+public struct Schedule: Hashable, Codable, Sendable, CustomStringConvertible {
+    public private(set) var knobs: [Knob]
+
+    public struct Knob: Hashable, Codable, Sendable {
+        public var name: String
+        public var value: Int
+        public init(name: String, value: Int) { self.name = name; self.value = value }
+    }
+
+    public init(_ values: [String: Int]) {
+        knobs = values.map { Knob(name: $0.key, value: $0.value) }.sorted { $0.name < $1.name }
+    }
+
+    public subscript(_ name: String) -> Int? {
+        knobs.first(where: { $0.name == name })?.value
+    }
+
+    public var values: [String: Int] {
+        Dictionary(knobs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// `name=value;name=value`, sorted by name.
+    public var encoding: String { knobs.map { "\($0.name)=\($0.value)" }.joined(separator: ";") }
+    public var description: String { encoding }
+
+    /// Stable 64-bit identity of the encoding (hex).
+    public var hash64: String { FNV1a.hex(encoding) }
+
+    public init(encoding: String) throws(ScheduleError) {
+        var values: [String: Int] = [:]
+        for part in encoding.split(separator: ";") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, let v = Int(kv[1]), !kv[0].isEmpty else {
+                throw ScheduleError.malformed("bad knob '\(part)'")
+            }
+            if values.updateValue(v, forKey: String(kv[0])) != nil {
+                throw ScheduleError.malformed("knob '\(kv[0])' given twice")
+            }
+        }
+        self.init(values)
+    }
+}
+
+public enum ScheduleError: Error, Equatable, Sendable, CustomStringConvertible {
+    case malformed(String)
+    case unknownKnob(String)
+    case missingKnob(String)
+    case outOfDomain(knob: String, value: Int, allowed: [Int])
+    case constraint(String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let m): return "malformed schedule: \(m)"
+        case .unknownKnob(let k): return "unknown knob '\(k)'"
+        case .missingKnob(let k): return "missing knob '\(k)'"
+        case .outOfDomain(let k, let v, let allowed): return "knob '\(k)'=\(v) not in \(allowed)"
+        case .constraint(let m): return "constraint violated: \(m)"
+        }
+    }
+}
+
+/// A knob and the finite set of values it may take.
+public struct KnobDomain: Hashable, Sendable {
+    public var name: String
+    public var choices: [Int]
+    public init(_ name: String, _ choices: [Int]) { self.name = name; self.choices = choices }
+}
+
+/// The space of schedules of one task on one device: a product of knob domains cut down by
+/// constraints (register file, cache, device limits). Pure values; backends build them.
+public protocol ScheduleSpace: Sendable {
+    var knobs: [KnobDomain] { get }
+    /// Constraint checks beyond the knob domains; nil when the schedule is valid.
+    func constraintViolation(_ schedule: Schedule) -> String?
+}
+
+extension ScheduleSpace {
+    /// Checks every knob against its domain and the constraints: the gate before codegen.
+    public func validate(_ schedule: Schedule) throws(ScheduleError) {
+        let domains = Dictionary(knobs.map { ($0.name, $0.choices) }, uniquingKeysWith: { a, _ in a })
+        for k in schedule.knobs where domains[k.name] == nil { throw .unknownKnob(k.name) }
+        for d in knobs {
+            guard let v = schedule[d.name] else { throw .missingKnob(d.name) }
+            if !d.choices.contains(v) { throw .outOfDomain(knob: d.name, value: v, allowed: d.choices) }
+        }
+        if let why = constraintViolation(schedule) { throw .constraint(why) }
+    }
+
+    public func isValid(_ schedule: Schedule) -> Bool {
+        do { try validate(schedule); return true } catch { return false }
+    }
+
+    /// Number of points before constraints.
+    public var rawSize: Double { knobs.reduce(1.0) { $0 * Double($1.choices.count) } }
+
+    /// A uniformly drawn valid schedule (rejection sampling); nil if none found in `attempts`.
+    public func sample<G: RandomNumberGenerator>(using rng: inout G, attempts: Int = 10_000) -> Schedule? {
+        for _ in 0..<attempts {
+            var v: [String: Int] = [:]
+            for d in knobs { v[d.name] = d.choices.randomElement(using: &rng)! }
+            let s = Schedule(v)
+            if constraintViolation(s) == nil { return s }
+        }
+        return nil
+    }
+}
