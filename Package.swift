@@ -33,7 +33,8 @@ let package = Package(
         .target(name: "KernelReference", dependencies: ["TuneCore", "COpenBLAS"]),
 
         // I/O shells.
-        .target(name: "TuneSystem", dependencies: ["TuneCore"]),
+        .target(name: "CSystemShim"),
+        .target(name: "TuneSystem", dependencies: ["TuneCore", "CSystemShim"]),
         .target(name: "TuneTransport", dependencies: ["CZeroMQ"]),
         .target(name: "CUDADriver", dependencies: ["TuneCore"]),
         .target(name: "TuneAgent", dependencies: [

@@ -1,0 +1,101 @@
+import TuneCore
+import TuneSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads the host CPU's profile from /proc/cpuinfo, sysfs and the compiler.
+public enum CPUProbe {
+    public static func probe(compiler: CompilerSettings) -> DeviceProfile {
+        let cpuinfo = readTextFile("/proc/cpuinfo") ?? ""
+        var model = "unknown CPU"
+        var flags: Set<String> = []
+        var mhz = 0.0
+        var coreIDs: Set<String> = []
+        var physical = "", logical = 0
+        for line in cpuinfo.split(separator: "\n") {
+            let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: " \t") }
+            guard kv.count == 2 else { continue }
+            switch kv[0] {
+            case "model name", "Model": model = kv[1]
+            case "flags", "Features": flags = Set(kv[1].split(separator: " ").map(String.init))
+            case "cpu MHz": mhz = Double(kv[1]) ?? mhz
+            case "processor": logical += 1
+            case "physical id": physical = kv[1]
+            case "core id": coreIDs.insert(physical + ":" + kv[1])
+            default: break
+            }
+        }
+        var p = DeviceProfile(deviceClass: .cpu, model: model)
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        p.threads = max(1, online)
+        p.cores = coreIDs.isEmpty ? p.threads : min(coreIDs.count, p.threads)
+        let interesting = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512vnni", "amx_tile", "asimd", "sve"]
+        p.isa = interesting.filter { flags.contains($0) }
+        if flags.contains("avx512f") { p.vectorBits = 512 }
+        else if flags.contains("avx2") || flags.contains("avx") { p.vectorBits = 256 }
+        else if flags.contains("asimd") || flags.contains("sse2") || flags.contains("sse4_2") { p.vectorBits = 128 }
+        else { p.vectorBits = 32 }
+        readCaches(into: &p)
+        if let khz = readTextFile("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").flatMap({ Double($0.trimmingCharacters(in: " \n")) }) {
+            mhz = khz / 1000
+        }
+        p.clockMHz = mhz
+        // FP32 FLOP per cycle per core: two FMA pipes of the widest width that runs at full
+        // rate. Zen 4 splits 512-bit FMAs over two 256-bit pipes, so AVX-512 does not double it.
+        let amd = cpuinfo.contains("AuthenticAMD") || model.contains("AMD")
+        let flopsPerCycle: Double
+        if flags.contains("avx512f") && !amd { flopsPerCycle = 64 }
+        else if flags.contains("fma") || flags.contains("avx2") { flopsPerCycle = 32 }
+        else if flags.contains("asimd") { flopsPerCycle = 16 }
+        else { flopsPerCycle = 8 }
+        p.peakGFLOPS = Double(p.cores) * mhz / 1000 * flopsPerCycle
+        p.compiler = compiler.compiler
+        p.compilerVersion = compilerVersion(compiler.compiler)
+        p.compilerFlags = compiler.flags
+        return p
+    }
+
+    static func readCaches(into p: inout DeviceProfile) {
+        for i in 0..<8 {
+            let base = "/sys/devices/system/cpu/cpu0/cache/index\(i)/"
+            guard let level = readTextFile(base + "level").flatMap({ Int($0.trimmingCharacters(in: " \n")) }),
+                  let type = readTextFile(base + "type")?.trimmingCharacters(in: " \n"),
+                  let sizeText = readTextFile(base + "size")?.trimmingCharacters(in: " \n") else { continue }
+            var size = Int(sizeText.filter(\.isNumber)) ?? 0
+            if sizeText.hasSuffix("K") { size *= 1024 } else if sizeText.hasSuffix("M") { size *= 1024 * 1024 }
+            if let line = readTextFile(base + "coherency_line_size").flatMap({ Int($0.trimmingCharacters(in: " \n")) }) {
+                p.cacheLineBytes = line
+            }
+            switch (level, type) {
+            case (1, "Data"): p.l1dBytes = size
+            case (2, _): p.l2Bytes = size
+            case (3, _): p.l3Bytes = size
+            default: break
+            }
+        }
+    }
+
+    static func compilerVersion(_ compiler: String) -> String {
+        let out = "/tmp/tunefleet-ccver-\(getpid()).txt"
+        defer { unlink(out) }
+        guard let r = try? runCommand(compiler, ["--version"], timeout: 10, outputFile: out), r.status == .exited(0) else {
+            return "unavailable"
+        }
+        return r.output.split(separator: "\n").first.map(String.init) ?? "unknown"
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String { String(self).trimmingCharacters(in: set) }
+}

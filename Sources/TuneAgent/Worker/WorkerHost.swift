@@ -1,0 +1,93 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import TuneCore
+import TuneSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent's handle on its worker process. Each measurement either returns the worker's
+/// result, or turns the worker's death into `runtime_error` (with the signal's name) or its
+/// silence into `run_timeout`; then the worker is replaced before the next request.
+public final class WorkerHost {
+    public struct Settings: Sendable {
+        /// The worker executable and its arguments (usually this agent's own binary).
+        public var executable: String
+        public var arguments: [String]
+        public var environment: [String: String]?
+        /// Added to the plan's run timeout to cover start-up, verification and loading.
+        public var timeoutSlack: Double = 10
+        public init(executable: String, arguments: [String], environment: [String: String]? = nil) {
+            self.executable = executable; self.arguments = arguments; self.environment = environment
+        }
+    }
+
+    let settings: Settings
+    private var process: ChildProcess?
+    public private(set) var restarts = 0
+
+    public init(settings: Settings) { self.settings = settings }
+
+    deinit { process?.terminate(grace: 1) }
+
+    private func ensureStarted() throws(SystemError) -> ChildProcess {
+        if let p = process, p.poll() == nil { return p }
+        process = nil
+        let p = try ChildProcess(executable: settings.executable, arguments: settings.arguments,
+                                 environment: settings.environment, stdin: .pipe, stdout: .pipe, stderr: .inherit)
+        process = p
+        return p
+    }
+
+    private func replace() {
+        if let p = process {
+            p.signal(SIGKILL)
+            _ = p.wait(timeout: 5)
+        }
+        process = nil
+        restarts += 1
+    }
+
+    public func measure(_ request: WorkerRequest) -> MeasureResult {
+        let fail = { (status: MeasureStatus, text: String) in
+            MeasureResult(candidateID: request.candidateID, status: status,
+                          compileSeconds: request.artifact?.compileSeconds ?? 0, errorText: text,
+                          detail: request.artifact?.detail ?? [:])
+        }
+        let p: ChildProcess
+        do { p = try ensureStarted() } catch {
+            return fail(.runtimeError, "cannot start worker: \(error)")
+        }
+        let pipe = FramedPipe(readFD: p.stdoutFD, writeFD: p.stdinFD)
+        guard let bytes = try? JSONEncoder().encode(request) else { return fail(.runtimeError, "cannot encode request") }
+        do { try pipe.write(Array(bytes)) } catch {
+            let status = p.wait(timeout: 2)
+            replace()
+            return fail(.runtimeError, "worker gone before the request: \(status.map { "\($0)" } ?? "\(error)")")
+        }
+        let timeout = request.plan.runTimeoutSeconds + settings.timeoutSlack
+        switch pipe.read(timeout: timeout) {
+        case .frame(let reply):
+            guard var r = try? JSONDecoder().decode(MeasureResult.self, from: Data(reply)) else {
+                replace()
+                return fail(.runtimeError, "worker sent an unreadable reply")
+            }
+            r.candidateID = request.candidateID
+            return r
+        case .timedOut:
+            replace()
+            return fail(.runTimeout, "no result within \(timeout) s; worker killed and replaced")
+        case .closed:
+            let status = p.wait(timeout: 5)
+            replace()
+            switch status {
+            case .signaled(let s)?: return fail(.runtimeError, "worker killed by \(signalName(s)) while running the kernel")
+            case .exited(let c)?: return fail(.runtimeError, "worker exited with code \(c) while running the kernel")
+            case nil: return fail(.runtimeError, "worker closed its pipe while running the kernel")
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import SwiftProtobuf
+import TuneCore
+
+public typealias Envelope = Tunefleet_V1_Envelope
+public typealias Body = Tunefleet_V1_Envelope.OneOf_Body
+
+/// The protocol version this build speaks. A peer with another version is rejected with
+/// `REJECT_CODE_BAD_VERSION` naming the supported one.
+public let protocolVersion: UInt32 = 1
+
+/// Bounds on what a peer may send; checked before anything acts on a message.
+public struct WireLimits: Sendable {
+    public var maxMessageBytes = 4 << 20
+    public var maxStringBytes = 64 << 10
+    public var maxCandidatesPerBatch = 512
+    public var maxSamples = 100_000
+    public var maxKnobs = 64
+    public var maxDetailEntries = 64
+    public var maxListEntries = 4096
+    public init() {}
+    public static let standard = WireLimits()
+}
+
+public enum WireError: Error, Equatable, CustomStringConvertible, Sendable {
+    case oversized(bytes: Int, limit: Int)
+    case malformed(String)
+    case badVersion(got: UInt32, supported: UInt32)
+    case missingBody
+    case overLimit(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .oversized(let b, let l): return "message of \(b) bytes exceeds the limit of \(l) bytes"
+        case .malformed(let m): return "malformed message: \(m)"
+        case .badVersion(let g, let s): return "protocol version \(g) is not supported (this side speaks \(s))"
+        case .missingBody: return "envelope without a body"
+        case .overLimit(let m): return "over limit: \(m)"
+        case .invalid(let m): return "invalid content: \(m)"
+        }
+    }
+}
+
+public enum Wire {
+    public static func encode(_ body: Body, version: UInt32 = protocolVersion) -> [UInt8] {
+        var e = Envelope()
+        e.protocolVersion = version
+        e.body = body
+        return (try? e.serializedBytes()) ?? []
+    }
+
+    /// Decodes and checks size, version and bounds. Never traps on hostile input.
+    public static func decode(_ bytes: [UInt8], limits: WireLimits = .standard) throws(WireError) -> Body {
+        guard bytes.count <= limits.maxMessageBytes else {
+            throw .oversized(bytes: bytes.count, limit: limits.maxMessageBytes)
+        }
+        let e: Envelope
+        do { e = try Envelope(serializedBytes: bytes) } catch {
+            throw .malformed("\(error)")
+        }
+        guard e.protocolVersion == protocolVersion else {
+            throw .badVersion(got: e.protocolVersion, supported: protocolVersion)
+        }
+        guard let body = e.body else { throw .missingBody }
+        try checkBounds(body, limits)
+        return body
+    }
+
+    static func checkBounds(_ body: Body, _ l: WireLimits) throws(WireError) {
+        func str(_ s: String, _ what: String) throws(WireError) {
+            if s.utf8.count > l.maxStringBytes { throw .overLimit("\(what) longer than \(l.maxStringBytes) bytes") }
+        }
+        func knobs(_ k: [Tunefleet_V1_Knob], _ what: String) throws(WireError) {
+            if k.count > l.maxKnobs { throw .overLimit("\(what): more than \(l.maxKnobs) entries") }
+            for x in k { try str(x.name, "\(what) name") }
+        }
+        switch body {
+        case .hello(let h):
+            try str(h.agentName, "agent name"); try str(h.instanceID, "instance id")
+            try str(h.device.model, "device model")
+            if h.device.isa.count > l.maxListEntries { throw .overLimit("isa list") }
+        case .measureBatch(let b):
+            if b.candidates.count > l.maxCandidatesPerBatch { throw .overLimit("\(b.candidates.count) candidates in one batch (max \(l.maxCandidatesPerBatch))") }
+            try knobs(b.task.params, "task params")
+            for c in b.candidates { try knobs(c.schedule, "schedule") }
+        case .measureResult(let r):
+            if r.samples.count > l.maxSamples { throw .overLimit("\(r.samples.count) samples (max \(l.maxSamples))") }
+            try str(r.errorText, "error text")
+            if r.detail.count > l.maxDetailEntries { throw .overLimit("detail entries") }
+        case .reject(let r): try str(r.reason, "reject reason")
+        case .controlRequest(let c):
+            if case .launch(let launch)? = c.request {
+                if launch.tasks.count > l.maxListEntries { throw .overLimit("workload tasks") }
+                try str(launch.workloadName, "workload name")
+                for t in launch.tasks { try knobs(t.task.params, "task params") }
+            }
+        default: break
+        }
+    }
+}
