@@ -1,0 +1,117 @@
+import CPUKernels
+import KernelReference
+import TuneCore
+import TuneSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CPU backend's agent half: spaces and code from CPUKernels, built by the system C
+/// compiler into shared objects.
+public struct CPUBuilder: KernelBuilder {
+    public let profile: DeviceProfile
+    public let compiler: CCompiler
+    public let options: CodegenOptions
+    public var deviceClass: DeviceClass { .cpu }
+
+    public init(profile: DeviceProfile, compiler: CCompiler, options: CodegenOptions) {
+        self.profile = profile; self.compiler = compiler; self.options = options
+    }
+
+    public func space(for task: TaskSpec, plan: MeasurePlan) -> (any ScheduleSpace)? {
+        CPUKernels.space(for: task, device: profile, threads: plan.threads)
+    }
+
+    public func build(task: TaskSpec, candidate: Candidate, plan: MeasurePlan, workDir: String) -> BuildOutcome {
+        let kernel: GeneratedKernel
+        do {
+            kernel = try CPUKernels.generate(task: task, schedule: candidate.schedule, device: profile,
+                                             threads: plan.threads, options: options)
+        } catch {
+            return .failed(MeasureResult(candidateID: candidate.id, status: .invalidSchedule, errorText: error.description))
+        }
+        switch compiler.compile(kernel, timeout: plan.compileTimeoutSeconds) {
+        case .built(let path, let seconds, let hit):
+            return .built(BuildArtifact(path: path, kernel: kernel, compileSeconds: seconds,
+                                        detail: hit ? ["build_cache": "hit"] : [:]))
+        case .failed(let status, let text, let seconds):
+            return .failed(MeasureResult(candidateID: candidate.id, status: status, compileSeconds: seconds, errorText: text))
+        }
+    }
+}
+
+/// The CPU backend's worker half: loads a shared object, verifies it against the reference
+/// on poison-filled outputs, then times it; the vendor library goes through the same path.
+public final class CPURunner: KernelRunner {
+    typealias Entry = @convention(c) (UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
+
+    let flushBytes: Int
+    // One task's inputs and expected output, reused while batches of that task arrive.
+    private var cached: (task: TaskSpec, buffers: TensorBuffers, expected: [Float])?
+
+    public init(profile: DeviceProfile) {
+        flushBytes = max(profile.l3Bytes, profile.l2Bytes) * 2
+    }
+
+    private func prepare(_ task: TaskSpec, threads: Int) -> (TensorBuffers, [Float])? {
+        if let c = cached, c.task == task { return (c.buffers, c.expected) }
+        let buffers = TensorBuffers(task: task)
+        guard let vendor = VendorKernel.make(task: task, threads: threads) else { return nil }
+        // The reference runs on the same inputs; outputs are poisoned again before each check.
+        _ = vendor.run(buffers.args)
+        let expected = buffers.output()
+        cached = (task, buffers, expected)
+        return (buffers, expected)
+    }
+
+    public func measure(artifact: BuildArtifact, task: TaskSpec, plan: MeasurePlan, candidateID: Int64) -> MeasureResult {
+        func fail(_ s: MeasureStatus, _ text: String) -> MeasureResult {
+            MeasureResult(candidateID: candidateID, status: s, compileSeconds: artifact.compileSeconds, errorText: text)
+        }
+        guard let (buffers, expected) = prepare(task, threads: plan.threads) else {
+            return fail(.invalidSchedule, "no reference for \(task.op.rawValue)")
+        }
+        guard let handle = dlopen(artifact.path, RTLD_NOW | RTLD_LOCAL) else {
+            return fail(.runtimeError, "dlopen: \(String(cString: dlerror()))")
+        }
+        defer { dlclose(handle) }
+        guard let sym = dlsym(handle, artifact.kernel.entry) else {
+            return fail(.runtimeError, "dlsym(\(artifact.kernel.entry)) failed")
+        }
+        let entry = unsafeBitCast(sym, to: Entry.self)
+        return time(task: task, plan: plan, buffers: buffers, expected: expected, candidateID: candidateID,
+                    compileSeconds: artifact.compileSeconds) { entry(buffers.args) }
+    }
+
+    public func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult {
+        guard let (buffers, expected) = prepare(task, threads: plan.threads),
+              let vendor = VendorKernel.make(task: task, threads: plan.threads) else {
+            return MeasureResult(candidateID: vendorBaselineCandidateID, status: .invalidSchedule,
+                                 errorText: "no vendor baseline for \(task.op.rawValue)")
+        }
+        var r = time(task: task, plan: plan, buffers: buffers, expected: expected, candidateID: vendorBaselineCandidateID,
+                     compileSeconds: 0) { vendor.run(buffers.args) }
+        r.detail["library"] = vendor.name
+        return r
+    }
+
+    private func time(task: TaskSpec, plan: MeasurePlan, buffers: TensorBuffers, expected: [Float], candidateID: Int64,
+                      compileSeconds: Double, run: () -> Int32) -> MeasureResult {
+        func fail(_ s: MeasureStatus, _ text: String) -> MeasureResult {
+            MeasureResult(candidateID: candidateID, status: s, compileSeconds: compileSeconds, errorText: text)
+        }
+        if plan.threads == 1 { pinCurrentThreadToCurrentCPU() }
+        buffers.poisonOutputs()
+        let rc = run()
+        if rc != 0 { return fail(.runtimeError, "kernel returned \(rc)") }
+        if let problem = Verifier.check(got: buffers.output(), expected: expected, task: task) {
+            return fail(.wrongAnswer, problem)
+        }
+        do {
+            let samples = try TimingHarness(plan: plan, flushBytes: flushBytes).samples(run)
+            return MeasureResult(candidateID: candidateID, status: .ok, samples: samples, compileSeconds: compileSeconds)
+        } catch {
+            return fail(.runtimeError, "kernel failed while timing: \(error)")
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import TuneCore
+import TuneWire
+
+/// A peer's ZeroMQ routing identity: one per connection.
+public struct AgentKey: Hashable, Sendable, CustomStringConvertible {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var description: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// What a hello tells the coordinator.
+public struct AgentHello: Sendable, Equatable {
+    public var name: String
+    public var instance: String
+    public var profile: DeviceProfile
+    public var slots: Int
+}
+
+/// The dispatcher's view of one job: what is waiting to be measured.
+public struct JobQueue: Sendable {
+    public var jobID: Int64
+    public var task: TaskSpec
+    public var deviceClass: DeviceClass
+    public var plan: MeasurePlan
+    public var batchSize: Int
+    /// FLOPs-weighted priority: jobs that carry more of the network go first.
+    public var priority: Double
+    public var pending: [Candidate]
+    /// Devices (fingerprints) whose vendor baseline is recorded or on its way.
+    public var baselines: Set<String>
+
+    public init(jobID: Int64, task: TaskSpec, deviceClass: DeviceClass, plan: MeasurePlan, batchSize: Int,
+                priority: Double, pending: [Candidate], baselines: Set<String>) {
+        self.jobID = jobID; self.task = task; self.deviceClass = deviceClass; self.plan = plan
+        self.batchSize = batchSize; self.priority = priority; self.pending = pending; self.baselines = baselines
+    }
+}
+
+/// A batch as sent to an agent.
+public struct DispatchedBatch: Sendable, Equatable {
+    public var batchID: UInt64
+    public var jobID: Int64
+    public var task: TaskSpec
+    public var plan: MeasurePlan
+    public var candidates: [Candidate]
+}
+
+public enum DispatchEvent: Sendable {
+    case hello(AgentKey, AgentHello)
+    /// Any message proves the agent is alive; heartbeats carry nothing else we need.
+    case heard(AgentKey)
+    case result(AgentKey, batchID: UInt64, MeasureResult)
+    case tick
+    case jobAdded(JobQueue)
+    case candidatesAdded(jobID: Int64, [Candidate])
+    case jobRemoved(jobID: Int64)
+}
+
+public enum Directive: Sendable, Equatable {
+    case welcome(AgentKey)
+    case reject(AgentKey, Tunefleet_V1_RejectCode, String)
+    case heartbeat(AgentKey)
+    case dispatch(AgentKey, DispatchedBatch)
+    /// Commit, then acknowledge to the agent (never the other way round).
+    case commit(AgentKey, batchID: UInt64, MeasureResult, agent: String, device: String)
+    case commitBaseline(AgentKey, batchID: UInt64, jobID: Int64, MeasureResult, device: String)
+    /// Nothing to store (an unknown batch's baseline); acknowledge so the agent forgets it.
+    case acknowledge(AgentKey, batchID: UInt64, candidateID: Int64)
+    /// The agent went silent; its unfinished candidates went back to their queues.
+    case agentLost(AgentKey, name: String, requeued: Int)
+    /// Candidates lost with their agents too often: record them as `agent_lost`.
+    case giveUp(candidateIDs: [Int64])
+    case agentJoined(AgentKey, AgentHello)
+}
+
+public struct DispatchSettings: Sendable {
+    public var heartbeatInterval = 1.0
+    /// An agent silent for this many intervals is lost.
+    public var agentTimeoutIntervals = 4.0
+    /// A candidate whose agent was lost this many times is recorded as `agent_lost`.
+    public var maxLostAttempts = 3
+    public init() {}
+}

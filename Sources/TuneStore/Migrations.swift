@@ -1,0 +1,89 @@
+import GRDB
+
+/// The schema's history. A shipped migration is never edited: changes are new migrations.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "campaigns") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("workload", .text).notNull()
+                t.column("state", .text).notNull().check { ["running", "completed", "cancelled"].contains($0) }
+                t.column("trialsPerTask", .integer).notNull().check { $0 > 0 }
+                t.column("batchSize", .integer).notNull().check { $0 > 0 }
+                t.column("plan", .text).notNull()
+                t.column("seed", .integer).notNull()
+                t.column("createdAt", .double).notNull()
+                t.column("finishedAt", .double)
+            }
+            try db.create(table: "tasks") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("campaign", inTable: "campaigns").notNull()
+                t.column("name", .text).notNull()
+                t.column("weight", .integer).notNull().check { $0 > 0 }
+                t.uniqueKey(["campaignId", "name"])
+            }
+            try db.create(table: "jobs") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("campaign", inTable: "campaigns").notNull()
+                t.belongsTo("task", inTable: "tasks").notNull()
+                t.column("deviceClass", .text).notNull()
+                t.column("trials", .integer).notNull().check { $0 > 0 }
+                t.column("state", .text).notNull().check { ["running", "completed"].contains($0) }
+                t.uniqueKey(["taskId", "deviceClass"])
+            }
+            try db.create(table: "candidates") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("job", inTable: "jobs").notNull()
+                t.column("schedule", .text).notNull()
+                t.column("hash", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                // Random search without repeats, enforced where it cannot be bypassed.
+                t.uniqueKey(["jobId", "hash"])
+            }
+            try db.create(table: "measurements") { t in
+                t.autoIncrementedPrimaryKey("id")
+                // One measurement per candidate: redelivered results are no-ops.
+                t.belongsTo("candidate", inTable: "candidates").notNull().unique()
+                t.belongsTo("job", inTable: "jobs").notNull()
+                t.column("agent", .text).notNull()
+                t.column("device", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("medianSeconds", .double)
+                t.column("samples", .text).notNull()
+                t.column("compileSeconds", .double).notNull()
+                t.column("error", .text).notNull()
+                t.column("detail", .text).notNull()
+                t.column("createdAt", .double).notNull()
+            }
+            try db.create(index: "measurements_job", on: "measurements", columns: ["jobId", "status"])
+            try db.create(table: "baselines") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("job", inTable: "jobs").notNull()
+                t.column("device", .text).notNull()
+                t.column("library", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("medianSeconds", .double)
+                t.column("samples", .text).notNull()
+                t.column("error", .text).notNull()
+                t.column("createdAt", .double).notNull()
+                t.uniqueKey(["jobId", "device"])
+            }
+            try db.create(table: "devices") { t in
+                t.primaryKey("fingerprint", .text)
+                t.column("deviceClass", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("profile", .text).notNull()
+                t.column("firstSeen", .double).notNull()
+            }
+            try db.create(table: "agents") { t in
+                t.primaryKey("instance", .text)
+                t.column("name", .text).notNull()
+                t.column("device", .text).notNull()
+                t.column("firstSeen", .double).notNull()
+                t.column("lastSeen", .double).notNull()
+            }
+        }
+        return m
+    }
+}

@@ -1,0 +1,311 @@
+import Foundation
+import GRDB
+import TuneCore
+
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// A job of a running campaign as the coordinator needs it to resume.
+public struct ActiveJob: Sendable {
+    public var jobID: Int64
+    public var campaignID: Int64
+    public var task: TaskSpec
+    public var weight: Int
+    public var deviceClass: DeviceClass
+    public var trials: Int
+    public var batchSize: Int
+    public var plan: MeasurePlan
+    public var seed: UInt64
+    /// Hashes of every candidate ever generated for the job (no repeats).
+    public var generated: Set<String>
+    /// Generated but not yet measured, oldest first.
+    public var pending: [Candidate]
+    public var measured: Int
+    /// Device fingerprints whose vendor baseline is recorded.
+    public var baselines: Set<String>
+}
+
+public struct TaskSummary: Codable, Sendable {
+    public var name: String
+    public var deviceClass: String
+    public var weight: Int
+    public var trialsDone: Int
+    public var trialsTotal: Int
+    public var failures: Int
+    public var bestSeconds: Double?
+    public var bestSchedule: String?
+    public var vendorSeconds: Double?
+    public var flops: Double
+}
+
+public struct CampaignSummary: Codable, Sendable {
+    public var id: Int64
+    public var workload: String
+    public var state: String
+    public var tasks: [TaskSummary]
+    public var trialsDone: Int { tasks.reduce(0) { $0 + $1.trialsDone } }
+    public var trialsTotal: Int { tasks.reduce(0) { $0 + $1.trialsTotal } }
+}
+
+/// One exported measurement.
+public struct ExportRow: Codable, Sendable {
+    public var campaign: Int64
+    public var task: String
+    public var deviceClass: String
+    public var candidate: Int64
+    public var schedule: String
+    public var device: String
+    public var agent: String
+    public var status: String
+    public var medianSeconds: Double?
+    public var samples: [Double]
+    public var compileSeconds: Double
+    public var error: String
+}
+
+/// The coordinator's SQLite database (WAL): everything a campaign needs to resume.
+public final class Store: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) and migrates. A file that is not a TuneFleet database, or
+    /// is corrupt, is refused with a clear error and left untouched.
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(5)
+            pool = try DatabasePool(path: path, configuration: config)
+            try pool.read { db in
+                let ok = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "?"
+                if ok != "ok" { throw StoreError("integrity check failed: \(ok)") }
+            }
+            try Schema.migrator.migrate(pool)
+        } catch let e as StoreError {
+            throw StoreError("cannot open database \(path): \(e.description)")
+        } catch {
+            throw StoreError("cannot open database \(path): \(error)")
+        }
+    }
+
+    /// Read-only access for export: never migrates or writes.
+    public init(readOnlyPath path: String) throws(StoreError) {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError("no database at \(path)") }
+        do {
+            var config = Configuration()
+            config.readonly = true
+            pool = try DatabasePool(path: path, configuration: config)
+            let applied = try pool.read { db in try Schema.migrator.hasCompletedMigrations(db) }
+            if !applied { throw StoreError("not a TuneFleet database (or from a newer version)") }
+        } catch let e as StoreError {
+            throw StoreError("cannot read database \(path): \(e.description)")
+        } catch {
+            throw StoreError("cannot read database \(path): \(error)")
+        }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.write(body) } catch { throw StoreError("database write failed: \(error)") }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.read(body) } catch { throw StoreError("database read failed: \(error)") }
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+    static func json<T: Encodable>(_ v: T) -> String {
+        (try? String(decoding: JSONEncoder().encode(v), as: UTF8.self)) ?? "null"
+    }
+
+    // MARK: Campaigns
+
+    public func createCampaign(workload: Workload, trialsPerTask: Int, deviceClasses: [DeviceClass], plan: MeasurePlan,
+                               batchSize: Int, seed: UInt64) throws(StoreError) -> Int64 {
+        try write { db in
+            var c = CampaignRecord(id: nil, workload: workload.name, state: "running", trialsPerTask: trialsPerTask,
+                                   batchSize: batchSize, plan: Self.json(plan), seed: Int64(bitPattern: seed),
+                                   createdAt: Self.now(), finishedAt: nil)
+            try c.insert(db)
+            for wt in workload.tasks {
+                var t = TaskRecord(id: nil, campaignId: c.id!, name: wt.task.name, weight: wt.weight)
+                try t.insert(db)
+                for dc in deviceClasses {
+                    var j = JobRecord(id: nil, campaignId: c.id!, taskId: t.id!, deviceClass: dc.rawValue, trials: trialsPerTask, state: "running")
+                    try j.insert(db)
+                }
+            }
+            return c.id!
+        }
+    }
+
+    public func setCampaignState(_ id: Int64, _ state: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE campaigns SET state = ?, finishedAt = ? WHERE id = ?",
+                           arguments: [state, state == "running" ? nil : Self.now(), id])
+        }
+    }
+
+    public func completeJob(_ id: Int64) throws(StoreError) {
+        try write { db in try db.execute(sql: "UPDATE jobs SET state = 'completed' WHERE id = ?", arguments: [id]) }
+    }
+
+    /// The jobs of running campaigns, with what is generated, pending and measured.
+    public func activeJobs() throws(StoreError) -> [ActiveJob] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT j.id, j.campaignId, j.deviceClass, j.trials, t.name, t.weight, c.batchSize, c.plan, c.seed
+                FROM jobs j JOIN tasks t ON t.id = j.taskId JOIN campaigns c ON c.id = j.campaignId
+                WHERE c.state = 'running' AND j.state = 'running' ORDER BY j.id
+                """)
+            var out: [ActiveJob] = []
+            for r in rows {
+                let jobID: Int64 = r[0]
+                guard let dc = DeviceClass(rawValue: r[2]) else { continue }
+                let task = try TaskSpec(name: r[4])
+                let plan = try JSONDecoder().decode(MeasurePlan.self, from: Data((r[7] as String).utf8))
+                let cands = try Row.fetchAll(db, sql: """
+                    SELECT c.id, c.schedule, c.hash, m.id IS NOT NULL FROM candidates c
+                    LEFT JOIN measurements m ON m.candidateId = c.id WHERE c.jobId = ? ORDER BY c.id
+                    """, arguments: [jobID])
+                var generated = Set<String>()
+                var pending: [Candidate] = []
+                var measured = 0
+                for c in cands {
+                    generated.insert(c[2])
+                    if c[3] as Bool { measured += 1 } else {
+                        pending.append(Candidate(id: c[0], schedule: try Schedule(encoding: c[1])))
+                    }
+                }
+                let baselines = try String.fetchSet(db, sql: "SELECT device FROM baselines WHERE jobId = ?", arguments: [jobID])
+                out.append(ActiveJob(jobID: jobID, campaignID: r[1], task: task, weight: r[5], deviceClass: dc, trials: r[3],
+                                     batchSize: r[6], plan: plan, seed: UInt64(bitPattern: r[8]), generated: generated,
+                                     pending: pending, measured: measured, baselines: baselines))
+            }
+            return out
+        }
+    }
+
+    /// Persists new candidates (before they are dispatched: a crash never loses the identity
+    /// of what was sent). Schedules already generated for the job are skipped.
+    public func insertCandidates(jobID: Int64, _ schedules: [Schedule]) throws(StoreError) -> [Candidate] {
+        try write { db in
+            var out: [Candidate] = []
+            for s in schedules {
+                var c = CandidateRecord(id: nil, jobId: jobID, schedule: s.encoding, hash: s.hash64, attempts: 0)
+                try c.insert(db, onConflict: .ignore)
+                if let id = c.id, db.changesCount > 0 { out.append(Candidate(id: id, schedule: s)) }
+            }
+            return out
+        }
+    }
+
+    public func recordLostAttempt(candidateIDs: [Int64]) throws(StoreError) -> [Int64: Int] {
+        try write { db in
+            var out: [Int64: Int] = [:]
+            for id in candidateIDs {
+                try db.execute(sql: "UPDATE candidates SET attempts = attempts + 1 WHERE id = ?", arguments: [id])
+                out[id] = try Int.fetchOne(db, sql: "SELECT attempts FROM candidates WHERE id = ?", arguments: [id]) ?? 0
+            }
+            return out
+        }
+    }
+
+    /// Commits one result. Returns false when the candidate already has a measurement
+    /// (a redelivery) or is unknown: idempotent by construction.
+    public func commit(_ r: MeasureResult, jobID: Int64, agent: String, device: String) throws(StoreError) -> Bool {
+        try write { db in
+            guard try Int64.fetchOne(db, sql: "SELECT jobId FROM candidates WHERE id = ?", arguments: [r.candidateID]) == jobID else {
+                return false
+            }
+            var m = MeasurementRecord(id: nil, candidateId: r.candidateID, jobId: jobID, agent: agent, device: device,
+                                      status: r.status.rawValue, medianSeconds: r.medianSeconds, samples: Self.json(r.samples),
+                                      compileSeconds: r.compileSeconds, error: String(r.errorText.prefix(16384)),
+                                      detail: Self.json(r.detail), createdAt: Self.now())
+            try m.insert(db, onConflict: .ignore)
+            return db.changesCount > 0
+        }
+    }
+
+    public func commitBaseline(_ r: MeasureResult, jobID: Int64, device: String, library: String) throws(StoreError) -> Bool {
+        try write { db in
+            var b = BaselineRecord(id: nil, jobId: jobID, device: device, library: library, status: r.status.rawValue,
+                                   medianSeconds: r.medianSeconds, samples: Self.json(r.samples),
+                                   error: String(r.errorText.prefix(16384)), createdAt: Self.now())
+            try b.insert(db, onConflict: .ignore)
+            return db.changesCount > 0
+        }
+    }
+
+    public func measuredCount(jobID: Int64) throws(StoreError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM measurements WHERE jobId = ?", arguments: [jobID]) ?? 0 }
+    }
+
+    public func recordDevice(_ p: DeviceProfile) throws(StoreError) {
+        try write { db in
+            try DeviceRecord(fingerprint: p.fingerprint, deviceClass: p.deviceClass.rawValue, model: p.model,
+                             profile: Self.json(p), firstSeen: Self.now()).insert(db, onConflict: .ignore)
+        }
+    }
+
+    public func recordAgent(instance: String, name: String, device: String) throws(StoreError) {
+        try write { db in
+            let now = Self.now()
+            try db.execute(sql: """
+                INSERT INTO agents (instance, name, device, firstSeen, lastSeen) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(instance) DO UPDATE SET lastSeen = excluded.lastSeen
+                """, arguments: [instance, name, device, now, now])
+        }
+    }
+
+    // MARK: Reading
+
+    public func campaignExists(_ id: Int64) throws(StoreError) -> Bool {
+        try read { db in try CampaignRecord.fetchOne(db, key: id) != nil }
+    }
+
+    public func campaigns() throws(StoreError) -> [CampaignSummary] {
+        try read { db in
+            let cs = try CampaignRecord.order(Column("id")).fetchAll(db)
+            return try cs.map { c in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT t.name, j.deviceClass, t.weight, j.trials,
+                      (SELECT COUNT(*) FROM measurements m WHERE m.jobId = j.id),
+                      (SELECT COUNT(*) FROM measurements m WHERE m.jobId = j.id AND m.status != 'ok'),
+                      (SELECT MIN(m.medianSeconds) FROM measurements m WHERE m.jobId = j.id AND m.status = 'ok'),
+                      (SELECT cd.schedule FROM measurements m JOIN candidates cd ON cd.id = m.candidateId
+                         WHERE m.jobId = j.id AND m.status = 'ok' ORDER BY m.medianSeconds LIMIT 1),
+                      (SELECT MIN(b.medianSeconds) FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok')
+                    FROM jobs j JOIN tasks t ON t.id = j.taskId WHERE j.campaignId = ? ORDER BY t.id, j.deviceClass
+                    """, arguments: [c.id])
+                let tasks = rows.map { r in
+                    TaskSummary(name: r[0], deviceClass: r[1], weight: r[2], trialsDone: r[4], trialsTotal: r[3], failures: r[5],
+                                bestSeconds: r[6], bestSchedule: r[7], vendorSeconds: r[8],
+                                flops: (try? TaskSpec(name: r[0]))?.flops ?? 0)
+                }
+                return CampaignSummary(id: c.id!, workload: c.workload, state: c.state, tasks: tasks)
+            }
+        }
+    }
+
+    public func export(campaign: Int64?) throws(StoreError) -> [ExportRow] {
+        try read { db in
+            var sql = """
+                SELECT j.campaignId, t.name, j.deviceClass, c.id, c.schedule, m.device, m.agent, m.status,
+                       m.medianSeconds, m.samples, m.compileSeconds, m.error
+                FROM measurements m JOIN candidates c ON c.id = m.candidateId JOIN jobs j ON j.id = m.jobId
+                JOIN tasks t ON t.id = j.taskId
+                """
+            var args: StatementArguments = []
+            if let campaign { sql += " WHERE j.campaignId = ?"; args = [campaign] }
+            sql += " ORDER BY m.id"
+            return try Row.fetchAll(db, sql: sql, arguments: args).map { r in
+                let samples = (try? JSONDecoder().decode([Double].self, from: Data((r[9] as String).utf8))) ?? []
+                return ExportRow(campaign: r[0], task: r[1], deviceClass: r[2], candidate: r[3], schedule: r[4], device: r[5],
+                                 agent: r[6], status: r[7], medianSeconds: r[8], samples: samples, compileSeconds: r[10], error: r[11])
+            }
+        }
+    }
+}

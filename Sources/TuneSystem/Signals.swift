@@ -1,0 +1,24 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Dispatch sources must stay alive to keep firing; they are only ever appended to.
+private final class SourceList: @unchecked Sendable {
+    let lock = Mutex(())
+    var sources: [DispatchSourceSignal] = []
+}
+private let installedSources = SourceList()
+
+/// Calls `handler` (on a background queue) when SIGINT or SIGTERM arrives, instead of dying:
+/// long-running loops get the chance to drain and clean up.
+public func onTerminationSignals(_ handler: @escaping @Sendable (Int32) -> Void) {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { handler(sig) }
+        source.resume()
+        installedSources.lock.withLock { _ in installedSources.sources.append(source) }
+    }
+}
