@@ -213,19 +213,19 @@ public final class Store: Sendable {
         }
     }
 
-    /// Commits one result. Returns false when the candidate already has a measurement
-    /// (a redelivery) or is unknown: idempotent by construction.
-    public func commit(_ r: MeasureResult, jobID: Int64, agent: String, device: String) throws(StoreError) -> Bool {
+    /// Commits one result. Returns the candidate's job when a row was written, nil when the
+    /// candidate already has a measurement (a redelivery) or is unknown: idempotent by construction.
+    public func commit(_ r: MeasureResult, agent: String, device: String) throws(StoreError) -> Int64? {
         try write { db in
-            guard try Int64.fetchOne(db, sql: "SELECT jobId FROM candidates WHERE id = ?", arguments: [r.candidateID]) == jobID else {
-                return false
+            guard let jobID = try Int64.fetchOne(db, sql: "SELECT jobId FROM candidates WHERE id = ?", arguments: [r.candidateID]) else {
+                return nil
             }
             var m = MeasurementRecord(id: nil, candidateId: r.candidateID, jobId: jobID, agent: agent, device: device,
                                       status: r.status.rawValue, medianSeconds: r.medianSeconds, samples: Self.json(r.samples),
                                       compileSeconds: r.compileSeconds, error: String(r.errorText.prefix(16384)),
                                       detail: Self.json(r.detail), createdAt: Self.now())
             try m.insert(db, onConflict: .ignore)
-            return db.changesCount > 0
+            return db.changesCount > 0 ? jobID : nil
         }
     }
 

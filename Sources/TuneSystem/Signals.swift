@@ -22,3 +22,12 @@ public func onTerminationSignals(_ handler: @escaping @Sendable (Int32) -> Void)
         installedSources.lock.withLock { _ in installedSources.sources.append(source) }
     }
 }
+
+/// A flag another thread (a signal handler's watcher, a test) sets to end a loop.
+public final class StopSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func stop() { flag.store(true, ordering: .relaxed) }
+    public var isSet: Bool { flag.load(ordering: .relaxed) }
+}
+

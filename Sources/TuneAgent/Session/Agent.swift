@@ -5,14 +5,6 @@ import TuneSystem
 import TuneTransport
 import TuneWire
 
-/// A flag another thread (a signal handler's watcher, a test) sets to end a loop.
-public final class StopSignal: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func stop() { flag.store(true, ordering: .relaxed) }
-    public var isSet: Bool { flag.load(ordering: .relaxed) }
-}
-
 public struct AgentError: Error, CustomStringConvertible {
     public var description: String
 }

@@ -67,7 +67,7 @@ public enum Directive: Sendable, Equatable {
     /// Nothing to store (an unknown batch's baseline); acknowledge so the agent forgets it.
     case acknowledge(AgentKey, batchID: UInt64, candidateID: Int64)
     /// The agent went silent; its unfinished candidates went back to their queues.
-    case agentLost(AgentKey, name: String, requeued: Int)
+    case agentLost(AgentKey, name: String, deviceClass: DeviceClass, requeued: Int)
     /// Candidates lost with their agents too often: record them as `agent_lost`.
     case giveUp(candidateIDs: [Int64])
     case agentJoined(AgentKey, AgentHello)

@@ -137,7 +137,7 @@ public struct Dispatcher: Sendable {
                 requeued += back.count
                 jobs[b.jobID]?.pending.insert(contentsOf: back, at: 0)
             }
-            out.append(.agentLost(key, name: agent.hello.name, requeued: requeued))
+            out.append(.agentLost(key, name: agent.hello.name, deviceClass: agent.hello.profile.deviceClass, requeued: requeued))
             if !givenUp.isEmpty { out.append(.giveUp(candidateIDs: givenUp)) }
         }
         if now - lastHeartbeat >= settings.heartbeatInterval {

@@ -1,0 +1,44 @@
+import TuneTransport
+import TuneWire
+
+public struct ControlError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// coordctl's side of the control socket: one request, one reply, a time limit.
+public struct ControlClient {
+    public var endpoint: String
+    public var timeout: Double
+
+    public init(endpoint: String, timeout: Double = 5) { self.endpoint = endpoint; self.timeout = timeout }
+
+    public func request(_ req: Tunefleet_V1_ControlRequest) throws(ControlError) -> Tunefleet_V1_ControlReply {
+        do {
+            let context = ZMQContext()
+            let s = try ZMQSocket(context, .req)
+            try s.setReceiveTimeout(milliseconds: Int32(timeout * 1000))
+            try s.setSendTimeout(milliseconds: Int32(timeout * 1000))
+            try s.connect(endpoint)
+            try s.send([Wire.encode(.controlRequest(req))])
+            guard let frames = try s.receive(), let payload = frames.last else {
+                throw ControlError("no answer from the coordinator at \(endpoint) within \(timeout) s (is coordd running?)")
+            }
+            guard case .controlReply(let reply) = try Wire.decode(payload) else {
+                throw ControlError("the coordinator sent something other than a control reply")
+            }
+            if case .error(let e)? = reply.reply { throw ControlError(e) }
+            return reply
+        } catch let e as ControlError {
+            throw e
+        } catch {
+            throw ControlError("control request to \(endpoint) failed: \(error)")
+        }
+    }
+
+    public func status() throws(ControlError) -> Tunefleet_V1_StatusReport {
+        var r = Tunefleet_V1_ControlRequest()
+        r.status = Tunefleet_V1_StatusRequest()
+        return try request(r).status
+    }
+}

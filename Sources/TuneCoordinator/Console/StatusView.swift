@@ -1,0 +1,130 @@
+import TuneCore
+import TuneWire
+
+/// The status as JSON (`coordctl status --json`): a stable, documented shape.
+public struct StatusJSON: Codable, Sendable {
+    public struct Agent: Codable, Sendable {
+        public var name: String
+        public var device_class: String
+        public var state: String
+        public var device: String
+        public var slots: Int
+        public var busy_slots: Int
+    }
+    public struct Task: Codable, Sendable {
+        public var name: String
+        public var device_class: String
+        public var weight: Int
+        public var trials_done: Int
+        public var trials_total: Int
+        public var failures: Int
+        public var best_seconds: Double?
+        public var vendor_seconds: Double?
+        public var best_gflops: Double?
+    }
+    public struct Campaign: Codable, Sendable {
+        public var id: Int64
+        public var workload: String
+        public var state: String
+        public var trials_done: Int
+        public var trials_total: Int
+        public var tasks: [Task]
+    }
+    public var agents: [Agent]
+    public var campaigns: [Campaign]
+    public var results_per_second: Double
+    public var results_total: Int
+
+    public init(_ s: Tunefleet_V1_StatusReport) {
+        agents = s.agents.map {
+            Agent(name: $0.name, device_class: Self.className($0.deviceClass), state: $0.state, device: $0.deviceModel,
+                  slots: Int($0.slots), busy_slots: Int($0.busySlots))
+        }
+        campaigns = s.campaigns.map { c in
+            Campaign(id: c.id, workload: c.workload, state: c.state, trials_done: Int(c.trialsDone), trials_total: Int(c.trialsTotal),
+                     tasks: c.tasks.map { t in
+                         Task(name: t.name, device_class: Self.className(t.deviceClass), weight: Int(t.weight),
+                              trials_done: Int(t.trialsDone), trials_total: Int(t.trialsTotal), failures: Int(t.failures),
+                              best_seconds: t.bestSeconds > 0 ? t.bestSeconds : nil,
+                              vendor_seconds: t.vendorSeconds > 0 ? t.vendorSeconds : nil,
+                              best_gflops: t.bestSeconds > 0 ? t.flops / t.bestSeconds / 1e9 : nil)
+                     })
+        }
+        results_per_second = s.resultsPerSecond
+        results_total = Int(s.resultsTotal)
+    }
+
+    static func className(_ c: Tunefleet_V1_DeviceClass) -> String {
+        (try? DeviceClass(wire: c).rawValue) ?? "unknown"
+    }
+}
+
+/// Text rendering of the dashboard and the summary table: pure functions of the status.
+public enum Dashboard {
+    public static func render(_ s: StatusJSON, width: Int = 100) -> String {
+        var out = "TuneFleet — \(s.agents.filter { $0.state != "lost" }.count) agents, "
+            + String(format1(s.results_per_second)) + " results/s, \(s.results_total) results this run\n\n"
+        out += "AGENTS\n"
+        if s.agents.isEmpty { out += "  (none connected)\n" }
+        for a in s.agents {
+            out += "  " + pad(a.name, 24) + pad(a.device_class, 6) + pad(a.state, 6)
+                + pad("\(a.busy_slots)/\(a.slots) slots", 12) + a.device + "\n"
+        }
+        out += "\nCAMPAIGNS\n"
+        if s.campaigns.isEmpty { out += "  (none)\n" }
+        for c in s.campaigns {
+            out += "  #\(c.id) \(c.workload) [\(c.state)] " + bar(done: c.trials_done, total: c.trials_total, width: 30)
+                + " \(c.trials_done)/\(c.trials_total)\n"
+            for t in c.tasks {
+                let best = t.best_seconds.map { formatSeconds($0) } ?? "-"
+                let gf = t.best_gflops.map { format1($0) + " GFLOP/s" } ?? ""
+                out += "    " + pad(t.name, 58) + pad(t.device_class, 5) + pad("\(t.trials_done)/\(t.trials_total)", 9)
+                    + pad(best, 11) + gf + (t.failures > 0 ? "  (\(t.failures) failed)" : "") + "\n"
+            }
+        }
+        return out
+    }
+
+    /// Per task: best tuned latency, GFLOP/s, the vendor library's latency and the ratio.
+    public static func summary(_ c: StatusJSON.Campaign) -> String {
+        var out = pad("task", 58) + pad("dev", 5) + pad("trials", 8) + pad("best", 11) + pad("GFLOP/s", 9)
+            + pad("vendor", 11) + "vendor/tuned\n"
+        for t in c.tasks {
+            let ratio = (t.best_seconds != nil && t.vendor_seconds != nil) ? format2(t.vendor_seconds! / t.best_seconds!) + "x" : "-"
+            out += pad(t.name, 58) + pad(t.device_class, 5) + pad("\(t.trials_done)", 8)
+                + pad(t.best_seconds.map(formatSeconds) ?? "-", 11) + pad(t.best_gflops.map(format1) ?? "-", 9)
+                + pad(t.vendor_seconds.map(formatSeconds) ?? "-", 11) + ratio + "\n"
+        }
+        return out
+    }
+
+    static func bar(done: Int, total: Int, width: Int) -> String {
+        let f = total > 0 ? min(1, Double(done) / Double(total)) : 0
+        let n = Int((f * Double(width)).rounded())
+        return "[" + String(repeating: "#", count: n) + String(repeating: ".", count: width - n) + "]"
+    }
+
+    public static func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+    }
+
+    public static func formatSeconds(_ s: Double) -> String {
+        if s >= 1 { return format2(s) + " s" }
+        if s >= 1e-3 { return format2(s * 1e3) + " ms" }
+        return format2(s * 1e6) + " us"
+    }
+
+    public static func format1(_ x: Double) -> String { fixed(x, 1) }
+    public static func format2(_ x: Double) -> String { fixed(x, 2) }
+
+    static func fixed(_ x: Double, _ digits: Int) -> String {
+        guard x.isFinite else { return "\(x)" }
+        var p = 1.0
+        for _ in 0..<digits { p *= 10 }
+        let v = (abs(x) * p).rounded()
+        let whole = Int(v / p)
+        var frac = String(Int(v.truncatingRemainder(dividingBy: p)))
+        while frac.count < digits { frac = "0" + frac }
+        return (x < 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + frac : "")
+    }
+}

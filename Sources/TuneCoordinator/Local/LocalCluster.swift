@@ -1,0 +1,116 @@
+import Foundation
+import TuneSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A cluster of real processes on loopback: coordd and CPU agents as children, each with
+/// its log in the working folder. Used by `coordctl demo` and the cluster tests.
+public final class LocalCluster {
+    public struct Settings: Sendable {
+        /// Folder holding the coordd and tune-agent executables.
+        public var binDir: String
+        /// Working folder: database, logs, agent build folders.
+        public var dir: String
+        public var heartbeat = 1.0
+        public var batchSize = 4
+        /// Extra environment for agents (e.g. test fault injection).
+        public var agentEnvironment: [String: String] = [:]
+        public init(binDir: String, dir: String) { self.binDir = binDir; self.dir = dir }
+    }
+
+    public let settings: Settings
+    public private(set) var coordinator: ChildProcess?
+    public private(set) var agents: [String: ChildProcess] = [:]
+    public private(set) var agentEndpoint = "tcp://127.0.0.1:0"
+    public private(set) var controlEndpoint = "tcp://127.0.0.1:0"
+    public var databasePath: String { settings.dir + "/tunefleet.db" }
+
+    public init(settings: Settings) throws {
+        self.settings = settings
+        try makeDirectories(settings.dir)
+        for exe in ["coordd", "tune-agent"] where !fileExists(settings.binDir + "/" + exe) {
+            throw ControlError("\(exe) not found next to this program (in \(settings.binDir)); build all products first")
+        }
+    }
+
+    deinit { stopAll() }
+
+    public var client: ControlClient { ControlClient(endpoint: controlEndpoint, timeout: 10) }
+
+    /// Starts coordd on the database; the first start picks free ports, later starts reuse
+    /// them so agents find the coordinator again.
+    public func startCoordinator() throws {
+        let ready = settings.dir + "/coordd.ready"
+        unlink(ready)
+        let p = try ChildProcess(executable: settings.binDir + "/coordd",
+                                 arguments: ["--listen", agentEndpoint, "--control", controlEndpoint, "--db", databasePath,
+                                             "--heartbeat", "\(settings.heartbeat)", "--batch-size", "\(settings.batchSize)",
+                                             "--ready-file", ready],
+                                 stdout: .file(settings.dir + "/coordd.log"), stderr: .file(settings.dir + "/coordd.log"),
+                                 newProcessGroup: true)
+        coordinator = p
+        let deadline = Monotonic.now() + 60
+        while !fileExists(ready) {
+            if let status = p.poll() { throw ControlError("coordd exited (\(status)) before listening; see \(settings.dir)/coordd.log") }
+            if Monotonic.now() > deadline { throw ControlError("coordd did not start listening within 60 s") }
+            Monotonic.sleep(0.02)
+        }
+        struct Ready: Decodable { var agent: String; var control: String }
+        guard let bytes = readFile(ready), let r = try? JSONDecoder().decode(Ready.self, from: Data(bytes)) else {
+            throw ControlError("coordd wrote an unreadable ready file")
+        }
+        agentEndpoint = r.agent
+        controlEndpoint = r.control
+    }
+
+    @discardableResult
+    public func startAgent(name: String, slots: Int = 1) throws -> ChildProcess {
+        var env = ProcessInfo.processInfo.environment
+        env.merge(settings.agentEnvironment) { _, new in new }
+        let work = settings.dir + "/" + name
+        let p = try ChildProcess(executable: settings.binDir + "/tune-agent",
+                                 arguments: ["--coordinator", agentEndpoint, "--name", name, "--slots", "\(slots)",
+                                             "--heartbeat", "\(settings.heartbeat)", "--work-dir", work],
+                                 environment: env,
+                                 stdout: .file(settings.dir + "/\(name).log"), stderr: .file(settings.dir + "/\(name).log"),
+                                 newProcessGroup: true)
+        agents[name] = p
+        return p
+    }
+
+    /// Sends `signal` to an agent's whole process group (the agent and its worker).
+    public func signalAgent(_ name: String, _ sig: Int32) {
+        guard let p = agents[name] else { return }
+        kill(-p.pid, sig)
+        _ = p.wait(timeout: 10)
+        agents[name] = nil
+    }
+
+    public func signalCoordinator(_ sig: Int32) {
+        guard let p = coordinator else { return }
+        kill(-p.pid, sig)
+        _ = p.wait(timeout: 10)
+        coordinator = nil
+    }
+
+    /// Waits until `count` agents are connected (or throws after `timeout` seconds).
+    public func waitForAgents(_ count: Int, timeout: Double = 60) throws {
+        let deadline = Monotonic.now() + timeout
+        while true {
+            if let s = try? client.status(), s.agents.filter({ $0.state != "lost" }).count >= count { return }
+            if Monotonic.now() > deadline { throw ControlError("\(count) agents did not connect within \(timeout) s") }
+            Monotonic.sleep(0.05)
+        }
+    }
+
+    /// SIGTERM to everyone, SIGKILL to stragglers; always safe to call again.
+    public func stopAll() {
+        for (_, p) in agents { kill(-p.pid, SIGTERM) }
+        if let c = coordinator { kill(-c.pid, SIGTERM) }
+        for (_, p) in agents where p.wait(timeout: 5) == nil { kill(-p.pid, SIGKILL); _ = p.wait(timeout: 5) }
+        if let c = coordinator, c.wait(timeout: 5) == nil { kill(-c.pid, SIGKILL); _ = c.wait(timeout: 5) }
+        agents = [:]
+        coordinator = nil
+    }
+}

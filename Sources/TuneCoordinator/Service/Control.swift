@@ -1,0 +1,125 @@
+import Foundation
+import TuneCore
+import TuneStore
+import TuneSystem
+import TuneTransport
+import TuneWire
+
+extension Coordinator {
+    /// Control requests from coordctl (REQ on the other side: identity, empty, payload).
+    func drainControl() throws {
+        guard let socket = controlSocketForControl else { return }
+        while let frames = try socket.receive(wait: false) {
+            guard frames.count >= 2, let payload = frames.last else { continue }
+            let envelope = Array(frames.dropLast())
+            let reply: Tunefleet_V1_ControlReply
+            do {
+                guard case .controlRequest(let req) = try Wire.decode(payload) else {
+                    throw WireError.invalid("expected a control request")
+                }
+                reply = handleControl(req)
+            } catch {
+                logger.warning("rejected a control request: \(error)")
+                var r = Tunefleet_V1_ControlReply()
+                r.error = "\(error)"
+                reply = r
+            }
+            try? socket.send(envelope + [Wire.encode(.controlReply(reply))], wait: false)
+        }
+    }
+
+    func handleControl(_ req: Tunefleet_V1_ControlRequest) -> Tunefleet_V1_ControlReply {
+        var reply = Tunefleet_V1_ControlReply()
+        switch req.request {
+        case .launch(let l):
+            do { reply.launched.campaignID = try launch(l) } catch { reply.error = "\(error)" }
+        case .status:
+            do { reply.status = try statusReport() } catch { reply.error = "\(error)" }
+        case .cancel(let c):
+            do {
+                guard try store.campaignExists(c.campaignID) else { throw StoreError("no campaign \(c.campaignID)") }
+                for (id, job) in book.jobs where job.campaignID == c.campaignID {
+                    _ = book.remove(jobID: id)
+                    step(.jobRemoved(jobID: id))
+                }
+                try store.setCampaignState(c.campaignID, "cancelled")
+                reply.ok = true
+            } catch { reply.error = "\(error)" }
+        case nil:
+            reply.error = "empty control request"
+        }
+        return reply
+    }
+
+    private func launch(_ l: Tunefleet_V1_LaunchCampaign) throws -> Int64 {
+        guard l.trialsPerTask >= 1, l.trialsPerTask <= 1_000_000 else { throw WireError.invalid("trials per task must be 1...1000000") }
+        guard !l.tasks.isEmpty else { throw WireError.invalid("a campaign needs at least one task") }
+        var tasks: [WeightedTask] = []
+        for t in l.tasks {
+            guard t.weight >= 1 else { throw WireError.invalid("task weights must be >= 1") }
+            tasks.append(WeightedTask(try TaskSpec(wire: t.task), weight: Int(t.weight)))
+        }
+        var classes = try l.deviceClasses.map { c throws(WireError) in try DeviceClass(wire: c) }
+        if classes.isEmpty { classes = [.cpu] }
+        let plan = l.hasPlan ? try MeasurePlan(wire: l.plan) : MeasurePlan()
+        let batch = l.batchSize == 0 ? settings.defaultBatchSize : Int(l.batchSize)
+        guard batch <= WireLimits.standard.maxCandidatesPerBatch else { throw WireError.invalid("batch size too large") }
+        let workload = Workload(name: l.workloadName.isEmpty ? "custom" : l.workloadName, tasks: tasks)
+        let seed = l.seed == 0 ? UInt64.random(in: 1...UInt64.max) : l.seed
+        let id = try store.createCampaign(workload: workload, trialsPerTask: Int(l.trialsPerTask), deviceClasses: classes,
+                                          plan: plan, batchSize: batch, seed: seed)
+        for q in book.adopt(try store.activeJobs().filter { $0.campaignID == id }) { step(.jobAdded(q)) }
+        logger.info("campaign \(id) launched: \(workload.name), \(tasks.count) tasks x \(classes.map(\.rawValue)), \(l.trialsPerTask) trials each")
+        return id
+    }
+
+    func statusReport() throws -> Tunefleet_V1_StatusReport {
+        var s = Tunefleet_V1_StatusReport()
+        for a in dispatcher.agentsSnapshot() {
+            var w = Tunefleet_V1_AgentStatus()
+            w.name = a.hello.name
+            w.deviceClass = a.hello.profile.deviceClass.wire
+            w.state = a.busy > 0 ? "busy" : "idle"
+            w.deviceModel = a.hello.profile.model
+            w.slots = UInt32(a.hello.slots)
+            w.busySlots = UInt32(a.busy)
+            w.fingerprint = a.hello.profile.fingerprint
+            s.agents.append(w)
+        }
+        let connected = Set(s.agents.map(\.name))
+        for l in recentlyLost where !connected.contains(l.name) {
+            var w = Tunefleet_V1_AgentStatus()
+            w.name = l.name
+            w.deviceClass = l.deviceClass.wire
+            w.state = "lost"
+            s.agents.append(w)
+        }
+        for c in try store.campaigns() {
+            var w = Tunefleet_V1_CampaignStatus()
+            w.id = c.id
+            w.workload = c.workload
+            w.state = c.state
+            w.trialsDone = UInt32(c.trialsDone)
+            w.trialsTotal = UInt32(c.trialsTotal)
+            w.tasks = c.tasks.map { t in
+                var x = Tunefleet_V1_TaskStatus()
+                x.name = t.name
+                x.deviceClass = (DeviceClass(rawValue: t.deviceClass) ?? .cpu).wire
+                x.trialsDone = UInt32(t.trialsDone)
+                x.trialsTotal = UInt32(t.trialsTotal)
+                x.bestSeconds = t.bestSeconds ?? 0
+                x.vendorSeconds = t.vendorSeconds ?? 0
+                x.flops = t.flops
+                x.weight = UInt32(t.weight)
+                x.failures = UInt32(t.failures)
+                return x
+            }
+            s.campaigns.append(w)
+        }
+        let now = Monotonic.now()
+        let window = min(10, max(now - startedAt, 0.001))
+        s.resultsPerSecond = Double(commitTimes.filter { now - $0 <= window }.count) / window
+        s.resultsTotal = UInt64(resultsTotal)
+        return s
+    }
+}

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import TuneCoordinator
+import TuneCore
+import TuneStore
+import TuneSystem
+import TuneWire
+
+@main
+struct Coordctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordctl",
+        abstract: "Operate a TuneFleet cluster: launch and watch campaigns, export results, run the demo.",
+        subcommands: [Campaign.self, Status.self, Export.self, Demo.self])
+}
+
+struct ControlOptions: ParsableArguments {
+    @Option(help: "The coordinator's control endpoint.")
+    var control = "tcp://127.0.0.1:7701"
+    @Option(help: "Seconds to wait for the coordinator's answer.")
+    var requestTimeout = 10.0
+
+    var client: ControlClient { ControlClient(endpoint: control, timeout: requestTimeout) }
+}
+
+struct Campaign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Launch, wait for, or cancel campaigns.",
+        subcommands: [Launch.self, Wait.self, Cancel.self])
+}
+
+/// `--workload NAME|FILE`: a built-in workload's name, or a workload file.
+func loadWorkload(_ spec: String) throws -> Workload {
+    if let w = BuiltinWorkloads.named(spec) { return w }
+    guard FileManager.default.fileExists(atPath: spec) else {
+        throw ValidationError("unknown workload '\(spec)': not a built-in (\(BuiltinWorkloads.names.joined(separator: ", "))) and no such file")
+    }
+    guard let text = readTextFile(spec) else { throw ValidationError("cannot read workload file \(spec)") }
+    let name = URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent
+    do { return try WorkloadFile.parse(text, defaultName: name) } catch {
+        throw ValidationError("workload file \(spec): \(error.description)")
+    }
+}
+
+func parseDeviceClasses(_ s: String) throws -> [DeviceClass] {
+    let parts = s.split(separator: ",").map { String($0) }
+    var out: [DeviceClass] = []
+    for p in parts {
+        if p == "both" { out += [.cpu, .cuda]; continue }
+        guard let c = DeviceClass(rawValue: p) else { throw ValidationError("unknown device class '\(p)': use cpu, cuda or both") }
+        out.append(c)
+    }
+    guard !out.isEmpty else { throw ValidationError("--device needs at least one class") }
+    return Array(Set(out)).sorted { $0.rawValue < $1.rawValue }
+}
+
+func launchRequest(workload: Workload, trials: Int, devices: [DeviceClass], batchSize: Int, plan: MeasurePlan?,
+                   seed: UInt64) -> Tunefleet_V1_ControlRequest {
+    var l = Tunefleet_V1_LaunchCampaign()
+    l.workloadName = workload.name
+    l.tasks = workload.tasks.map { t in
+        var w = Tunefleet_V1_WorkloadTask(); w.task = t.task.wire; w.weight = UInt32(t.weight); return w
+    }
+    l.trialsPerTask = UInt32(trials)
+    l.deviceClasses = devices.map(\.wire)
+    l.batchSize = UInt32(batchSize)
+    if let plan { l.plan = plan.wire }
+    l.seed = seed
+    var r = Tunefleet_V1_ControlRequest()
+    r.launch = l
+    return r
+}
+
+struct Launch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Launch a campaign over a workload.")
+    @OptionGroup var control: ControlOptions
+    @Option(help: "Built-in workload name (\(BuiltinWorkloads.names.joined(separator: ", "))) or a workload file.")
+    var workload: String
+    @Option(help: "Trials (distinct candidates measured) per task and device class.")
+    var trials: Int
+    @Option(help: "Device classes: cpu, cuda, or both (comma-separated).")
+    var device = "cpu"
+    @Option(help: "Candidates per batch (0: the coordinator's default).")
+    var batchSize = 0
+    @Option(help: "Threads per kernel and for the vendor library.")
+    var threads = 1
+    @Option(help: "Timed repeats per candidate.")
+    var repeats = 5
+    @Option(help: "Search seed (0: random).")
+    var seed: UInt64 = 0
+    @Flag(help: "Print {\"campaign\": ID}.") var json = false
+
+    func validate() throws {
+        guard trials >= 1 && trials <= 1_000_000 else { throw ValidationError("--trials must be 1...1000000") }
+        guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1...1024") }
+        guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be 1...1000") }
+        guard batchSize >= 0 && batchSize <= 512 else { throw ValidationError("--batch-size must be 0...512") }
+    }
+
+    func run() throws {
+        let w = try loadWorkload(workload)
+        var plan = MeasurePlan()
+        plan.threads = threads
+        plan.repeats = repeats
+        let reply = try control.client.request(launchRequest(workload: w, trials: trials, devices: try parseDeviceClasses(device),
+                                                             batchSize: batchSize, plan: plan, seed: seed))
+        let id = reply.launched.campaignID
+        print(json ? "{\"campaign\": \(id)}" : "campaign \(id) launched: \(w.name), \(w.tasks.count) tasks, \(trials) trials each")
+    }
+}
+
+struct Wait: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Wait until a campaign completes (exit 0), or time out (exit 3).")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "Campaign id.") var id: Int64
+    @Option(help: "Give up after this many seconds (0: never).") var timeout = 0.0
+
+    func run() throws {
+        let start = Monotonic.now()
+        while true {
+            let s = try control.client.status()
+            guard let c = s.campaigns.first(where: { $0.id == id }) else {
+                throw ValidationError("no campaign \(id)")
+            }
+            switch c.state {
+            case "completed": print("campaign \(id) completed: \(c.trialsDone)/\(c.trialsTotal) trials"); return
+            case "cancelled": print("campaign \(id) was cancelled"); throw ExitCode(4)
+            default: break
+            }
+            if timeout > 0 && Monotonic.now() - start > timeout {
+                print("campaign \(id) not complete after \(timeout) s: \(c.trialsDone)/\(c.trialsTotal) trials")
+                throw ExitCode(3)
+            }
+            Monotonic.sleep(0.25)
+        }
+    }
+}
+
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a running campaign (its results stay).")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "Campaign id.") var id: Int64
+
+    func run() throws {
+        var r = Tunefleet_V1_ControlRequest()
+        r.cancel.campaignID = id
+        _ = try control.client.request(r)
+        print("campaign \(id) cancelled")
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show agents and campaigns (a text dashboard).")
+    @OptionGroup var control: ControlOptions
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Refresh every second until interrupted.") var watch = false
+
+    func run() throws {
+        repeat {
+            let s = StatusJSON(try control.client.status())
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(s), as: UTF8.self))
+            } else {
+                if watch { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+                print(Dashboard.render(s))
+            }
+            if watch { Monotonic.sleep(1) }
+        } while watch
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export every measurement from a database.")
+    @Option(help: "The coordinator's database.") var db: String
+    @Option(help: "Only this campaign.") var campaign: Int64?
+    @Option(help: "jsonl or csv.") var format = "jsonl"
+    @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
+
+    func validate() throws {
+        guard format == "jsonl" || format == "csv" else { throw ValidationError("--format must be jsonl or csv, got '\(format)'") }
+    }
+
+    func run() throws {
+        let store: Store
+        do { store = try Store(readOnlyPath: db) } catch { throw ValidationError("\(error)") }
+        let rows = try store.export(campaign: campaign)
+        let text = format == "jsonl" ? ExportFormat.jsonl(rows) : ExportFormat.csv(rows)
+        if let output { try writeFile(output, text) } else { print(text, terminator: "") }
+    }
+}

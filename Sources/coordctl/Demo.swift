@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import TuneCoordinator
+import TuneCore
+import TuneSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a demo campaign on a local cluster: coordd and CPU agents as child processes on loopback.")
+
+    @Option(help: "Trials per task.") var trials = 16
+    @Option(help: "Number of CPU agents.") var agents = 2
+    @Option(help: "Working folder (database and logs); default: a new folder under /tmp.") var dir: String?
+    @Option(help: "Give up after this many seconds.") var timeout = 600.0
+    @Flag(help: "Print the summary as JSON at the end.") var json = false
+
+    func validate() throws {
+        guard (1...100_000).contains(trials) else { throw ValidationError("--trials must be 1...100000") }
+        guard (1...16).contains(agents) else { throw ValidationError("--agents must be 1...16") }
+    }
+
+    func run() throws {
+        guard let exe = currentExecutablePath() else { throw ValidationError("cannot find this executable's path") }
+        let binDir = URL(fileURLWithPath: exe).deletingLastPathComponent().path
+        let workDir = try dir ?? makeTemporaryDirectory(prefix: "tunefleet-demo")
+        guard let workload = BuiltinWorkloads.named("demo") else { throw ValidationError("demo workload missing") }
+        let cluster = try LocalCluster(settings: .init(binDir: binDir, dir: workDir))
+        let interrupted = StopSignal()
+        onTerminationSignals { _ in interrupted.stop() }
+        defer { cluster.stopAll() }
+        let started = Monotonic.now()
+        let tty = isatty(1) == 1 && !json
+        log("working folder: \(workDir)")
+        try cluster.startCoordinator()
+        for i in 1...agents { try cluster.startAgent(name: "demo-agent-\(i)") }
+        try cluster.waitForAgents(agents)
+        log("coordd on \(cluster.agentEndpoint) (control \(cluster.controlEndpoint)), \(agents) agents connected")
+        var plan = MeasurePlan()
+        plan.repeats = 5
+        plan.minRepeatSeconds = 0.01
+        let reply = try cluster.client.request(launchRequest(workload: workload, trials: trials, devices: [.cpu],
+                                                             batchSize: 4, plan: plan, seed: 0))
+        let id = reply.launched.campaignID
+        var lastPrint = 0.0
+        var final: StatusJSON.Campaign?
+        while final == nil {
+            if interrupted.isSet {
+                log("interrupted: stopping the cluster")
+                throw ExitCode(130)
+            }
+            if Monotonic.now() - started > timeout { throw ValidationError("demo did not finish within \(timeout) s") }
+            let s = StatusJSON(try cluster.client.status())
+            guard let c = s.campaigns.first(where: { $0.id == id }) else { throw ValidationError("campaign \(id) vanished") }
+            if c.state == "completed" { final = c; if tty { print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s)) }; break }
+            if tty {
+                print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s))
+            } else if Monotonic.now() - lastPrint >= 5 {
+                log("campaign \(id): \(c.trials_done)/\(c.trials_total) trials, \(Dashboard.format1(s.results_per_second)) results/s")
+                lastPrint = Monotonic.now()
+            }
+            Monotonic.sleep(tty ? 0.5 : 0.25)
+        }
+        let wall = Monotonic.now() - started
+        guard let c = final else { return }
+        if json {
+            struct Summary: Encodable {
+                var campaign: Int64; var wall_seconds: Double; var results: Int; var dir: String
+                var tasks: [StatusJSON.Task]
+            }
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(Summary(campaign: id, wall_seconds: wall, results: c.trials_done, dir: workDir,
+                                                          tasks: c.tasks)), as: UTF8.self))
+        } else {
+            print("\nDemo campaign \(id) completed: \(c.trials_done) results in \(Dashboard.format1(wall)) s (\(agents) agents)\n")
+            print(Dashboard.summary(c))
+            print("Database and logs: \(workDir)")
+        }
+    }
+
+    func log(_ s: String) {
+        FileHandle.standardError.write(Data(("demo: " + s + "\n").utf8))
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TuneCoordinator
+import TuneStore
+import TuneSystem
+
+@main
+struct Coordd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordd",
+        abstract: "The TuneFleet coordinator: runs campaigns, dispatches to agents, stores every result.")
+
+    @Option(help: "Agent endpoint to bind (tcp://HOST:PORT; port 0 or * picks a free port).")
+    var listen = "tcp://127.0.0.1:7700"
+    @Option(help: "Control endpoint for coordctl.")
+    var control = "tcp://127.0.0.1:7701"
+    @Option(help: "SQLite database (created if missing).")
+    var db = "tunefleet.db"
+    @Option(help: "Heartbeat interval in seconds; an agent silent for 4 intervals is lost.")
+    var heartbeat = 1.0
+    @Option(help: "Candidates per batch.")
+    var batchSize = 4
+    @Option(help: "Write the bound endpoints as JSON to this file once listening.")
+    var readyFile: String?
+    @Flag(help: "Allow listening beyond loopback without keys. Anyone who can reach the port can then join.")
+    var insecure = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        for (flag, endpoint) in [("--listen", listen), ("--control", control)] {
+            guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
+                throw ValidationError("\(flag) must be a tcp:// or ipc:// endpoint, got '\(endpoint)'")
+            }
+            if !isLoopback(endpoint) && !insecure {
+                throw ValidationError("\(flag) \(endpoint) is not loopback: CURVE keys are not configured, so this needs an explicit --insecure")
+            }
+        }
+        guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be in (0, 60]") }
+        guard (1...512).contains(batchSize) else { throw ValidationError("--batch-size must be 1...512") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func run() throws {
+        var logger = Logger(label: "coordd")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        if insecure { logger.warning("--insecure: listening without authentication") }
+        let store: Store
+        do { store = try Store(path: db) } catch {
+            logger.error("\(error)")
+            throw ExitCode(2)
+        }
+        var settings = CoordinatorSettings()
+        settings.agentEndpoint = portZeroToStar(listen)
+        settings.controlEndpoint = portZeroToStar(control)
+        settings.dispatch.heartbeatInterval = heartbeat
+        settings.defaultBatchSize = batchSize
+        let coordinator = Coordinator(settings: settings, store: store, logger: logger)
+        let bound: (agent: String, control: String)
+        do { bound = try coordinator.bind() } catch {
+            logger.error("cannot listen: \(error)")
+            throw ExitCode(2)
+        }
+        logger.info("listening for agents on \(bound.agent), control on \(bound.control), database \(db)")
+        if let readyFile {
+            let json = "{\"agent\": \"\(bound.agent)\", \"control\": \"\(bound.control)\"}\n"
+            try writeFile(readyFile, json)
+        }
+        let stop = StopSignal()
+        onTerminationSignals { _ in stop.stop() }
+        try coordinator.run(stop: stop)
+        logger.info("stopped")
+    }
+}
+
+func isLoopback(_ endpoint: String) -> Bool {
+    if endpoint.hasPrefix("ipc://") { return true }
+    let host = endpoint.dropFirst("tcp://".count).split(separator: ":").dropLast().joined(separator: ":")
+    return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.hasPrefix("127.")
+}
+
+func portZeroToStar(_ endpoint: String) -> String {
+    endpoint.hasSuffix(":0") ? String(endpoint.dropLast()) + "*" : endpoint
+}
