@@ -1,0 +1,137 @@
+import Testing
+import TuneCore
+import TuneWire
+@testable import TuneCoordinator
+
+private func profile(_ dc: DeviceClass, _ model: String = "m") -> DeviceProfile {
+    DeviceProfile(deviceClass: dc, model: model)
+}
+
+private func hello(_ name: String, _ dc: DeviceClass = .cpu, slots: Int = 1, instance: String? = nil) -> AgentHello {
+    AgentHello(name: name, instance: instance ?? name, profile: profile(dc, name), slots: slots)
+}
+
+private func job(_ id: Int64, _ dc: DeviceClass = .cpu, candidates: Range<Int64>, batch: Int = 2, priority: Double = 1) throws -> JobQueue {
+    JobQueue(jobID: id, task: try TaskSpec(op: .matmul, params: ["m": 4, "n": 4, "k": 4]), deviceClass: dc, plan: MeasurePlan(),
+             batchSize: batch, priority: priority,
+             pending: candidates.map { Candidate(id: $0, schedule: Schedule(["x": Int($0)])) }, baselines: [])
+}
+
+private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
+    ds.compactMap { if case .dispatch(let k, let b) = $0 { return (k, b) } else { return nil } }
+}
+
+@Suite struct DispatcherBehaviour {
+    let a = AgentKey(Array("a".utf8)), b = AgentKey(Array("b".utf8))
+
+    @Test func helloIsWelcomedAndFreeSlotsGetWork() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<6)), now: 0)
+        let out = d.handle(.hello(a, hello("a", slots: 2)), now: 0)
+        #expect(out.first == .welcome(a))
+        let batches = dispatched(out)
+        #expect(batches.count == 2)
+        #expect(batches.map { $0.1.candidates.map(\.id) } == [[1, 2], [3, 4]])
+        #expect(batches[0].1.plan.includeVendorBaseline && !batches[1].1.plan.includeVendorBaseline,
+                "the vendor library is timed once per device and job")
+    }
+
+    @Test func workGoesOnlyToMatchingDeviceClasses() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, .cuda, candidates: 1..<3)), now: 0)
+        #expect(dispatched(d.handle(.hello(a, hello("a", .cpu)), now: 0)).isEmpty)
+        #expect(dispatched(d.handle(.hello(b, hello("b", .cuda)), now: 0)).map(\.0) == [b])
+    }
+
+    @Test func heavierJobsGoFirst() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<3, priority: 1)), now: 0)
+        _ = d.handle(.jobAdded(try job(2, candidates: 10..<12, priority: 100)), now: 0)
+        #expect(dispatched(d.handle(.hello(a, hello("a")), now: 0)).first?.1.jobID == 2)
+    }
+
+    @Test func aResultIsCommittedAndFreesTheSlot() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<5, batch: 1)), now: 0)
+        let first = dispatched(d.handle(.hello(a, hello("a")), now: 0))[0].1
+        let vendor = d.handle(.result(a, batchID: first.batchID, MeasureResult(candidateID: 0, status: .ok, samples: [1])), now: 1)
+        #expect(vendor.contains { if case .commitBaseline(a, first.batchID, 1, _, _) = $0 { return true }; return false })
+        let out = d.handle(.result(a, batchID: first.batchID, MeasureResult(candidateID: 1, status: .ok, samples: [1])), now: 1)
+        #expect(out.contains { if case .commit(a, first.batchID, let r, _, _) = $0 { return r.candidateID == 1 }; return false })
+        #expect(dispatched(out).map { $0.1.candidates.map(\.id) } == [[2]], "the freed slot is refilled at once")
+    }
+
+    @Test func aSilentAgentIsLostAndItsCandidatesRequeued() throws {
+        var s = DispatchSettings()
+        s.heartbeatInterval = 1
+        s.agentTimeoutIntervals = 3
+        var d = Dispatcher(settings: s, firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<3)), now: 0)
+        _ = d.handle(.hello(a, hello("a")), now: 0)
+        #expect(d.pendingCount(jobID: 1) == 0)
+        #expect(!d.handle(.tick, now: 2.5).contains { if case .agentLost = $0 { return true }; return false })
+        let out = d.handle(.tick, now: 3.5)
+        #expect(out.contains(.agentLost(a, name: "a", deviceClass: .cpu, requeued: 2)))
+        let next = dispatched(d.handle(.hello(b, hello("b")), now: 4))
+        #expect(next.first?.1.candidates.map(\.id) == [1, 2])
+        #expect(next.first?.1.plan.includeVendorBaseline == true, "the lost baseline is asked for again")
+    }
+
+    @Test func candidatesLostTooOftenAreGivenUp() throws {
+        var s = DispatchSettings()
+        s.heartbeatInterval = 1
+        s.agentTimeoutIntervals = 1
+        s.maxLostAttempts = 2
+        var d = Dispatcher(settings: s, firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<2, batch: 1)), now: 0)
+        _ = d.handle(.hello(a, hello("a")), now: 0)
+        _ = d.handle(.tick, now: 2)
+        _ = d.handle(.hello(b, hello("b")), now: 2)
+        let out = d.handle(.tick, now: 4)
+        #expect(out.contains(.giveUp(candidateIDs: [1])))
+        #expect(d.pendingCount(jobID: 1) == 0)
+    }
+
+    @Test func aReconnectingAgentKeepsItsBatches() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<3)), now: 0)
+        let batch = dispatched(d.handle(.hello(a, hello("x", instance: "i1")), now: 0))[0].1
+        let out = d.handle(.hello(b, hello("x", instance: "i1")), now: 1)
+        #expect(out == [.welcome(b)], "no new work: the agent still holds its batch")
+        let done = d.handle(.result(b, batchID: batch.batchID, MeasureResult(candidateID: 1, status: .ok, samples: [1])), now: 2)
+        #expect(done.contains { if case .commit(b, _, _, _, _) = $0 { return true }; return false })
+    }
+
+    @Test func strangersAreAskedToSayHello() {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        #expect(d.handle(.heard(a), now: 0) == [.reject(a, .unknownSession, "unknown session: say hello")])
+        let r = d.handle(.result(a, batchID: 5, MeasureResult(candidateID: 3, status: .ok, samples: [1])), now: 0)
+        #expect(r == [.reject(a, .unknownSession, "unknown session: say hello")])
+    }
+
+    @Test func aLateDuplicateIsStillCommittedOnceByTheStore() throws {
+        // The dispatcher forwards every result; the store's unique key makes repeats no-ops.
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<3)), now: 0)
+        _ = d.handle(.hello(a, hello("a")), now: 0)
+        let out = d.handle(.result(a, batchID: 999, MeasureResult(candidateID: 2, status: .ok, samples: [1])), now: 1)
+        #expect(out.contains { if case .commit(a, 999, _, _, _) = $0 { return true }; return false })
+    }
+}
+
+@Suite struct DashboardRendering {
+    @Test func summaryShowsTheVendorRatio() {
+        let c = StatusJSON.Campaign(id: 1, workload: "w", state: "completed", trials_done: 2, trials_total: 2, tasks: [
+            .init(name: "matmul(m=1,n=1,k=1,bias=0,act=0,f32)", device_class: "cpu", weight: 1, trials_done: 2, trials_total: 2,
+                  failures: 0, best_seconds: 0.002, vendor_seconds: 0.003, best_gflops: 1.5),
+        ])
+        let text = Dashboard.summary(c)
+        #expect(text.contains("1.50x"))
+        #expect(text.contains("2.00 ms"))
+    }
+
+    @Test func progressBarsFill() {
+        #expect(Dashboard.bar(done: 5, total: 10, width: 10) == "[#####.....]")
+        #expect(Dashboard.bar(done: 0, total: 0, width: 4) == "[....]")
+    }
+}

@@ -1,0 +1,113 @@
+import Testing
+@testable import TuneCore
+
+@Suite struct TaskSpecBehaviour {
+    @Test func canonicalNameRoundTrips() throws {
+        let t = try TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k": 768, "bias": 1])
+        #expect(t.name == "matmul(m=128,n=768,k=768,bias=1,act=0,f32)")
+        #expect(try TaskSpec(name: t.name) == t)
+        #expect(t.flops == 2.0 * 128 * 768 * 768)
+        #expect(t.tensors.map(\.name) == ["A", "B", "bias", "C"])
+    }
+
+    @Test func unknownAndMissingParametersAreNamed() {
+        #expect(throws: TaskSpecError.self) { try TaskSpec(op: .matmul, params: ["m": 1, "n": 1]) }
+        do {
+            _ = try TaskSpec(op: .matmul, params: ["m": 1, "n": 1, "k": 1, "q": 3])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("'q'"))
+        }
+        #expect(throws: TaskSpecError.self) { try TaskSpec(op: .matmul, params: ["m": 0, "n": 1, "k": 1]) }
+    }
+
+    @Test func convolutionShapesAreChecked() throws {
+        let c = try TaskSpec(op: .conv2d, params: ["c": 64, "h": 56, "w": 56, "k": 64, "r": 3, "s": 3, "pad": 1])
+        #expect(c.outputHeight == 56 && c.outputWidth == 56)
+        #expect(throws: TaskSpecError.self) {
+            try TaskSpec(op: .conv2d, params: ["c": 6, "h": 5, "w": 5, "k": 6, "r": 3, "s": 3, "groups": 4])
+        }
+    }
+}
+
+@Suite struct ScheduleBehaviour {
+    struct Space: ScheduleSpace {
+        var knobs = [KnobDomain("a", [1, 2, 4]), KnobDomain("b", [8, 16])]
+        func constraintViolation(_ s: Schedule) -> String? { s["a"]! * s["b"]! > 32 ? "a*b > 32" : nil }
+    }
+
+    @Test func encodingIsCanonicalAndParses() throws {
+        let s = Schedule(["b": 16, "a": 2])
+        #expect(s.encoding == "a=2;b=16")
+        #expect(try Schedule(encoding: s.encoding) == s)
+        #expect(Schedule(["a": 2, "b": 16]).hash64 == s.hash64)
+        #expect(throws: ScheduleError.self) { try Schedule(encoding: "a=1;a=2") }
+        #expect(throws: ScheduleError.self) { try Schedule(encoding: "a=x") }
+    }
+
+    @Test func validationNamesTheProblem() {
+        let space = Space()
+        #expect(throws: ScheduleError.unknownKnob("c")) { try space.validate(Schedule(["a": 1, "b": 8, "c": 1])) }
+        #expect(throws: ScheduleError.missingKnob("b")) { try space.validate(Schedule(["a": 1])) }
+        #expect(throws: ScheduleError.outOfDomain(knob: "a", value: 3, allowed: [1, 2, 4])) {
+            try space.validate(Schedule(["a": 3, "b": 8]))
+        }
+        #expect(throws: ScheduleError.constraint("a*b > 32")) { try space.validate(Schedule(["a": 4, "b": 16])) }
+    }
+
+    @Test func samplingOnlyYieldsValidSchedules() {
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<200 {
+            let s = Space().sample(using: &rng)!
+            #expect(Space().isValid(s))
+        }
+    }
+}
+
+@Suite struct WorkloadFiles {
+    @Test func parsesWeightsOperatorsAndNamedValues() throws {
+        let w = try WorkloadFile.parse("""
+        # a comment
+        name: tiny
+        2 matmul m=4 n=8 k=16 act=relu   # trailing comment
+        1 conv2d c=3 h=8 w=8 k=4 r=3 s=3 layout=nhwc
+        3 matmul m=4 n=8 k=16 act=relu
+        """, defaultName: "x")
+        #expect(w.name == "tiny")
+        #expect(w.tasks.count == 2)
+        #expect(w.tasks[0].weight == 5)
+        #expect(w.tasks[0].task["act"] == Activation.relu.rawValue)
+        #expect(w.tasks[1].task["layout"] == ConvLayout.nhwc.rawValue)
+    }
+
+    @Test(arguments: [
+        ("1 matmul m=4 n=8", "line 1: matmul: missing parameter 'k'"),
+        ("\n\nx matmul m=1 n=1 k=1", "line 3: expected a positive weight first, got 'x'"),
+        ("1 convolution c=1", "line 1: unknown operator 'convolution'"),
+        ("1 matmul m=1 n=1 k=1 act=swish", "line 1: unknown activation 'swish' (none, relu, gelu)"),
+        ("1 matmul m=1 n=1 k=one", "line 1: 'k' must be an integer, got 'one'"),
+        ("# nothing", "workload 'x' has no tasks"),
+    ])
+    func errorsNameTheLineAndField(text: String, message: String) {
+        #expect(throws: WorkloadError.self) { try WorkloadFile.parse(text, defaultName: "x") }
+        do { _ = try WorkloadFile.parse(text, defaultName: "x") } catch {
+            #expect(error.description == message)
+        }
+    }
+
+    @Test func everyBuiltinWorkloadParses() {
+        for name in BuiltinWorkloads.names {
+            #expect(BuiltinWorkloads.named(name) != nil, "\(name)")
+        }
+        #expect(BuiltinWorkloads.named("no-such-net") == nil)
+    }
+}
+
+@Suite struct Statistics {
+    @Test func medianAndSpread() {
+        let s = SampleStats([4, 1, 3, 2, 5])!
+        #expect(s.median == 3 && s.min == 1 && s.max == 5)
+        #expect(abs(s.relativeIQR - 2.0 / 3.0) < 1e-12)
+        #expect(SampleStats([]) == nil)
+    }
+}
