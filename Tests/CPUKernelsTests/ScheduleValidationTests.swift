@@ -81,3 +81,15 @@ private func generationError(_ values: [String: Int], device: DeviceProfile = av
         }
     }
 }
+
+@Suite struct BuiltinWorkloadTests {
+    @Test(arguments: ["resnet50", "mobilenetv2", "inceptionv3"])
+    func networksParseWithTheirLayerCounts(name: String) throws {
+        let w = try #require(BuiltinWorkloads.named(name))
+        let layers = w.tasks.reduce(0) { $0 + $1.weight }
+        // Convolutions + classifier: ResNet-50 has 53 + 1, MobileNet-V2 52 + 1, Inception-v3 94 + 1.
+        let expected = ["resnet50": 54, "mobilenetv2": 53, "inceptionv3": 95][name]
+        #expect(layers == expected)
+        #expect(w.tasks.allSatisfy { $0.task.op != .conv2d || $0.task["layout"] == ConvLayout.nchw.rawValue })
+    }
+}
