@@ -118,5 +118,124 @@ public enum BuiltinWorkloads {
         12 batch_matmul b=12 m=128 n=64 k=128
         12 softmax rows=1536 cols=128
         """),
+        ("resnet50", """
+        # ResNet-50 v1.5 (stride on the 3x3 convolutions), 224x224, batch 1, NCHW. Weights
+        # are occurrences; downsampling 1x1 convolutions are listed with their stage.
+        name: resnet50
+        1 conv2d c=3 h=224 w=224 k=64 r=7 s=7 stride=2 pad=3
+        1 conv2d c=64 h=56 w=56 k=64 r=1 s=1
+        3 conv2d c=64 h=56 w=56 k=64 r=3 s=3 pad=1
+        4 conv2d c=64 h=56 w=56 k=256 r=1 s=1
+        2 conv2d c=256 h=56 w=56 k=64 r=1 s=1
+        1 conv2d c=256 h=56 w=56 k=128 r=1 s=1
+        1 conv2d c=128 h=56 w=56 k=128 r=3 s=3 stride=2 pad=1
+        4 conv2d c=128 h=28 w=28 k=512 r=1 s=1
+        1 conv2d c=256 h=56 w=56 k=512 r=1 s=1 stride=2
+        3 conv2d c=512 h=28 w=28 k=128 r=1 s=1
+        3 conv2d c=128 h=28 w=28 k=128 r=3 s=3 pad=1
+        1 conv2d c=512 h=28 w=28 k=256 r=1 s=1
+        1 conv2d c=256 h=28 w=28 k=256 r=3 s=3 stride=2 pad=1
+        6 conv2d c=256 h=14 w=14 k=1024 r=1 s=1
+        1 conv2d c=512 h=28 w=28 k=1024 r=1 s=1 stride=2
+        5 conv2d c=1024 h=14 w=14 k=256 r=1 s=1
+        5 conv2d c=256 h=14 w=14 k=256 r=3 s=3 pad=1
+        1 conv2d c=1024 h=14 w=14 k=512 r=1 s=1
+        1 conv2d c=512 h=14 w=14 k=512 r=3 s=3 stride=2 pad=1
+        3 conv2d c=512 h=7 w=7 k=2048 r=1 s=1
+        1 conv2d c=1024 h=14 w=14 k=2048 r=1 s=1 stride=2
+        2 conv2d c=2048 h=7 w=7 k=512 r=1 s=1
+        2 conv2d c=512 h=7 w=7 k=512 r=3 s=3 pad=1
+        1 matmul m=1 n=1000 k=2048 bias=1
+        """),
+        ("mobilenetv2", """
+        # MobileNet-V2 1.0, 224x224, batch 1, NCHW: stem, 17 inverted-residual blocks
+        # (1x1 expand, 3x3 depthwise, 1x1 project), last 1x1 and the classifier.
+        name: mobilenetv2
+        1 conv2d c=3 h=224 w=224 k=32 r=3 s=3 stride=2 pad=1
+        1 depthwise_conv2d c=32 h=112 w=112 r=3 s=3 pad=1
+        1 conv2d c=32 h=112 w=112 k=16 r=1 s=1
+        1 conv2d c=16 h=112 w=112 k=96 r=1 s=1
+        1 depthwise_conv2d c=96 h=112 w=112 r=3 s=3 stride=2 pad=1
+        1 conv2d c=96 h=56 w=56 k=24 r=1 s=1
+        2 conv2d c=24 h=56 w=56 k=144 r=1 s=1
+        1 depthwise_conv2d c=144 h=56 w=56 r=3 s=3 pad=1
+        1 conv2d c=144 h=56 w=56 k=24 r=1 s=1
+        1 depthwise_conv2d c=144 h=56 w=56 r=3 s=3 stride=2 pad=1
+        1 conv2d c=144 h=28 w=28 k=32 r=1 s=1
+        3 conv2d c=32 h=28 w=28 k=192 r=1 s=1
+        2 depthwise_conv2d c=192 h=28 w=28 r=3 s=3 pad=1
+        2 conv2d c=192 h=28 w=28 k=32 r=1 s=1
+        1 depthwise_conv2d c=192 h=28 w=28 r=3 s=3 stride=2 pad=1
+        1 conv2d c=192 h=14 w=14 k=64 r=1 s=1
+        4 conv2d c=64 h=14 w=14 k=384 r=1 s=1
+        4 depthwise_conv2d c=384 h=14 w=14 r=3 s=3 pad=1
+        3 conv2d c=384 h=14 w=14 k=64 r=1 s=1
+        1 conv2d c=384 h=14 w=14 k=96 r=1 s=1
+        3 conv2d c=96 h=14 w=14 k=576 r=1 s=1
+        2 depthwise_conv2d c=576 h=14 w=14 r=3 s=3 pad=1
+        2 conv2d c=576 h=14 w=14 k=96 r=1 s=1
+        1 depthwise_conv2d c=576 h=14 w=14 r=3 s=3 stride=2 pad=1
+        1 conv2d c=576 h=7 w=7 k=160 r=1 s=1
+        3 conv2d c=160 h=7 w=7 k=960 r=1 s=1
+        3 depthwise_conv2d c=960 h=7 w=7 r=3 s=3 pad=1
+        2 conv2d c=960 h=7 w=7 k=160 r=1 s=1
+        1 conv2d c=960 h=7 w=7 k=320 r=1 s=1
+        1 conv2d c=320 h=7 w=7 k=1280 r=1 s=1
+        1 matmul m=1 n=1000 k=1280 bias=1
+        """),
+        ("inceptionv3", """
+        # Inception-v3, 299x299, batch 1, NCHW (no auxiliary head). Tasks have one `pad` for
+        # both axes, so the 1x7/7x1 (and 1x3/3x1) convolutions, padded along one axis only,
+        # are written with that padding folded into the input (w=23 for 1x7 on 17x17): same
+        # output, same FLOPs.
+        name: inceptionv3
+        1 conv2d c=3 h=299 w=299 k=32 r=3 s=3 stride=2
+        1 conv2d c=32 h=149 w=149 k=32 r=3 s=3
+        1 conv2d c=32 h=147 w=147 k=64 r=3 s=3 pad=1
+        1 conv2d c=64 h=73 w=73 k=80 r=1 s=1
+        1 conv2d c=80 h=73 w=73 k=192 r=3 s=3
+        # Mixed_5b/5c/5d (35x35) and Mixed_6a (35 -> 17)
+        2 conv2d c=192 h=35 w=35 k=64 r=1 s=1
+        1 conv2d c=192 h=35 w=35 k=48 r=1 s=1
+        1 conv2d c=192 h=35 w=35 k=32 r=1 s=1
+        3 conv2d c=256 h=35 w=35 k=64 r=1 s=1
+        1 conv2d c=256 h=35 w=35 k=48 r=1 s=1
+        4 conv2d c=288 h=35 w=35 k=64 r=1 s=1
+        1 conv2d c=288 h=35 w=35 k=48 r=1 s=1
+        3 conv2d c=48 h=35 w=35 k=64 r=5 s=5 pad=2
+        4 conv2d c=64 h=35 w=35 k=96 r=3 s=3 pad=1
+        3 conv2d c=96 h=35 w=35 k=96 r=3 s=3 pad=1
+        1 conv2d c=288 h=35 w=35 k=384 r=3 s=3 stride=2
+        1 conv2d c=96 h=35 w=35 k=96 r=3 s=3 stride=2
+        # Mixed_6b..6e (17x17, c7 = 128, 160, 160, 192) and Mixed_7a (17 -> 8)
+        12 conv2d c=768 h=17 w=17 k=192 r=1 s=1
+        2 conv2d c=768 h=17 w=17 k=128 r=1 s=1
+        2 conv2d c=128 h=17 w=23 k=128 r=1 s=7
+        2 conv2d c=128 h=23 w=17 k=128 r=7 s=1
+        1 conv2d c=128 h=23 w=17 k=192 r=7 s=1
+        1 conv2d c=128 h=17 w=23 k=192 r=1 s=7
+        4 conv2d c=768 h=17 w=17 k=160 r=1 s=1
+        4 conv2d c=160 h=17 w=23 k=160 r=1 s=7
+        4 conv2d c=160 h=23 w=17 k=160 r=7 s=1
+        2 conv2d c=160 h=23 w=17 k=192 r=7 s=1
+        2 conv2d c=160 h=17 w=23 k=192 r=1 s=7
+        4 conv2d c=192 h=17 w=23 k=192 r=1 s=7
+        4 conv2d c=192 h=23 w=17 k=192 r=7 s=1
+        1 conv2d c=192 h=17 w=17 k=320 r=3 s=3 stride=2
+        1 conv2d c=192 h=17 w=17 k=192 r=3 s=3 stride=2
+        # Mixed_7b (in 1280) and Mixed_7c (in 2048), 8x8
+        1 conv2d c=1280 h=8 w=8 k=320 r=1 s=1
+        1 conv2d c=1280 h=8 w=8 k=384 r=1 s=1
+        1 conv2d c=1280 h=8 w=8 k=448 r=1 s=1
+        1 conv2d c=1280 h=8 w=8 k=192 r=1 s=1
+        1 conv2d c=2048 h=8 w=8 k=320 r=1 s=1
+        1 conv2d c=2048 h=8 w=8 k=384 r=1 s=1
+        1 conv2d c=2048 h=8 w=8 k=448 r=1 s=1
+        1 conv2d c=2048 h=8 w=8 k=192 r=1 s=1
+        4 conv2d c=384 h=8 w=10 k=384 r=1 s=3
+        4 conv2d c=384 h=10 w=8 k=384 r=3 s=1
+        2 conv2d c=448 h=8 w=8 k=384 r=3 s=3 pad=1
+        1 matmul m=1 n=1000 k=2048 bias=1
+        """),
     ]
 }

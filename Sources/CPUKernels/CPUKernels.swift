@@ -1,0 +1,109 @@
+import TuneCore
+
+/// CPU code generation: the schedule space of each operator and its C template.
+///
+/// Generated C exports `int tunefleet_kernel(float *const *args)` (args in
+/// `TaskSpec.tensors` order, shapes baked in, returns 0). It builds with
+/// `cc -O3 -march=native -shared -fPIC` plus `GeneratedKernel.extraFlags`; no fast-math.
+public enum CPUKernels {
+    /// The schedule space of `task` on `device` with up to `threads` threads; nil when the
+    /// operator has no CPU template.
+    public static func space(for task: TaskSpec, device: DeviceProfile, threads: Int) -> (any ScheduleSpace)? {
+        template(for: task, target: CPUTarget(device: device, threads: threads))?.space
+    }
+
+    /// Validates `schedule` (its space's domains and constraints, which carry the device's
+    /// limits) and generates C. A `fault` knob is accepted only with
+    /// `options.allowFaultInjection`: 1 writes through a null pointer (SIGSEGV), 2 spins
+    /// forever, 3 corrupts the first output element.
+    public static func generate(task: TaskSpec, schedule: Schedule, device: DeviceProfile, threads: Int,
+                                options: CodegenOptions) throws(ScheduleError) -> GeneratedKernel {
+        var values = schedule.values
+        var fault = 0
+        if let f = values.removeValue(forKey: "fault") {
+            guard options.allowFaultInjection else { throw .unknownKnob("fault") }
+            guard (0...3).contains(f) else { throw .outOfDomain(knob: "fault", value: f, allowed: [0, 1, 2, 3]) }
+            fault = f
+        }
+        guard let t = template(for: task, target: CPUTarget(device: device, threads: threads)) else {
+            throw .constraint("no CPU template for \(task.op.rawValue)")
+        }
+        let s = Schedule(values)
+        try t.space.validate(s)
+        let parallel = (s["threads"] ?? 1) > 1
+
+        var c = CSource()
+        c.line(CPrelude.header)
+        c.line("/* \(task.name) | \(schedule.encoding) */")
+        if parallel { c.line(CPrelude.openmp) }
+        c.line(CPrelude.activations)
+        t.emit(&c, s)
+        c.line()
+        emitEntry(&c, fault: fault, outputArg: task.tensors.count - 1)
+
+        var flags = ["-ffp-contract=fast"]
+        if parallel { flags.append("-fopenmp") }
+        return GeneratedKernel(language: .c, source: c.text, extraFlags: flags)
+    }
+
+    /// The exported entry wraps the template's `tf_kernel`; faults sit here so every
+    /// operator has them. The volatile pointer keeps the compiler from turning the null
+    /// store into a trap instruction (SIGILL instead of SIGSEGV).
+    private static func emitEntry(_ c: inout CSource, fault: Int, outputArg: Int) {
+        c.block("__attribute__((visibility(\"default\"))) int tunefleet_kernel(float *const *args)") { c in
+            switch fault {
+            case 1: c.line("float *volatile nowhere = 0; *nowhere = 1.0f; /* fault=1: SIGSEGV */")
+            case 2: c.line("volatile int spin = 1; while (spin) {} /* fault=2: hang */")
+            default: break
+            }
+            c.line("int rc = tf_kernel(args);")
+            if fault == 3 { c.line("args[\(outputArg)][0] += 1.0f; /* fault=3: wrong answer */") }
+            c.line("return rc;")
+        }
+    }
+
+    static func template(for task: TaskSpec, target: CPUTarget) -> KernelTemplate? {
+        switch task.op {
+        case .matmul:
+            var p = GemmProblem(m: task["m"], n: task["n"], k: task["k"])
+            p.bias = task["bias"] == 1
+            p.act = Activation(rawValue: task["act"]) ?? .none
+            if p.bias { p.argBias = 2; p.argC = 3 }
+            return GemmTemplate(problem: p, target: target)
+        case .batchMatmul:
+            var p = GemmProblem(m: task["m"], n: task["n"], k: task["k"])
+            p.batch = task["b"]
+            p.strideA = p.m * p.k; p.strideB = p.k * p.n; p.strideC = p.m * p.n
+            return GemmTemplate(problem: p, target: target)
+        case .conv2d:
+            if let p = ConvTemplate.pointwiseGemm(task) { return GemmTemplate(problem: p, target: target) }
+            return ConvTemplate(task: task, target: target)
+        case .depthwiseConv2d:
+            return DepthwiseTemplate(task: task, target: target)
+        case .softmax:
+            return SoftmaxTemplate(task: task, target: target)
+        case .elementwise:
+            return ElementwiseTemplate(task: task, target: target)
+        }
+    }
+}
+
+/// One operator's space and C emitter. `emit` runs only on schedules the space validated
+/// and must define `static int tf_kernel(float *const *args)`.
+protocol KernelTemplate {
+    var space: any ScheduleSpace { get }
+    func emit(_ c: inout CSource, _ schedule: Schedule)
+}
+
+struct GemmTemplate: KernelTemplate {
+    let problem: GemmProblem
+    let gemmSpace: GemmSpace
+    init(problem: GemmProblem, target: CPUTarget) {
+        self.problem = problem
+        gemmSpace = GemmSpace(problem: problem, target: target)
+    }
+    var space: any ScheduleSpace { gemmSpace }
+    func emit(_ c: inout CSource, _ schedule: Schedule) {
+        GemmCodegen(problem: problem, schedule: schedule).emit(&c)
+    }
+}

@@ -1,0 +1,104 @@
+import TuneCore
+
+/// Depthwise conv2d. Memory-bound, so it streams a zero-padded input copy once and keeps
+/// a register tile of outputs: along width per channel plane (NCHW, weight C x R x S) or
+/// along channels per pixel (NHWC, weight R x S x C).
+struct DepthwiseTemplate: KernelTemplate {
+    let task: TaskSpec
+    let dwSpace: DepthwiseSpace
+    var space: any ScheduleSpace { dwSpace }
+
+    init(task: TaskSpec, target: CPUTarget) {
+        self.task = task
+        dwSpace = DepthwiseSpace(target: target)
+    }
+
+    func emit(_ c: inout CSource, _ s: Schedule) {
+        let t = task
+        let nchw = t["layout"] == ConvLayout.nchw.rawValue
+        let vec = s["vec"] ?? 8, rb = s["rb"] ?? 1, rv = s["rv"] ?? 1, threads = s["threads"] ?? 1
+        let p = t.outputHeight, q = t.outputWidth, tv = rv * vec
+        let st = t["stride"], dil = t["dil"]
+        // Halo sized so the reads of every tile, including rows/lanes past the output, stay inside.
+        let hpd = max(t["h"] + 2 * t["pad"], (p - 1 + (nchw ? rb : 1)) * st + (t["r"] - 1) * dil + 1)
+        let wpd = max(t["w"] + 2 * t["pad"], (q - 1 + (nchw ? tv : rb)) * st + (t["s"] - 1) * dil + 1)
+        let cp = nchw ? t["c"] : (t["c"] + tv - 1) / tv * tv
+        c.line(CPrelude.vectorTypes(lanes: vec))
+        for (k, v) in [("N_", t["n"]), ("C_", t["c"]), ("H_", t["h"]), ("W_", t["w"]), ("R_", t["r"]), ("S_", t["s"]),
+                       ("ST", st), ("PAD", t["pad"]), ("DIL", dil), ("P_", p), ("Q_", q), ("HPD", hpd), ("WPD", wpd),
+                       ("CP", cp), ("RB", rb), ("TV", tv)] {
+            c.line("#define \(k) \(v)L")
+        }
+        c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
+        c.line("static float inP[N_ * CP * HPD * WPD] __attribute__((aligned(64)));")
+        if !nchw { c.line("static float wP[R_ * S_ * CP] __attribute__((aligned(64)));") }
+        c.line()
+        let unroll = s["unroll"] ?? 1
+        c.block("static inline __attribute__((always_inline)) void tile(const float *restrict w, float *restrict out, long n, long ch, long oh, long ow0)") { c in
+            for b in 0..<rb { c.line("vf " + (0..<rv).map { "a\(b)_\($0) = {0}" }.joined(separator: ", ") + ";") }
+            c.block("for (long r = 0; r < R_; r++)") { c in
+                c.line("#pragma GCC unroll \(unroll)")
+                c.block("for (long s = 0; s < S_; s++)") { c in
+                    if nchw {
+                        // ch is the channel; rows b are output rows oh+b, lanes run along width.
+                        c.line("vf y = BC(w[(ch * R_ + r) * S_ + s]);")
+                        for b in 0..<rb {
+                            c.line("{ const float *ip = inP + ((n * C_ + ch) * HPD + (oh + \(b)) * ST + r * DIL) * WPD + ow0 * ST + s * DIL;")
+                            for v in 0..<rv {
+                                if st == 1 { c.line("  a\(b)_\(v) += y * *(const vfu *)(ip + \(v * vec));") }
+                                else { c.line("  { vf x; for (int l = 0; l < VL; l++) x[l] = ip[(\(v * vec) + l) * ST]; a\(b)_\(v) += y * x; }") }
+                            }
+                            c.line("}")
+                        }
+                    } else {
+                        // ch is the first channel of the tile; rows b are pixels ow0+b.
+                        c.line("const float *wp = wP + (r * S_ + s) * CP + ch;")
+                        c.line("vf " + (0..<rv).map { "y\($0) = *(const vfu *)(wp + \($0 * vec))" }.joined(separator: ", ") + ";")
+                        for b in 0..<rb {
+                            c.line("{ const float *ip = inP + ((n * HPD + oh * ST + r * DIL) * WPD + (ow0 + \(b)) * ST + s * DIL) * CP + ch; "
+                                   + (0..<rv).map { "a\(b)_\($0) += y\($0) * *(const vfu *)(ip + \($0 * vec));" }.joined(separator: " ") + " }")
+                        }
+                    }
+                }
+            }
+            let addr = nchw ? { (b: String, j: String) in "out + ((n * C_ + ch) * P_ + oh + \(b)) * Q_ + ow0 + \(j)" }
+                            : { (b: String, j: String) in "out + ((n * P_ + oh) * Q_ + ow0 + \(b)) * C_ + ch + \(j)" }
+            let full = nchw ? "oh + RB <= P_ && ow0 + TV <= Q_" : "ow0 + RB <= Q_ && ch + TV <= C_"
+            c.block("if (\(full))") { c in
+                for b in 0..<rb {
+                    c.line((0..<rv).map { "*(vfu *)(\(addr("\(b)", "\($0 * vec)"))) = a\(b)_\($0);" }.joined(separator: " "))
+                }
+            }
+            c.block("else") { c in
+                c.line("float t[RB * TV] __attribute__((aligned(64)));")
+                for b in 0..<rb {
+                    c.line((0..<rv).map { "*(vf *)(t + \(b * tv + $0 * vec)) = a\(b)_\($0);" }.joined(separator: " "))
+                }
+                let (bn, vn) = nchw ? ("MIN(RB, P_ - oh)", "MIN(TV, Q_ - ow0)") : ("MIN(RB, Q_ - ow0)", "MIN(TV, C_ - ch)")
+                c.line("const long nb = \(bn), nv = \(vn);")
+                c.line("for (long b = 0; b < nb; b++) for (long j = 0; j < nv; j++) *(\(addr("b", "j"))) = t[b * TV + j];")
+            }
+        }
+        c.block("static int tf_kernel(float *const *args)") { c in
+            c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
+            let omp = threads > 1 ? "#pragma omp parallel for schedule(static) num_threads(\(threads))" : ""
+            if nchw {
+                c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HPD + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
+                if !omp.isEmpty { c.line(omp) }
+                c.block("for (long nc = 0; nc < N_ * C_; nc++)") { c in
+                    c.line("const long n = nc / C_, ch = nc % C_;")
+                    c.line("for (long oh = 0; oh < P_; oh += RB) for (long ow0 = 0; ow0 < Q_; ow0 += TV) tile(w, out, n, ch, oh, ow0);")
+                }
+            } else {
+                c.line("for (long n = 0; n < N_; n++) for (long h = 0; h < H_; h++) for (long x = 0; x < W_; x++) memcpy(inP + ((n * HPD + h + PAD) * WPD + x + PAD) * CP, in + ((n * H_ + h) * W_ + x) * C_, C_ * sizeof(float));")
+                c.line("for (long rs = 0; rs < R_ * S_; rs++) memcpy(wP + rs * CP, w + rs * C_, C_ * sizeof(float));")
+                if !omp.isEmpty { c.line(omp) }
+                c.block("for (long no = 0; no < N_ * P_; no++)") { c in
+                    c.line("const long n = no / P_, oh = no % P_;")
+                    c.line("for (long ow0 = 0; ow0 < Q_; ow0 += RB) for (long ch = 0; ch < C_; ch += TV) tile(w, out, n, ch, oh, ow0);")
+                }
+            }
+            c.line("return 0;")
+        }
+    }
+}

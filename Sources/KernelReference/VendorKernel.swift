@@ -1,0 +1,79 @@
+import TuneCore
+
+/// The vendor library's version of a task behind the generated kernels' ABI, so one timing
+/// harness measures both: OpenBLAS sgemm (+ bias/activation) for matmul, one sgemm per
+/// batch for batch_matmul, im2col + sgemm for conv2d and depthwise conv2d. Owns its
+/// workspace; not reentrant (one call at a time, like generated kernels).
+public final class VendorKernel {
+    public let name: String
+    public let task: TaskSpec
+    private let threads: Int
+    private let conv: Im2colConv?
+    private let workspace: UnsafeMutablePointer<Float>?
+
+    /// nil for operators without a vendor routine (softmax, elementwise).
+    public static func make(task: TaskSpec, threads: Int) -> VendorKernel? {
+        switch task.op {
+        case .matmul, .batchMatmul, .conv2d, .depthwiseConv2d:
+            return VendorKernel(task: task, threads: threads)
+        case .softmax, .elementwise:
+            return nil
+        }
+    }
+
+    private init(task: TaskSpec, threads: Int) {
+        name = "openblas"
+        self.task = task
+        self.threads = max(1, threads)
+        conv = Im2colConv(task: task)
+        if let conv {
+            workspace = .allocate(capacity: max(1, conv.workspaceCount))
+        } else {
+            workspace = nil
+        }
+    }
+
+    deinit { workspace?.deallocate() }
+
+    /// Runs once on `args` (in `TaskSpec.tensors` order); returns 0.
+    public func run(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 {
+        BLAS.setThreads(threads)
+        let t = task
+        switch t.op {
+        case .matmul:
+            let m = t["m"], n = t["n"], k = t["k"], hasBias = t["bias"] == 1
+            let out = args[hasBias ? 3 : 2]
+            BLAS.sgemm(m: m, n: n, k: k, a: args[0], lda: k, b: args[1], ldb: n, c: out, ldc: n)
+            let act = Activation(rawValue: t["act"]) ?? .none
+            if hasBias || act != .none { epilogue(out, m: m, n: n, bias: hasBias ? args[2] : nil, act: act) }
+        case .batchMatmul:
+            let m = t["m"], n = t["n"], k = t["k"]
+            for b in 0..<t["b"] {
+                BLAS.sgemm(m: m, n: n, k: k, a: args[0] + b * m * k, lda: k, b: args[1] + b * k * n, ldb: n,
+                           c: args[2] + b * m * n, ldc: n)
+            }
+        case .conv2d, .depthwiseConv2d:
+            guard let conv, let workspace else { return 1 }
+            conv.run(input: args[0], weight: args[1], output: args[2], workspace: workspace)
+        case .softmax, .elementwise:
+            return 1
+        }
+        return 0
+    }
+
+    /// A float epilogue, as a user of the library would write it (the reference's is double).
+    private func epilogue(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, bias: UnsafeMutablePointer<Float>?, act: Activation) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var v = c[i * n + j]
+                if let bias { v += bias[j] }
+                switch act {
+                case .none: break
+                case .relu: v = v > 0 ? v : 0
+                case .gelu: v = Float(Activations.apply(.gelu, Double(v)))
+                }
+                c[i * n + j] = v
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Testing
+import TuneCore
+@testable import CPUKernels
+
+private let gemmTask = try! TaskSpec(name: "matmul(m=64,n=64,k=64,bias=0,act=0,f32)")
+private let goodGemm: [String: Int] = ["mr": 6, "nr": 32, "vec": 16, "mc": 48, "nc": 256, "kc": 64,
+                                      "packA": 1, "packB": 1, "order": 0, "kunroll": 1, "threads": 1, "par": 0]
+
+private func avx512() -> DeviceProfile {
+    var d = DeviceProfile(deviceClass: .cpu, model: "avx512"); d.vectorBits = 512; d.isa = ["avx512f"]; return d
+}
+private func avx2() -> DeviceProfile {
+    var d = DeviceProfile(deviceClass: .cpu, model: "avx2"); d.vectorBits = 256; d.isa = ["avx2"]; return d
+}
+
+private func generationError(_ values: [String: Int], device: DeviceProfile = avx512(), threads: Int = 1,
+                             options: CodegenOptions = CodegenOptions()) -> ScheduleError? {
+    do {
+        _ = try CPUKernels.generate(task: gemmTask, schedule: Schedule(values), device: device, threads: threads, options: options)
+        return nil
+    } catch { return error }
+}
+
+@Suite struct ScheduleValidationTests {
+    @Test func aValidScheduleGenerates() {
+        #expect(generationError(goodGemm) == nil)
+    }
+
+    @Test func outOfDomainValuesAreRejected() {
+        #expect(generationError(goodGemm.merging(["kunroll": 3]) { $1 }) == .outOfDomain(knob: "kunroll", value: 3, allowed: [1, 2, 4]))
+    }
+
+    @Test func registerFileOverflowIsAConstraintViolation() {
+        // 16 x 64 floats in 16-lane vectors: 64 accumulators + 4 B vectors > 32 registers.
+        guard case .constraint(let why)? = generationError(goodGemm.merging(["mr": 16, "nr": 64]) { $1 }) else {
+            Issue.record("expected a constraint violation"); return
+        }
+        #expect(why.contains("vector registers"))
+    }
+
+    @Test func avx2HasHalfTheRegistersAndLanes() {
+        let space = CPUKernels.space(for: gemmTask, device: avx2(), threads: 1)!
+        #expect(space.knobs.first { $0.name == "vec" }?.choices.allSatisfy { $0 <= 8 } == true)
+        // 6 x 16 (12 accumulators + 2 B vectors) fits 16 registers; 8 x 16 does not.
+        let base = goodGemm.merging(["vec": 8, "nr": 16]) { $1 }
+        #expect(generationError(base, device: avx2()) == nil)
+        #expect(generationError(base.merging(["mr": 8]) { $1 }, device: avx2()) != nil)
+        #expect(generationError(goodGemm, device: avx2()) == .outOfDomain(knob: "vec", value: 16, allowed: [4, 8]))
+    }
+
+    @Test func threadsAreBoundedByTheThreadsArgument() {
+        #expect(generationError(goodGemm.merging(["threads": 2]) { $1 }, threads: 1) != nil)
+        #expect(generationError(goodGemm.merging(["threads": 2]) { $1 }, threads: 2) == nil)
+        #expect(generationError(goodGemm.merging(["threads": 2, "par": 1]) { $1 }, threads: 2) == nil)
+    }
+
+    @Test func unknownAndMissingKnobsAreRejected() {
+        #expect(generationError(goodGemm.merging(["tile": 4]) { $1 }) == .unknownKnob("tile"))
+        var missing = goodGemm; missing["kc"] = nil
+        #expect(generationError(missing) == .missingKnob("kc"))
+    }
+
+    @Test func faultKnobNeedsTheOption() {
+        let faulty = goodGemm.merging(["fault": 1]) { $1 }
+        #expect(generationError(faulty) == .unknownKnob("fault"))
+        #expect(generationError(faulty, options: CodegenOptions(allowFaultInjection: true)) == nil)
+        #expect(generationError(goodGemm.merging(["fault": 7]) { $1 }, options: CodegenOptions(allowFaultInjection: true)) != nil)
+    }
+
+    @Test func spacesNeverListTheFaultKnobAndStaySmall() throws {
+        for name in BuiltinWorkloads.names {
+            let w = try #require(BuiltinWorkloads.named(name))
+            for wt in w.tasks {
+                let space = try #require(CPUKernels.space(for: wt.task, device: avx512(), threads: 4), "\(wt.task)")
+                #expect(!space.knobs.contains { $0.name == "fault" })
+                #expect(space.rawSize <= 2_000_000, "\(wt.task): \(space.rawSize) points")
+                var rng = SplitMix64(seed: 7)
+                let s = try #require(space.sample(using: &rng), "\(wt.task) has no valid point")
+                #expect(space.isValid(s))
+            }
+        }
+    }
+}
+
+@Suite struct BuiltinWorkloadTests {
+    @Test(arguments: ["resnet50", "mobilenetv2", "inceptionv3"])
+    func networksParseWithTheirLayerCounts(name: String) throws {
+        let w = try #require(BuiltinWorkloads.named(name))
+        let layers = w.tasks.reduce(0) { $0 + $1.weight }
+        // Convolutions + classifier: ResNet-50 has 53 + 1, MobileNet-V2 52 + 1, Inception-v3 94 + 1.
+        let expected = ["resnet50": 54, "mobilenetv2": 53, "inceptionv3": 95][name]
+        #expect(layers == expected)
+        #expect(w.tasks.allSatisfy { $0.task.op != .conv2d || $0.task["layout"] == ConvLayout.nchw.rawValue })
+    }
+}

@@ -1,0 +1,112 @@
+import KernelReference
+import Testing
+import TuneCore
+
+let tinyTasks: [String] = [
+    "matmul(m=5,n=7,k=9,bias=0,act=0,f32)",
+    "matmul(m=4,n=6,k=33,bias=1,act=1,f32)",
+    "matmul(m=3,n=8,k=17,bias=1,act=2,f32)",
+    "batch_matmul(b=2,m=3,n=5,k=7,f32)",
+    "conv2d(n=2,c=4,h=7,w=6,k=6,r=3,s=2,stride=2,pad=1,dil=1,groups=2,layout=0,f32)",
+    "conv2d(n=1,c=6,h=8,w=7,k=4,r=3,s=3,stride=1,pad=2,dil=2,groups=2,layout=1,f32)",
+    "conv2d(n=1,c=3,h=5,w=5,k=2,r=1,s=1,stride=1,pad=0,dil=1,groups=1,layout=1,f32)",
+    "depthwise_conv2d(n=1,c=5,h=6,w=7,r=3,s=3,stride=1,pad=1,dil=1,layout=0,f32)",
+    "depthwise_conv2d(n=2,c=3,h=7,w=6,r=3,s=3,stride=2,pad=1,dil=1,layout=1,f32)",
+    "softmax(rows=3,cols=10,f32)",
+    "elementwise(n=20,chain=0,f32)", "elementwise(n=20,chain=1,f32)",
+    "elementwise(n=20,chain=2,f32)", "elementwise(n=20,chain=3,f32)",
+]
+
+func referenceBuffers(_ name: String) throws -> (TaskSpec, TensorBuffers) {
+    let task = try TaskSpec(name: name)
+    let b = TensorBuffers(task: task)
+    b.fillInputs()
+    b.poisonOutputs()
+    Reference.compute(b)
+    return (task, b)
+}
+
+@Suite struct ReferenceTests {
+    @Test(arguments: tinyTasks)
+    func referenceMatchesNaiveLoops(name: String) throws {
+        let (task, b) = try referenceBuffers(name)
+        let naive = Naive.output(task, b).map { Float($0) }
+        let out = b.outputIndices[0]
+        let failure = naive.withUnsafeBufferPointer {
+            Verifier(task: task).check(output: UnsafeBufferPointer(b.buffer(out)), expected: $0)
+        }
+        #expect(failure == nil, "\(failure ?? "")")
+    }
+
+    @Test(arguments: tinyTasks)
+    func vendorAgreesWithTheReference(name: String) throws {
+        let (task, ref) = try referenceBuffers(name)
+        guard let vendor = VendorKernel.make(task: task, threads: 1) else {
+            #expect(task.op == .softmax || task.op == .elementwise)
+            return
+        }
+        #expect(vendor.name == "openblas")
+        let b = TensorBuffers(task: task)
+        b.copyInputs(from: ref)
+        b.poisonOutputs()
+        #expect(vendor.run(b.args) == 0)
+        let failure = Verifier(task: task).check(b, against: ref)
+        #expect(failure == nil, "\(failure ?? "")")
+    }
+
+    @Test func inputsAreDeterministicAndInRange() throws {
+        let task = try TaskSpec(name: "matmul(m=16,n=16,k=16,bias=1,act=0,f32)")
+        let a = TensorBuffers(task: task), b = TensorBuffers(task: task)
+        a.fillInputs(); b.fillInputs()
+        for i in a.inputIndices {
+            #expect(Array(a.buffer(i)) == Array(b.buffer(i)))
+            #expect(a.buffer(i).allSatisfy { $0 >= -1 && $0 < 1 })
+        }
+        #expect(Array(a.buffer(0)) != Array(a.buffer(1)), "tensors get different data")
+        for i in a.inputIndices { #expect(Int(bitPattern: a.args[i]) % 64 == 0) }
+    }
+}
+
+@Suite struct VerifierTests {
+    let task = try! TaskSpec(name: "matmul(m=8,n=8,k=64,bias=0,act=0,f32)")
+
+    func verdict(_ edit: (UnsafeMutableBufferPointer<Float>) -> Void) throws -> String? {
+        let (_, ref) = try referenceBuffers(task.name)
+        let b = TensorBuffers(task: task)
+        b.copyInputs(from: ref)
+        _ = b.buffer(2).update(fromContentsOf: ref.buffer(2))
+        edit(b.buffer(2))
+        return Verifier(task: task).check(b, against: ref)
+    }
+
+    @Test func acceptsTheReferenceAndRoundingNoise() throws {
+        #expect(try verdict { _ in } == nil)
+        #expect(try verdict { $0[3] = $0[3].nextUp.nextUp } == nil)
+    }
+
+    @Test func reportsPoisonLeftBehind() throws {
+        let m = try #require(try verdict { $0[5] = Poison.value; $0[9] = Poison.value })
+        #expect(m.contains("2 of 64"))
+        #expect(m.contains("poison left"))
+        #expect(m.contains("first at [5]"))
+    }
+
+    @Test func reportsWrongValuesWithTheFirstBadIndex() throws {
+        let m = try #require(try verdict { $0[17] += 0.01 })
+        #expect(m.contains("first at [17]"))
+        #expect(m.contains("max abs err"))
+        #expect(m.contains("tolerance"))
+    }
+
+    @Test func reportsComputedNaN() throws {
+        let m = try #require(try verdict { $0[0] = .nan })
+        #expect(!m.contains("poison left"))
+        #expect(m.contains("got nan"))
+    }
+
+    @Test func toleranceGrowsWithReductionLength() throws {
+        let short = Verifier(task: try TaskSpec(name: "matmul(m=1,n=1,k=4,bias=0,act=0,f32)")).tolerance
+        let long = Verifier(task: try TaskSpec(name: "matmul(m=1,n=1,k=400,bias=0,act=0,f32)")).tolerance
+        #expect(abs(long / short - 10) < 1e-9)
+    }
+}
