@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "KernelReference", "TuneAgent"]),
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
         .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
-        .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire"]),
+        .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
         .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator"]),
         .testTarget(name: "ClusterTests", dependencies: ["TuneCoordinator", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),

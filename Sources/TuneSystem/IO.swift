@@ -134,3 +134,9 @@ public func pinCurrentThreadToCurrentCPU() -> Int? {
     let cpu = tf_pin_to_current_cpu()
     return cpu >= 0 ? Int(cpu) : nil
 }
+
+/// The folder holding the running executable: sibling products (coordd, tune-agent) live there.
+public func executableDirectory() -> String? {
+    guard let exe = currentExecutablePath(), let slash = exe.lastIndex(of: "/") else { return nil }
+    return String(exe[..<slash])
+}

@@ -46,56 +46,57 @@ public final class CPURunner: KernelRunner {
     typealias Entry = @convention(c) (UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
 
     let flushBytes: Int
-    // One task's inputs and expected output, reused while batches of that task arrive.
-    private var cached: (task: TaskSpec, buffers: TensorBuffers, expected: [Float])?
+    // One task's inputs and reference outputs, reused while batches of that task arrive.
+    private var cached: (task: TaskSpec, buffers: TensorBuffers, reference: TensorBuffers)?
 
     public init(profile: DeviceProfile) {
         flushBytes = max(profile.l3Bytes, profile.l2Bytes) * 2
+        // Kernels built with -fopenmp are never dlclose'd: unloading the last user of
+        // libgomp while its idle threads still run in it crashes. Loading it globally once
+        // keeps it resident for the worker's life. (The host recycles workers to bound growth.)
+        _ = dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL)
     }
 
-    private func prepare(_ task: TaskSpec, threads: Int) -> (TensorBuffers, [Float])? {
-        if let c = cached, c.task == task { return (c.buffers, c.expected) }
+    private func prepare(_ task: TaskSpec) -> (TensorBuffers, TensorBuffers) {
+        if let c = cached, c.task == task { return (c.buffers, c.reference) }
         let buffers = TensorBuffers(task: task)
-        guard let vendor = VendorKernel.make(task: task, threads: threads) else { return nil }
-        // The reference runs on the same inputs; outputs are poisoned again before each check.
-        _ = vendor.run(buffers.args)
-        let expected = buffers.output()
-        cached = (task, buffers, expected)
-        return (buffers, expected)
+        buffers.fillInputs()
+        let reference = TensorBuffers(task: task)
+        reference.copyInputs(from: buffers)
+        Reference.compute(reference)
+        cached = (task, buffers, reference)
+        return (buffers, reference)
     }
 
     public func measure(artifact: BuildArtifact, task: TaskSpec, plan: MeasurePlan, candidateID: Int64) -> MeasureResult {
         func fail(_ s: MeasureStatus, _ text: String) -> MeasureResult {
             MeasureResult(candidateID: candidateID, status: s, compileSeconds: artifact.compileSeconds, errorText: text)
         }
-        guard let (buffers, expected) = prepare(task, threads: plan.threads) else {
-            return fail(.invalidSchedule, "no reference for \(task.op.rawValue)")
-        }
+        let (buffers, reference) = prepare(task)
         guard let handle = dlopen(artifact.path, RTLD_NOW | RTLD_LOCAL) else {
             return fail(.runtimeError, "dlopen: \(String(cString: dlerror()))")
         }
-        defer { dlclose(handle) }
         guard let sym = dlsym(handle, artifact.kernel.entry) else {
             return fail(.runtimeError, "dlsym(\(artifact.kernel.entry)) failed")
         }
         let entry = unsafeBitCast(sym, to: Entry.self)
-        return time(task: task, plan: plan, buffers: buffers, expected: expected, candidateID: candidateID,
+        return time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: candidateID,
                     compileSeconds: artifact.compileSeconds) { entry(buffers.args) }
     }
 
     public func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult {
-        guard let (buffers, expected) = prepare(task, threads: plan.threads),
-              let vendor = VendorKernel.make(task: task, threads: plan.threads) else {
+        let (buffers, reference) = prepare(task)
+        guard let vendor = VendorKernel.make(task: task, threads: plan.threads) else {
             return MeasureResult(candidateID: vendorBaselineCandidateID, status: .invalidSchedule,
-                                 errorText: "no vendor baseline for \(task.op.rawValue)")
+                                 errorText: "no vendor library routine for \(task.op.rawValue)", detail: ["library": "none"])
         }
-        var r = time(task: task, plan: plan, buffers: buffers, expected: expected, candidateID: vendorBaselineCandidateID,
+        var r = time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: vendorBaselineCandidateID,
                      compileSeconds: 0) { vendor.run(buffers.args) }
         r.detail["library"] = vendor.name
         return r
     }
 
-    private func time(task: TaskSpec, plan: MeasurePlan, buffers: TensorBuffers, expected: [Float], candidateID: Int64,
+    private func time(task: TaskSpec, plan: MeasurePlan, buffers: TensorBuffers, reference: TensorBuffers, candidateID: Int64,
                       compileSeconds: Double, run: () -> Int32) -> MeasureResult {
         func fail(_ s: MeasureStatus, _ text: String) -> MeasureResult {
             MeasureResult(candidateID: candidateID, status: s, compileSeconds: compileSeconds, errorText: text)
@@ -104,7 +105,7 @@ public final class CPURunner: KernelRunner {
         buffers.poisonOutputs()
         let rc = run()
         if rc != 0 { return fail(.runtimeError, "kernel returned \(rc)") }
-        if let problem = Verifier.check(got: buffers.output(), expected: expected, task: task) {
+        if let problem = Verifier(task: task).check(buffers, against: reference) {
             return fail(.wrongAnswer, problem)
         }
         do {

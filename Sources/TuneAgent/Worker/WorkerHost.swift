@@ -19,7 +19,10 @@ public final class WorkerHost {
         public var arguments: [String]
         public var environment: [String: String]?
         /// Added to the plan's run timeout to cover start-up, verification and loading.
-        public var timeoutSlack: Double = 10
+        public var timeoutSlack: Double = 5
+        /// A fresh worker after this many measurements: loaded kernels stay mapped (see
+        /// CPURunner), so the worker's address space is bounded by recycling it.
+        public var recycleAfter = 200
         public init(executable: String, arguments: [String], environment: [String: String]? = nil) {
             self.executable = executable; self.arguments = arguments; self.environment = environment
         }
@@ -27,6 +30,7 @@ public final class WorkerHost {
 
     let settings: Settings
     private var process: ChildProcess?
+    private var served = 0
     public private(set) var restarts = 0
 
     public init(settings: Settings) { self.settings = settings }
@@ -34,7 +38,13 @@ public final class WorkerHost {
     deinit { process?.terminate(grace: 1) }
 
     private func ensureStarted() throws(SystemError) -> ChildProcess {
+        if served >= settings.recycleAfter, let p = process {
+            p.closePipes()
+            if p.wait(timeout: 5) == nil { p.signal(SIGKILL); _ = p.wait(timeout: 5) }
+            process = nil
+        }
         if let p = process, p.poll() == nil { return p }
+        served = 0
         process = nil
         let p = try ChildProcess(executable: settings.executable, arguments: settings.arguments,
                                  environment: settings.environment, stdin: .pipe, stdout: .pipe, stderr: .inherit)
@@ -68,6 +78,7 @@ public final class WorkerHost {
             replace()
             return fail(.runtimeError, "worker gone before the request: \(status.map { "\($0)" } ?? "\(error)")")
         }
+        served += 1
         let timeout = request.plan.runTimeoutSeconds + settings.timeoutSlack
         switch pipe.read(timeout: timeout) {
         case .frame(let reply):

@@ -1,0 +1,126 @@
+import Testing
+import CPUKernels
+import TuneAgent
+import TuneCore
+import TuneSystem
+import TuneTransport
+import TuneWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Plays the coordinator against a real tune-agent process, with the test-only fault knob
+/// switched on in that agent's environment.
+final class FakeCoordinator {
+    let context = ZMQContext()
+    let socket: ZMQSocket
+    let endpoint: String
+    var agent: AgentKeyBytes?
+    typealias AgentKeyBytes = [UInt8]
+
+    init() throws {
+        socket = try ZMQSocket(context, .router)
+        endpoint = try socket.bind("tcp://127.0.0.1:*")
+    }
+
+    /// Next message within `timeout` seconds. Like a real coordinator it heartbeats the
+    /// agent and welcomes every hello (the agent reconnects when it hears nothing).
+    func next(timeout: Double, autoWelcome: Bool = true) throws -> Body? {
+        let deadline = Monotonic.now() + timeout
+        var lastBeat = 0.0
+        while Monotonic.now() < deadline {
+            if agent != nil && Monotonic.now() - lastBeat > 0.2 {
+                try send(.heartbeat(Tunefleet_V1_Heartbeat()))
+                lastBeat = Monotonic.now()
+            }
+            guard try ZMQPoller.pollInput([socket], timeout: 0.1)[0], let frames = try socket.receive() else { continue }
+            agent = frames[0]
+            let body = try Wire.decode(frames[1])
+            switch body {
+            case .heartbeat: continue
+            case .hello where autoWelcome && helloSeen:
+                var w = Tunefleet_V1_Welcome()
+                w.heartbeatIntervalMs = 500
+                try send(.welcome(w))
+                continue
+            case .hello: helloSeen = true
+            default: break
+            }
+            return body
+        }
+        return nil
+    }
+    var helloSeen = false
+
+    func send(_ body: Body) throws {
+        try socket.send([agent!, Wire.encode(body)])
+    }
+}
+
+@Suite(.serialized) struct AgentFaultIsolation {
+    @Test func crashingAndHangingKernelsCostOneRecordEachAndTheAgentKeepsMeasuring() throws {
+        let bin = try #require(executableDirectory())
+        let coordinator = try FakeCoordinator()
+        let work = try makeTemporaryDirectory(prefix: "agent-faults")
+        var env: [String: String] = [:]
+        for key in ["PATH", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"] { env[key] = environmentValue(key) }
+        env["TUNEFLEET_TEST_FAULTS"] = "1"
+        let agent = try ChildProcess(executable: bin + "/tune-agent",
+                                     arguments: ["--coordinator", coordinator.endpoint, "--name", "faulty", "--work-dir", work,
+                                                 "--heartbeat", "0.5"],
+                                     environment: env, stdout: .file(work + "/agent.log"), stderr: .file(work + "/agent.log"),
+                                     newProcessGroup: true)
+        defer { kill(-agent.pid, SIGKILL); _ = agent.wait(timeout: 5); removeTree(work) }
+
+        guard case .hello(let hello)? = try coordinator.next(timeout: 60) else { Issue.record("no hello"); return }
+        #expect(hello.agentName == "faulty")
+        #expect(hello.device.deviceClass == .cpu)
+        var welcome = Tunefleet_V1_Welcome()
+        welcome.heartbeatIntervalMs = 500
+        try coordinator.send(.welcome(welcome))
+
+        let task = try TaskSpec(op: .matmul, params: ["m": 8, "n": 16, "k": 8])
+        // A valid point of the agent's own space (the same probe the agent runs).
+        let profile = CPUProbe.probe(compiler: CompilerSettings())
+        var rng = SplitMix64(seed: 3)
+        let space = try #require(CPUKernels.space(for: task, device: profile, threads: 1)?.sample(using: &rng))
+        var plan = MeasurePlan()
+        plan.runTimeoutSeconds = 2
+        plan.repeats = 2
+        plan.minRepeatSeconds = 0.001
+        var batch = Tunefleet_V1_MeasureBatch()
+        batch.batchID = 1
+        batch.task = task.wire
+        batch.plan = plan.wire
+        let faults = [(1, 1), (2, 2), (3, 0), (4, 3), (5, 0)]  // (candidate id, fault)
+        batch.candidates = faults.map { id, fault in
+            var v = space.values
+            if fault != 0 { v["fault"] = fault }
+            var c = Tunefleet_V1_Candidate()
+            c.id = Int64(id)
+            c.schedule = Schedule(v).wire
+            return c
+        }
+        try coordinator.send(.measureBatch(batch))
+
+        var statuses: [Int64: MeasureResult] = [:]
+        while statuses.count < faults.count {
+            guard let body = try coordinator.next(timeout: 120) else { break }
+            guard case .measureResult(let r) = body else { continue }
+            statuses[r.candidateID] = try MeasureResult(wire: r)
+            var ack = Tunefleet_V1_ResultAck()
+            ack.batchID = r.batchID
+            ack.candidateID = r.candidateID
+            try coordinator.send(.resultAck(ack))
+        }
+        #expect(statuses[1]?.status == .runtimeError)
+        #expect(statuses[1]?.errorText.contains("SIGSEGV") == true, "\(statuses[1]?.errorText ?? "")")
+        #expect(statuses[2]?.status == .runTimeout)
+        #expect(statuses[3]?.status == .ok)
+        #expect(statuses[3]?.samples.count == 2)
+        #expect(statuses[4]?.status == .wrongAnswer)
+        #expect(statuses[5]?.status == .ok, "the agent kept measuring after the crash and the hang")
+        #expect(agent.poll() == nil, "the agent itself is still alive")
+    }
+}
+
