@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // The few CUDA driver, NVRTC and cuBLAS entry points TuneFleet uses, declared by hand from
 // the public headers (cuda.h, nvrtc.h, cublas_api.h) so that no CUDA SDK is needed to build.
 // Handles are opaque pointers, CUdeviceptr is 64-bit, size_t is Int, enums are Int32.
@@ -174,6 +178,9 @@ struct NVRTCAPI: @unchecked Sendable {
                                            env: settings.environment,
                                            wheelSubdirs: ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib", "nvidia/cu12/lib"])
         let lib = try openFirst(candidates, what: "NVRTC (libnvrtc.so.13 or .12)")
+        // NVRTC dlopens libnvrtc-builtins by name at compile time; the PyPI wheel has no
+        // RUNPATH for it, so load it from the same folder first (found then by soname).
+        preloadSiblings(of: lib.path, pattern: "libnvrtc-builtins.so.*")
         return NVRTCAPI(
             library: lib,
             nvrtcVersion: try lib.symbol("nvrtcVersion", as: NVRTCVersionFn.self),
@@ -190,6 +197,15 @@ struct NVRTCAPI: @unchecked Sendable {
     func check(_ result: Int32, _ function: String) throws(CUDAError) {
         guard result != 0 else { return }
         throw CUDAError(kind: .nvrtc, function: function, code: result, codeName: nvrtcCodeName(result))
+    }
+}
+
+/// Opens, globally, the libraries matching `pattern` next to `path` (no-op for bare names).
+func preloadSiblings(of path: String, pattern: String) {
+    guard let slash = path.lastIndex(of: "/") else { return }
+    let dir = String(path[..<slash])
+    for p in globPaths(dir + "/" + pattern).sorted() where !p.contains(".alt.") {
+        _ = dlopen(p, RTLD_NOW | RTLD_GLOBAL)
     }
 }
 
@@ -217,6 +233,11 @@ struct CUBLASAPI: @unchecked Sendable {
         let candidates = librarySearchList(fileNames: names, explicit: settings.cublasPath, envVar: "TUNEFLEET_CUBLAS",
                                            env: settings.environment,
                                            wheelSubdirs: ["nvidia/cu13/lib", "nvidia/cublas/lib", "nvidia/cu12/lib"])
+        // cuBLAS needs cublasLt from the same folder.
+        for c in candidates where c.contains("/") && access(c, F_OK) == 0 {
+            preloadSiblings(of: c, pattern: "libcublasLt.so.1*")
+            break
+        }
         let lib = try openFirst(candidates, what: "cuBLAS (libcublas.so.13 or .12)")
         return CUBLASAPI(
             library: lib,

@@ -69,8 +69,6 @@ inline float* shuffleSlots = nullptr;
 
 static inline void __syncthreads() { tf_shim::blockBarrier->arrive_and_wait(); }
 template <class T> static inline T __ldg(const T* p) { return *p; }
-static inline float __expf(float x) { return std::exp(x); }
-static inline float __fdividef(float a, float b) { return a / b; }
 static inline float atomicAdd(float* p, float v) {
     std::atomic_ref<float> r(*p);
     float old = r.load();
