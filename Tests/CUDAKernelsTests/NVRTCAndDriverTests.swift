@@ -1,0 +1,158 @@
+import CUDADriver
+import CUDAKernels
+import Testing
+import TuneCore
+
+let nvrtcMissingMessage = """
+    NVRTC not found: install it with `pip install nvidia-cuda-nvrtc==13.0.88` (lands in \
+    site-packages/nvidia/cu13/lib) or point TUNEFLEET_NVRTC at libnvrtc.so.13 or its folder
+    """
+
+let nvrtcAvailable: Bool = {
+    if case .success = CUDALibraries.shared.nvrtcLocation() { return true }
+    return false
+}()
+
+/// Every operator's space, compiled for real GPU architectures with NVRTC (no GPU needed).
+@Suite struct NVRTCTests {
+    @Test(.enabled(if: nvrtcAvailable, Comment(rawValue: nvrtcMissingMessage)),
+          arguments: [("sm_80", a100Profile()), ("sm_90", h100Profile())])
+    func sampledSchedulesOfEveryOperatorCompile(arch: String, device: DeviceProfile) throws {
+        let compiler = NVRTCCompiler()
+        var rng = SplitMix64(seed: 90)
+        var tasks = smallTasks
+        tasks.append(task(.matmul, ["m": 1, "n": 1000, "k": 2048, "bias": 1]))
+        tasks.append(task(.conv2d, ["c": 256, "h": 14, "w": 14, "k": 256, "r": 3, "s": 3, "pad": 1]))
+        var compiled = 0
+        // Two samples per task keep the suite within a minute on two cores.
+        for t in tasks {
+            let space = try #require(CUDAKernels.space(for: t, device: device))
+            for _ in 0..<2 {
+                let s = try #require(space.sample(using: &rng))
+                let k = try CUDAKernels.generate(task: t, schedule: s, device: device, options: CodegenOptions())
+                let module: CompiledModule
+                do { module = try compiler.compile(source: k.source, architecture: arch) } catch {
+                    Issue.record("\(t.name) \(s): \(error)\n\(k.source)")
+                    continue
+                }
+                #expect(!module.cubin.isEmpty)
+                for l in k.launches {
+                    let r = try #require(module.resources[l.entry], "no ptxas figures for \(l.entry) in:\n\(module.log)")
+                    #expect(r.registers > 0 && r.registers <= 255, "\(l.entry): \(r)")
+                }
+                compiled += 1
+            }
+        }
+        #expect(compiled == tasks.count * 2)
+    }
+
+    @Test(.enabled(if: nvrtcAvailable, Comment(rawValue: nvrtcMissingMessage)))
+    func theFastSGEMMKernelCompilesWithoutSpills() throws {
+        let t = task(.matmul, ["m": 4096, "n": 4096, "k": 4096])
+        let s = Schedule(["bm": 128, "bn": 128, "bk": 8, "tm": 8, "tn": 8, "wx": 4, "va": 4, "vb": 4,
+                          "db": 1, "pad": 4, "splitk": 1, "swz": 8])
+        let k = try CUDAKernels.generate(task: t, schedule: s, device: h100Profile(), options: CodegenOptions())
+        let module = try NVRTCCompiler().compile(source: k.source, architecture: "sm_90")
+        let r = try #require(module.resources[k.entry])
+        #expect(r.spillStoreBytes == 0 && r.spillLoadBytes == 0, "\(r)")
+        #expect(r.registers <= 255)
+        #expect(module.detail["registers"] == String(r.registers))
+    }
+
+    @Test(.enabled(if: nvrtcAvailable, Comment(rawValue: nvrtcMissingMessage)))
+    func compileErrorsCarryTheLog() throws {
+        do {
+            _ = try NVRTCCompiler().compile(source: "extern \"C\" __global__ void f() { undeclared(); }", architecture: "sm_90")
+            Issue.record("compiled invalid source")
+        } catch {
+            #expect(error.kind == .compile)
+            #expect(error.codeName == "NVRTC_ERROR_COMPILATION")
+            #expect(error.message.contains("undeclared"))
+        }
+    }
+
+    @Test func ptxasLogParsing() {
+        let log = """
+        ptxas info    : 0 bytes gmem
+        ptxas info    : Compiling entry function 'tf_gemm_abc' for 'sm_90'
+        ptxas info    : Function properties for tf_gemm_abc
+            8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads
+        ptxas info    : Used 128 registers, used 1 barriers, 1024 bytes smem, 380 bytes cmem[0]
+        ptxas info    : Compiling entry function 'tf_gemm_abc_init' for 'sm_90'
+        ptxas info    : Function properties for tf_gemm_abc_init
+            0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+        ptxas info    : Used 10 registers, used 0 barriers, 368 bytes cmem[0]
+        """
+        let r = NVRTCCompiler.parsePtxasLog(log)
+        #expect(r["tf_gemm_abc"]?.registers == 128)
+        #expect(r["tf_gemm_abc"]?.spillStoreBytes == 4)
+        #expect(r["tf_gemm_abc"]?.spillLoadBytes == 12)
+        #expect(r["tf_gemm_abc"]?.stackFrameBytes == 8)
+        #expect(r["tf_gemm_abc"]?.sharedBytes == 1024)
+        #expect(r["tf_gemm_abc_init"]?.registers == 10)
+    }
+
+    @Test func architectureFromComputeCapability() {
+        #expect(NVRTCCompiler.architecture(computeCapability: "9.0") == "sm_90")
+        #expect(NVRTCCompiler.architecture(computeCapability: "8.6") == "sm_86")
+        #expect(NVRTCCompiler.architecture(computeCapability: "") == nil)
+        #expect(CUDAProbe.fp32LanesPerSM(major: 9, minor: 0) == 128)
+        #expect(CUDAProbe.fp32LanesPerSM(major: 8, minor: 0) == 64)
+    }
+
+    @Test func missingLibrariesAreReportedNotFatal() {
+        let libs = CUDALibraries(settings: CUDALibrarySettings(nvrtcPath: "/nonexistent/libnvrtc.so.13",
+                                                               environment: ["TUNEFLEET_CUBLAS": "/nonexistent"]))
+        // The explicit path is tried first; the standard locations may still find one.
+        switch libs.nvrtcLocation() {
+        case .success(let path): #expect(!path.hasPrefix("/nonexistent"))
+        case .failure(let e): #expect(e.kind == .libraryNotFound && e.message.contains("/nonexistent"))
+        }
+    }
+}
+
+/// The driver path: on a machine without a driver it must fail cleanly with `.noDriver`.
+@Suite struct DriverTests {
+    @Test func noDriverIsAnErrorNotACrash() throws {
+        let libs = CUDALibraries.shared
+        guard !libs.hasDriver else {
+            // A GPU machine: the real path must work end to end.
+            try smokeOnRealDevice()
+            return
+        }
+        #expect(throws: CUDAError.self) { _ = try CUDAProbe.probe() }
+        do {
+            _ = try CUDAContext(ordinal: 0)
+            Issue.record("context without a driver")
+        } catch {
+            #expect(error.kind == .noDriver)
+            #expect(error.description.contains("no CUDA driver"))
+            #expect(!error.poisonsContext)
+        }
+        do { _ = try CUDAProbe.probe() } catch { #expect(error.kind == .noDriver) }
+    }
+
+    /// Probe, compile, load, verify and time a small matmul (runs only where a driver exists).
+    func smokeOnRealDevice() throws {
+        let profile = try CUDAProbe.probe()
+        #expect(profile.smCount > 0 && profile.peakGFLOPS > 0)
+        let arch = try #require(NVRTCCompiler.architecture(computeCapability: profile.computeCapability))
+        let t = task(.matmul, ["m": 96, "n": 80, "k": 64, "bias": 1, "act": 1])
+        let space = try #require(CUDAKernels.space(for: t, device: profile))
+        var rng = SplitMix64(seed: 3)
+        let s = try #require(space.sample(using: &rng))
+        let k = try CUDAKernels.generate(task: t, schedule: s, device: profile, options: CodegenOptions())
+        let module = try NVRTCCompiler().compile(source: k.source, architecture: arch)
+        let ctx = try CUDAContext(ordinal: 0)
+        let session = try KernelSession(context: ctx, kernel: k, cubin: module.cubin, task: t, device: profile)
+        let ins = makeInputs(t, seed: 5)
+        try session.upload(inputs: ins)
+        let out = try session.checkedRun(timeoutSeconds: 10)
+        #expect(firstMismatch(out[0], reference(t, ins), task: t) == nil)
+        var plan = MeasurePlan()
+        plan.repeats = 3
+        plan.minRepeatSeconds = 0.001
+        let samples = try session.time(plan: plan, l2Bytes: profile.l2Bytes)
+        #expect(samples.count == 3 && samples.allSatisfy { $0 > 0 })
+    }
+}
