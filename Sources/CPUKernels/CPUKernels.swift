@@ -52,7 +52,7 @@ public enum CPUKernels {
     private static func emitEntry(_ c: inout CSource, fault: Int, outputArg: Int) {
         c.block("__attribute__((visibility(\"default\"))) int tunefleet_kernel(float *const *args)") { c in
             switch fault {
-            case 1: c.line("float *volatile nowhere = 0; *nowhere = 1.0f; /* fault=1: SIGSEGV */")
+            case 1: c.line("volatile float *volatile nowhere = 0; *nowhere = 1.0f; /* fault=1: SIGSEGV (volatile pointee: the store cannot be elided) */")
             case 2: c.line("volatile int spin = 1; while (spin) {} /* fault=2: hang */")
             default: break
             }
