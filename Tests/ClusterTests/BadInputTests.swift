@@ -1,0 +1,113 @@
+import Testing
+import TuneCoordinator
+import TuneCore
+import TuneSystem
+import TuneTransport
+import TuneWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized) struct ClusterBadInput {
+    /// Sends one raw frame from a fresh DEALER and returns the coordinator's answer.
+    func exchange(_ endpoint: String, _ payload: [UInt8]) throws -> Body? {
+        let ctx = ZMQContext()
+        let s = try ZMQSocket(ctx, .dealer)
+        try s.connect(endpoint)
+        try s.send([payload])
+        guard try ZMQPoller.pollInput([s], timeout: 30)[0], let frames = try s.receive() else { return nil }
+        return try Wire.decode(frames[0])
+    }
+
+    @Test func malformedOversizedAndWrongVersionMessagesAreRejectedAndTheClusterKeepsWorking() throws {
+        let cluster = try makeCluster(agents: 1)
+        defer { cluster.stopAll() }
+
+        guard case .reject(let garbage)? = try exchange(cluster.agentEndpoint, [0xde, 0xad, 0xbe, 0xef, 0xff]) else {
+            Issue.record("no reject for garbage"); return
+        }
+        #expect(garbage.code == .malformed)
+        #expect(garbage.reason.contains("malformed"))
+
+        let big = [UInt8](repeating: 7, count: WireLimits.standard.maxMessageBytes + 1)
+        guard case .reject(let oversized)? = try exchange(cluster.agentEndpoint, big) else {
+            Issue.record("no reject for an oversized message"); return
+        }
+        #expect(oversized.reason.contains("exceeds the limit"))
+
+        guard case .reject(let version)? = try exchange(cluster.agentEndpoint, Wire.encode(.heartbeat(.init()), version: 42)) else {
+            Issue.record("no reject for a wrong version"); return
+        }
+        #expect(version.code == .badVersion)
+        #expect(version.supportedVersion == protocolVersion)
+
+        // A result from a peer that never said hello is refused, not stored.
+        var r = Tunefleet_V1_MeasureResult()
+        r.candidateID = 1
+        r.status = .ok
+        r.samples = [1]
+        guard case .reject(let stranger)? = try exchange(cluster.agentEndpoint, Wire.encode(.measureResult(r))) else {
+            Issue.record("no reject for a stranger's result"); return
+        }
+        #expect(stranger.code == .unknownSession)
+
+        let id = try launch(cluster, try smallWorkload(), trials: 3)
+        let done = try waitFor(cluster, campaign: id) { $0.state == "completed" }
+        #expect(done.trialsDone == 6)
+        let log = readTextFile(cluster.settings.dir + "/coordd.log") ?? ""
+        #expect(log.contains("rejected a message"), "the reason is logged")
+    }
+}
+
+@Suite struct CommandLineErrors {
+    func run(_ exe: String, _ args: [String]) throws -> CommandOutcome {
+        let bin = try #require(executableDirectory())
+        let dir = try makeTemporaryDirectory(prefix: "cli")
+        defer { removeTree(dir) }
+        return try runCommand(bin + "/" + exe, args, timeout: 60, outputFile: dir + "/out")
+    }
+
+    @Test(arguments: [
+        (["campaign", "launch", "--workload", "no-such-network", "--trials", "4"], "unknown workload 'no-such-network'"),
+        (["campaign", "launch", "--workload", "demo", "--trials", "0"], "--trials must be"),
+        (["campaign", "launch", "--workload", "demo"], "Missing expected argument '--trials"),
+        (["campaign", "launch", "--workload", "demo", "--trials", "2", "--device", "tpu"], "unknown device class 'tpu'"),
+        (["export", "--db", "/nonexistent/x.db", "--format", "csv"], "no database at /nonexistent/x.db"),
+        (["export", "--db", "x.db", "--format", "xml"], "--format must be jsonl or csv"),
+        (["frobnicate"], "Unexpected argument 'frobnicate'"),
+    ])
+    func coordctlRefusesBadArguments(args: [String], message: String) throws {
+        let r = try run("coordctl", args)
+        #expect(r.status != .exited(0))
+        #expect(r.output.contains(message), "\(r.output)")
+    }
+
+    @Test func aBadWorkloadFileNamesTheLine() throws {
+        let dir = try makeTemporaryDirectory(prefix: "wl")
+        defer { removeTree(dir) }
+        try writeFile(dir + "/net.txt", "1 matmul m=4 n=4 k=4\n2 matmul m=4 n=4\n")
+        let r = try run("coordctl", ["campaign", "launch", "--workload", dir + "/net.txt", "--trials", "2"])
+        #expect(r.status != .exited(0))
+        #expect(r.output.contains("line 2: matmul: missing parameter 'k'"), "\(r.output)")
+    }
+
+    @Test func launchingWithoutACoordinatorSaysSo() throws {
+        let r = try run("coordctl", ["--control", "tcp://127.0.0.1:1", "--request-timeout", "1", "status"])
+        #expect(r.status != .exited(0))
+    }
+
+    @Test func coorddRefusesToListenBeyondLoopbackWithoutKeys() throws {
+        let r = try run("coordd", ["--listen", "tcp://0.0.0.0:7700", "--db", "/tmp/never.db"])
+        #expect(r.status != .exited(0))
+        #expect(r.output.contains("--insecure"), "\(r.output)")
+    }
+
+    @Test func tuneAgentRefusesBadArguments() throws {
+        let r = try run("tune-agent", ["--slots", "0"])
+        #expect(r.status != .exited(0))
+        #expect(r.output.contains("--slots must be 1...64"), "\(r.output)")
+        let d = try run("tune-agent", ["probe", "--device", "tpu"])
+        #expect(d.status != .exited(0))
+        #expect(d.output.contains("unknown device 'tpu'"), "\(d.output)")
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import TuneCoordinator
+import TuneCore
+import TuneStore
+import TuneSystem
+import TuneWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real cluster of processes for one test, in its own folder, torn down afterwards.
+func makeCluster(agents: Int, heartbeat: Double = 0.5, batchSize: Int = 2) throws -> LocalCluster {
+    guard let bin = executableDirectory() else { throw ControlError("no executable directory") }
+    var s = LocalCluster.Settings(binDir: bin, dir: try makeTemporaryDirectory(prefix: "cluster-test"))
+    s.heartbeat = heartbeat
+    s.batchSize = batchSize
+    let c = try LocalCluster(settings: s)
+    try c.startCoordinator()
+    for i in 1...max(agents, 1) where agents > 0 { try c.startAgent(name: "agent-\(i)") }
+    if agents > 0 { try c.waitForAgents(agents) }
+    return c
+}
+
+/// Small GEMMs: quick to compile and run, so a campaign takes seconds.
+func smallWorkload() throws -> Workload {
+    Workload(name: "small", tasks: [
+        WeightedTask(try TaskSpec(op: .matmul, params: ["m": 16, "n": 32, "k": 32]), weight: 2),
+        WeightedTask(try TaskSpec(op: .matmul, params: ["m": 8, "n": 64, "k": 16, "bias": 1, "act": 1]), weight: 1),
+    ])
+}
+
+func launch(_ c: LocalCluster, _ w: Workload, trials: Int) throws -> Int64 {
+    var l = Tunefleet_V1_LaunchCampaign()
+    l.workloadName = w.name
+    l.tasks = w.tasks.map { t in var x = Tunefleet_V1_WorkloadTask(); x.task = t.task.wire; x.weight = UInt32(t.weight); return x }
+    l.trialsPerTask = UInt32(trials)
+    l.deviceClasses = [.cpu]
+    l.batchSize = 2
+    var plan = MeasurePlan()
+    plan.repeats = 2
+    plan.minRepeatSeconds = 0.001
+    l.plan = plan.wire
+    l.seed = 11
+    var r = Tunefleet_V1_ControlRequest()
+    r.launch = l
+    return try c.client.request(r).launched.campaignID
+}
+
+/// Polls the coordinator until `condition` holds for the campaign (or throws).
+@discardableResult
+func waitFor(_ c: LocalCluster, campaign: Int64, timeout: Double = 300,
+             _ condition: (Tunefleet_V1_CampaignStatus) -> Bool) throws -> Tunefleet_V1_CampaignStatus {
+    let deadline = Monotonic.now() + timeout
+    while Monotonic.now() < deadline {
+        if let s = try? c.client.status(), let cs = s.campaigns.first(where: { $0.id == campaign }), condition(cs) { return cs }
+        Monotonic.sleep(0.05)
+    }
+    throw ControlError("campaign \(campaign) did not reach the expected state within \(timeout) s (logs in \(c.settings.dir))")
+}
