@@ -29,8 +29,14 @@ public final class Agent {
         log[metadataKey: "device"] = "\(builder.profile.deviceClass.rawValue)"
         self.logger = log
         instanceID = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+        let hostLock = settings.hostLockPath.flatMap { path -> HostMeasureLock? in
+            do { return try HostMeasureLock(path: path) } catch {
+                log.warning("no host-wide measurement lock (\(error)); timings may overlap other agents' work")
+                return nil
+            }
+        }
         pipeline = BatchPipeline(builder: builder, worker: WorkerHost(settings: worker), outbox: outbox,
-                                 workDir: settings.workDir, logger: log)
+                                 workDir: settings.workDir, hostLock: hostLock, logger: log)
     }
 
     private var connectionCount = 0

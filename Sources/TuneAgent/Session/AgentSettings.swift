@@ -13,6 +13,9 @@ public struct AgentSettings: Sendable {
     public var peerTimeoutIntervals = 4.0
     /// Where builds happen (a per-agent folder; a cache of compiled kernels lives here).
     public var workDir = "/tmp/tunefleet-agent"
+    /// Lock file shared by every agent of this host: measurements exclude compiles and each
+    /// other (see HostMeasureLock). nil: no host-wide exclusion (one agent per host).
+    public var hostLockPath: String? = "/tmp/tunefleet-host.lock"
     /// CURVE: the coordinator's public key and our own pair (all nil: plain TCP, loopback only).
     public var curveServerPublicKey: String?
     public var curvePublicKey: String?

@@ -21,13 +21,21 @@ final class BatchPipeline: @unchecked Sendable {
     private let outbox: Outbox
     private let logger: Logger
     private let workDir: String
+    private let hostLock: HostMeasureLock?
     private let queue = Mutex<[Job]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     private let busy = Atomic<Int>(0)
 
-    init(builder: any KernelBuilder, worker: WorkerHost, outbox: Outbox, workDir: String, logger: Logger) {
-        self.builder = builder; self.worker = worker; self.outbox = outbox; self.workDir = workDir; self.logger = logger
+    init(builder: any KernelBuilder, worker: WorkerHost, outbox: Outbox, workDir: String, hostLock: HostMeasureLock?,
+         logger: Logger) {
+        self.builder = builder; self.worker = worker; self.outbox = outbox; self.workDir = workDir
+        self.hostLock = hostLock; self.logger = logger
+    }
+
+    private func measure(_ request: WorkerRequest) -> MeasureResult {
+        guard let hostLock else { return worker.measure(request) }
+        return hostLock.measuring { worker.measure(request) }
     }
 
     /// Batches queued or in progress.
@@ -67,7 +75,7 @@ final class BatchPipeline: @unchecked Sendable {
         log[metadataKey: "task"] = "\(job.task.name)"
         log.debug("batch \(job.batchID): \(job.candidates.count) candidates")
         if job.plan.includeVendorBaseline {
-            let r = worker.measure(WorkerRequest(candidateID: vendorBaselineCandidateID, task: job.task, plan: job.plan, artifact: nil))
+            let r = measure(WorkerRequest(candidateID: vendorBaselineCandidateID, task: job.task, plan: job.plan, artifact: nil))
             emit(r, batch: job.batchID, last: job.candidates.isEmpty)
         }
         let dir = "\(workDir)/batch-\(job.batchID)"
@@ -75,8 +83,10 @@ final class BatchPipeline: @unchecked Sendable {
         defer { removeTree(dir) }
         let outcomes = Mutex<[Int: BuildOutcome]>([:])
         let builder = self.builder
+        let hostLock = self.hostLock
         DispatchQueue.concurrentPerform(iterations: job.candidates.count) { i in
-            let o = builder.build(task: job.task, candidate: job.candidates[i], plan: job.plan, workDir: dir)
+            let build = { builder.build(task: job.task, candidate: job.candidates[i], plan: job.plan, workDir: dir) }
+            let o = hostLock.map { $0.compiling(build) } ?? build()
             outcomes.withLock { $0[i] = o }
         }
         for (i, c) in job.candidates.enumerated() {
@@ -86,7 +96,7 @@ final class BatchPipeline: @unchecked Sendable {
                 r.candidateID = c.id
                 emit(r, batch: job.batchID, last: last)
             case .built(let artifact)?:
-                var r = worker.measure(WorkerRequest(candidateID: c.id, task: job.task, plan: job.plan, artifact: artifact))
+                var r = measure(WorkerRequest(candidateID: c.id, task: job.task, plan: job.plan, artifact: artifact))
                 r.compileSeconds = artifact.compileSeconds
                 r.detail.merge(artifact.detail) { a, _ in a }
                 emit(r, batch: job.batchID, last: last)

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test suite, from a fresh machine: installs dependencies, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./tools/install-deps.sh --with-nvrtc
+log=$(mktemp)
+if ! swift build --build-tests >"$log" 2>&1; then cat "$log"; exit 1; fi
+grep -E "error|warning: .*(deprecated|unused)" "$log" | head -20 || true
+exec swift test --skip-build
