@@ -83,7 +83,7 @@ import Testing
     @Test(arguments: [
         ("1 matmul m=4 n=8", "line 1: matmul: missing parameter 'k'"),
         ("\n\nx matmul m=1 n=1 k=1", "line 3: expected a positive weight first, got 'x'"),
-        ("1 convolution c=1", "line 1: unknown operator 'convolution'"),
+        ("1 convolution c=1", "line 1: unknown operator 'convolution' (known: matmul, batch_matmul, conv2d, depthwise_conv2d, softmax, elementwise)"),
         ("1 matmul m=1 n=1 k=1 act=swish", "line 1: unknown activation 'swish' (none, relu, gelu)"),
         ("1 matmul m=1 n=1 k=one", "line 1: 'k' must be an integer, got 'one'"),
         ("# nothing", "workload 'x' has no tasks"),
