@@ -309,3 +309,16 @@ public final class Store: Sendable {
         }
     }
 }
+
+extension Store {
+    /// Profiles of the devices that reported results, by fingerprint.
+    public func deviceProfiles() throws(StoreError) -> [String: DeviceProfile] {
+        try read { db in
+            var out: [String: DeviceProfile] = [:]
+            for r in try DeviceRecord.fetchAll(db) {
+                if let p = try? JSONDecoder().decode(DeviceProfile.self, from: Data(r.profile.utf8)) { out[r.fingerprint] = p }
+            }
+            return out
+        }
+    }
+}

@@ -11,7 +11,7 @@ struct Coordctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordctl",
         abstract: "Operate a TuneFleet cluster: launch and watch campaigns, export results, run the demo.",
-        subcommands: [Campaign.self, Status.self, Export.self, Demo.self])
+        subcommands: [Campaign.self, Status.self, Export.self, Demo.self, Bench.self])
 }
 
 struct ControlOptions: ParsableArguments {

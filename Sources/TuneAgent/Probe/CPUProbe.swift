@@ -13,6 +13,7 @@ public enum CPUProbe {
         var mhz = 0.0
         var coreIDs: Set<String> = []
         var physical = "", logical = 0
+        var family = 0
         for line in cpuinfo.split(separator: "\n") {
             let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: " \t") }
             guard kv.count == 2 else { continue }
@@ -21,6 +22,7 @@ public enum CPUProbe {
             case "flags", "Features": flags = Set(kv[1].split(separator: " ").map(String.init))
             case "cpu MHz": mhz = Double(kv[1]) ?? mhz
             case "processor": logical += 1
+            case "cpu family": family = Int(kv[1]) ?? family
             case "physical id": physical = kv[1]
             case "core id": coreIDs.insert(physical + ":" + kv[1])
             default: break
@@ -42,10 +44,11 @@ public enum CPUProbe {
         }
         p.clockMHz = mhz
         // FP32 FLOP per cycle per core: two FMA pipes of the widest width that runs at full
-        // rate. Zen 4 splits 512-bit FMAs over two 256-bit pipes, so AVX-512 does not double it.
+        // rate. Zen 4 (family 0x19) splits 512-bit FMAs over two 256-bit pipes, so AVX-512
+        // does not double it; Zen 5 (family 0x1A) has full 512-bit pipes.
         let amd = cpuinfo.contains("AuthenticAMD") || model.contains("AMD")
         let flopsPerCycle: Double
-        if flags.contains("avx512f") && !amd { flopsPerCycle = 64 }
+        if flags.contains("avx512f") && (!amd || family >= 0x1A) { flopsPerCycle = 64 }
         else if flags.contains("fma") || flags.contains("avx2") { flopsPerCycle = 32 }
         else if flags.contains("asimd") { flopsPerCycle = 16 }
         else { flopsPerCycle = 8 }

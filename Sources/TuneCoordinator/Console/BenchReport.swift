@@ -1,0 +1,79 @@
+import TuneCore
+import TuneStore
+
+/// The CPU/GPU benchmark's table: per task the best tuned and vendor latency, their ratio,
+/// GFLOP/s, the fraction of the device's peak, and how many trials reached 95% of the best.
+public struct BenchReport: Codable, Sendable {
+    public struct Task: Codable, Sendable {
+        public var name: String
+        public var device_class: String
+        public var trials: Int
+        public var tuned_seconds: Double?
+        public var vendor_seconds: Double?
+        /// vendor_seconds / tuned_seconds: above 1 means the tuned kernel is faster.
+        public var ratio: Double?
+        public var gflops: Double?
+        public var peak_fraction: Double?
+        public var trials_to_95_percent: Int?
+        public var failures: Int
+        public var best_schedule: String?
+    }
+    public var tasks: [Task]
+    public var device: String
+    public var threads: Int
+    public var peak_gflops: Double
+
+    /// `rows` in commit order (as `Store.export` returns them).
+    public init(summary: CampaignSummary, rows: [ExportRow], profile: DeviceProfile?, threads: Int) {
+        let p = profile
+        // The profile's peak covers every core; a run on fewer threads has a share of it.
+        let perCore = (p?.peakGFLOPS ?? 0) / Double(max(p?.cores ?? 1, 1))
+        let peak = perCore * Double(min(threads, max(p?.cores ?? threads, 1)))
+        peak_gflops = peak
+        device = p.map { "\($0.model) (\($0.cores) cores, \($0.vectorBits)-bit vectors)" } ?? "unknown"
+        self.threads = threads
+        tasks = summary.tasks.map { t in
+            let mine = rows.filter { $0.task == t.name && $0.deviceClass == t.deviceClass }
+            var toTarget: Int?
+            if let best = t.bestSeconds {
+                toTarget = mine.firstIndex { $0.status == "ok" && ($0.medianSeconds ?? .infinity) <= best / 0.95 }.map { $0 + 1 }
+            }
+            let gflops = t.bestSeconds.map { t.flops / $0 / 1e9 }
+            return Task(name: t.name, device_class: t.deviceClass, trials: t.trialsDone, tuned_seconds: t.bestSeconds,
+                        vendor_seconds: t.vendorSeconds,
+                        ratio: t.bestSeconds.flatMap { b in t.vendorSeconds.map { $0 / b } },
+                        gflops: gflops, peak_fraction: gflops.flatMap { g in peak > 0 ? g / peak : nil },
+                        trials_to_95_percent: toTarget, failures: t.failures, best_schedule: t.bestSchedule)
+        }
+    }
+
+    public func render() -> String {
+        let d = Dashboard.self
+        var out = "device: \(device), \(threads) thread(s), peak \(d.format1(peak_gflops)) GFLOP/s\n"
+        out += d.pad("task", 62) + d.pad("tuned", 11) + d.pad("vendor", 11) + d.pad("v/t", 7) + d.pad("GFLOP/s", 9)
+            + d.pad("peak", 7) + d.pad("to95%", 7) + "fail\n"
+        for t in tasks {
+            out += d.pad(t.name, 62) + d.pad(t.tuned_seconds.map(d.formatSeconds) ?? "-", 11)
+                + d.pad(t.vendor_seconds.map(d.formatSeconds) ?? "-", 11)
+                + d.pad(t.ratio.map { d.format2($0) + "x" } ?? "-", 7) + d.pad(t.gflops.map(d.format1) ?? "-", 9)
+                + d.pad(t.peak_fraction.map { d.format1($0 * 100) + "%" } ?? "-", 7)
+                + d.pad(t.trials_to_95_percent.map { "\($0)" } ?? "-", 7) + "\(t.failures)\n"
+        }
+        return out
+    }
+}
+
+/// The benchmark task lists (issue-defined shapes, batch 1).
+public enum BenchWorkloads {
+    public static let cpu = """
+    name: bench-cpu
+    1 matmul m=1024 n=1024 k=1024
+    1 matmul m=128 n=3072 k=768
+    1 conv2d c=64 h=56 w=56 k=64 r=3 s=3 pad=1
+    1 conv2d c=128 h=28 w=28 k=128 r=3 s=3 pad=1
+    1 conv2d c=256 h=14 w=14 k=256 r=3 s=3 pad=1
+    1 conv2d c=512 h=7 w=7 k=512 r=3 s=3 pad=1
+    1 conv2d c=64 h=56 w=56 k=256 r=1 s=1
+    1 depthwise_conv2d c=32 h=112 w=112 r=3 s=3 pad=1
+    """
+}
