@@ -1,4 +1,5 @@
 import Foundation
+import TuneCore
 import TuneStore
 
 /// Export encodings: one record per measurement.
@@ -13,6 +14,8 @@ public enum ExportFormat {
         var agent: String
         var status: String
         var median_seconds: Double?
+        /// Interquartile range over the median: the spread of the samples.
+        var spread: Double?
         var samples: [Double]
         var compile_seconds: Double
         var error: String
@@ -20,7 +23,8 @@ public enum ExportFormat {
 
     static func line(_ r: ExportRow) -> Line {
         Line(campaign: r.campaign, task: r.task, device_class: r.deviceClass, candidate: r.candidate, schedule: r.schedule,
-             device: r.device, agent: r.agent, status: r.status, median_seconds: r.medianSeconds, samples: r.samples,
+             device: r.device, agent: r.agent, status: r.status, median_seconds: r.medianSeconds,
+             spread: SampleStats(r.samples)?.relativeIQR, samples: r.samples,
              compile_seconds: r.compileSeconds, error: r.error)
     }
 
@@ -31,10 +35,11 @@ public enum ExportFormat {
     }
 
     public static func csv(_ rows: [ExportRow]) -> String {
-        var out = "campaign,task,device_class,candidate,schedule,device,agent,status,median_seconds,samples,compile_seconds,error\n"
+        var out = "campaign,task,device_class,candidate,schedule,device,agent,status,median_seconds,spread,samples,compile_seconds,error\n"
         for r in rows {
             let fields = ["\(r.campaign)", r.task, r.deviceClass, "\(r.candidate)", r.schedule, r.device, r.agent, r.status,
-                          r.medianSeconds.map { "\($0)" } ?? "", r.samples.map { "\($0)" }.joined(separator: " "),
+                          r.medianSeconds.map { "\($0)" } ?? "", SampleStats(r.samples).map { "\($0.relativeIQR)" } ?? "",
+                          r.samples.map { "\($0)" }.joined(separator: " "),
                           "\(r.compileSeconds)", r.error]
             out += fields.map(quote).joined(separator: ",") + "\n"
         }
