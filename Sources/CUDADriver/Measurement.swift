@@ -1,8 +1,10 @@
 import TuneCore
 
 /// The bit pattern outputs are filled with before the checked run: a quiet NaN with a
-/// recognizable payload, so an element the kernel never wrote fails verification.
-public let outputPoisonPattern: UInt32 = 0x7FC0_DEAD
+/// recognizable payload, so an element the kernel never wrote fails verification. The same
+/// bits as KernelReference's `Poison`, so the shared Verifier reports unwritten elements
+/// ("poison left") for GPU kernels too.
+public let outputPoisonPattern: UInt32 = 0x7FC0_BAD1
 
 /// Times a run closure with CUDA events: warm-up, then `repeats` samples, each the mean of
 /// an inner loop long enough to last `minRepeatSeconds` (one run per sample when the cache

@@ -5,15 +5,16 @@ import TuneCore
 /// Generated kernels take their tensor pointers in `TaskSpec.tensors` order (inputs, then
 /// outputs) with every shape baked in as a constant. Layout conventions (the reference must
 /// use the same ones):
-/// - matmul: `A[m][k]`, `B[k][n]`, `C[m][n]` row-major, `bias[n]`; gelu is the exact
-///   erf form `0.5 x (1 + erf(x / sqrt 2))`. batch_matmul: `A[b][m][k]`, `B[b][k][n]`.
+/// - matmul: `A[m][k]`, `B[k][n]`, `C[m][n]` row-major, `bias[n]`; gelu is the tanh
+///   approximation `0.5 x (1 + tanh(0.7978845608 (x + 0.044715 x^3)))`, as in
+///   KernelReference and the CPU kernels. batch_matmul: `A[b][m][k]`, `B[b][k][n]`.
 /// - conv2d NCHW: input `[n][c][h][w]`, weight `[k][c/g][r][s]`, output `[n][k][p][q]`.
 ///   conv2d NHWC: input `[n][h][w][c]`, weight `[k][r][s][c/g]` (OHWI), output `[n][p][q][k]`.
-/// - depthwise_conv2d: weight `[c][r][s]` in both layouts; activations as conv2d.
+/// - depthwise_conv2d: weight `[c][r][s]` in NCHW, `[r][s][c]` in NHWC (channels innermost,
+///   so four channels load as one float4); activations as conv2d.
 /// - softmax over the last axis of `x[rows][cols]`.
-/// - elementwise `z = f(x, y)` with `chain` steps after `t = x + y`: chain >= 1 applies
-///   `t = max(t, 0)`, chain >= 2 `t = t * y`, chain >= 3 `t = t + x`; one FLOP per step,
-///   matching `TaskSpec.flops` (n * (chain + 1)).
+/// - elementwise `z = f(x, y)` by `chain`: 0 `x + y`, 1 `relu(x + y)`, 2 `tanh(x * y + x)`,
+///   3 `gelu(x + y)` (KernelReference's `Reference.chain` is the authority).
 public enum CUDAKernels {
     /// Name of the test-only knob: 1 writes to an illegal address, 2 never returns,
     /// 3 corrupts one output value. Never part of a space's knob list.
@@ -73,7 +74,11 @@ public enum CUDAKernels {
     #ifndef TF_HOST_SHIM
     #define TF_DYN_SMEM(name) extern __shared__ __align__(16) float name[]
     #endif
-    #define TF_GELU(x) (0.5f * (x) * (1.0f + erff((x) * 0.70710678118654752f)))
+    // The tanh approximation, as the reference and the CPU kernels define gelu.
+    static __device__ __forceinline__ float tf_gelu(float x) {
+        return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+    }
+    #define TF_GELU(x) tf_gelu(x)
     #endif
 
     """

@@ -61,9 +61,14 @@ enum DepthwiseTemplate {
         s += "        const int hh = p * \(st) - \(pad) + r * \(dil);\n"
         s += "        if ((unsigned)hh >= \(h)u) continue;\n"
         s += "        #pragma unroll\n        for (int s = 0; s < \(sw); ++s) {\n"
-        if vc == 4 {
-            s += "            const float4 wv = make_float4(__ldg(&weight[(c0 + 0) * \(r * sw) + r * \(sw) + s]), __ldg(&weight[(c0 + 1) * \(r * sw) + r * \(sw) + s]), "
-            s += "__ldg(&weight[(c0 + 2) * \(r * sw) + r * \(sw) + s]), __ldg(&weight[(c0 + 3) * \(r * sw) + r * \(sw) + s]));\n"
+        if nhwc {
+            // Weights [r][s][c]: four consecutive channels are one aligned float4 (c % 4 == 0).
+            let addr = "weight[(r * \(sw) + s) * \(c) + c0]"
+            if vc == 4 {
+                s += "            const float4 wv = __ldg(reinterpret_cast<const float4*>(&\(addr)));\n"
+            } else {
+                s += "            const float wv = __ldg(&\(addr));\n"
+            }
         } else {
             s += "            const float wv = __ldg(&weight[c0 * \(r * sw) + r * \(sw) + s]);\n"
         }
@@ -211,7 +216,7 @@ enum SoftmaxTemplate {
     }
 }
 
-/// Elementwise chain (see `CUDAKernels` for the chain's meaning): grid-stride free, each
+/// Elementwise chain (see `CUDAKernels` for the chain's meaning): no grid-stride loop, each
 /// thread handles `ilp` items `threads` apart, an item being 1 or 4 (`vec`) elements.
 enum ElementwiseTemplate {
     static let knobDomains: [KnobDomain] = [
@@ -231,12 +236,14 @@ enum ElementwiseTemplate {
         }
     }
 
-    static func chain(_ steps: Int, x: String, y: String) -> String {
-        var e = "(\(x) + \(y))"
-        if steps >= 1 { e = "fmaxf(\(e), 0.f)" }
-        if steps >= 2 { e = "(\(e) * \(y))" }
-        if steps >= 3 { e = "(\(e) + \(x))" }
-        return e
+    /// The chain as KernelReference's `Reference.chain` defines it.
+    static func chain(_ id: Int, x: String, y: String) -> String {
+        switch id {
+        case 0: return "(\(x) + \(y))"
+        case 1: return "fmaxf(\(x) + \(y), 0.f)"
+        case 2: return "tanhf(\(x) * \(y) + \(x))"
+        default: return "TF_GELU(\(x) + \(y))"
+        }
     }
 
     static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) -> GeneratedKernel {

@@ -37,4 +37,11 @@ public protocol KernelRunner {
     func measure(artifact: BuildArtifact, task: TaskSpec, plan: MeasurePlan, candidateID: Int64) -> MeasureResult
     /// Times the vendor library for the task through the same harness.
     func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult
+    /// True once the runner's state is beyond repair (a poisoned CUDA context): the worker
+    /// process replies, then exits with `WorkerMain.restartExitCode`.
+    var mustRestart: Bool { get }
+}
+
+extension KernelRunner {
+    public var mustRestart: Bool { false }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CUDADriver
 import Logging
 import TuneAgent
 import TuneCore
@@ -28,13 +29,43 @@ struct DeviceOptions: ParsableArguments {
     var compiler = "cc"
     @Option(name: .customLong("cflags"), help: "Compiler flags for CPU kernels (space-separated).")
     var cflags = "-O3 -march=native"
+    @Option(help: "NVRTC library or its folder (default: $TUNEFLEET_NVRTC, then the usual places).")
+    var nvrtc: String?
+    @Option(help: "cuBLAS library or its folder, for the vendor baseline (default: $TUNEFLEET_CUBLAS, then the usual places).")
+    var cublas: String?
 
     func validate() throws {
-        guard device == "cpu" || device.hasPrefix("cuda") else {
+        guard device == "cpu" || cudaOrdinal != nil else {
             throw ValidationError("unknown device '\(device)': use cpu or cuda[:N]")
         }
-        if device.hasPrefix("cuda") {
-            throw ValidationError("device '\(device)': this agent build has no CUDA backend yet")
+    }
+
+    /// The CUDA device ordinal of `cuda` (0) or `cuda:N`; nil for anything else.
+    var cudaOrdinal: Int? {
+        if device == "cuda" { return 0 }
+        guard device.hasPrefix("cuda:"), let n = Int(device.dropFirst(5)), n >= 0 else { return nil }
+        return n
+    }
+
+    /// The CUDA libraries as the flags and the environment name them; explicit flags first.
+    var cudaLibraries: CUDALibraries {
+        var s = CUDALibrarySettings.fromProcessEnvironment()
+        s.nvrtcPath = nvrtc ?? s.environment["TUNEFLEET_NVRTC"]
+        s.cublasPath = cublas ?? s.environment["TUNEFLEET_CUBLAS"]
+        return CUDALibraries(settings: s)
+    }
+
+    /// Flags a worker process needs to find the same libraries.
+    var libraryArguments: [String] {
+        (nvrtc.map { ["--nvrtc", $0] } ?? []) + (cublas.map { ["--cublas", $0] } ?? [])
+    }
+
+    /// The CUDA device's profile, or an exit with a clear message (no driver, no device).
+    func cudaProfile(ordinal: Int, libraries: CUDALibraries) throws -> DeviceProfile {
+        do { return try CUDAProbe.probe(ordinal: ordinal, libraries: libraries) } catch {
+            let what = error.kind == .noDriver ? "no CUDA driver on this machine (libcuda.so.1 not loadable)" : "CUDA probe failed"
+            printError("tune-agent: \(what): \(error)")
+            throw ExitCode(3)
         }
     }
 
@@ -78,7 +109,6 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "tune-agent")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let compilerSettings = deviceOptions.compilerSettings
-        let profile = CPUProbe.probe(compiler: compilerSettings)
         var settings = AgentSettings()
         settings.coordinatorEndpoint = coordinator
         settings.name = name ?? "\(hostName())-\(deviceOptions.device)"
@@ -89,11 +119,23 @@ struct Serve: ParsableCommand {
         try makeDirectories(cache)
         let faults = environmentValue("TUNEFLEET_TEST_FAULTS") == "1"
         if faults { logger.warning("test fault injection is ON (TUNEFLEET_TEST_FAULTS=1): never use this in production") }
-        let builder = CPUBuilder(profile: profile, compiler: CCompiler(settings: compilerSettings, cacheDir: cache),
-                                 options: CodegenOptions(allowFaultInjection: faults))
+        let options = CodegenOptions(allowFaultInjection: faults)
+        let builder: any KernelBuilder
+        var workerArguments = ["worker", "--device", deviceOptions.device]
+        if let ordinal = deviceOptions.cudaOrdinal {
+            let libraries = deviceOptions.cudaLibraries
+            let profile = try deviceOptions.cudaProfile(ordinal: ordinal, libraries: libraries)
+            if case .failure(let e) = libraries.nvrtcLocation() { logger.warning("NVRTC not found, every build will fail: \(e)") }
+            builder = CUDABuilder(profile: profile, libraries: libraries, options: options)
+            // No address-space limit: the CUDA driver reserves far more virtual memory than it uses.
+            workerArguments += ["--memory-limit-mb", "0"] + deviceOptions.libraryArguments
+        } else {
+            let profile = CPUProbe.probe(compiler: compilerSettings)
+            builder = CPUBuilder(profile: profile, compiler: CCompiler(settings: compilerSettings, cacheDir: cache), options: options)
+            workerArguments += ["--memory-limit-mb", "\(memoryLimitMb)"]
+        }
         guard let exe = currentExecutablePath() else { throw ValidationError("cannot find this executable's path") }
-        let worker = WorkerHost.Settings(executable: exe, arguments: ["worker", "--device", deviceOptions.device,
-                                                                      "--memory-limit-mb", "\(memoryLimitMb)"])
+        let worker = WorkerHost.Settings(executable: exe, arguments: workerArguments)
         let agent = Agent(settings: settings, builder: builder, worker: worker, logger: logger)
         let stop = StopSignal()
         onTerminationSignals { _ in stop.stop() }
@@ -111,12 +153,38 @@ struct Probe: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let p = CPUProbe.probe(compiler: deviceOptions.compilerSettings)
+        var libraryPaths: [String: String] = [:]
+        let p: DeviceProfile
+        if let ordinal = deviceOptions.cudaOrdinal {
+            let libraries = deviceOptions.cudaLibraries
+            p = try deviceOptions.cudaProfile(ordinal: ordinal, libraries: libraries)
+            for (name, location) in [("nvrtc", libraries.nvrtcLocation()), ("cublas", libraries.cublasLocation())] {
+                switch location {
+                case .success(let path): libraryPaths[name] = path
+                case .failure(let e): libraryPaths[name] = "not found: \(e.kind.rawValue)"
+                }
+            }
+        } else {
+            p = CPUProbe.probe(compiler: deviceOptions.compilerSettings)
+        }
         if json {
-            struct Out: Encodable { var profile: DeviceProfile; var fingerprint: String }
+            struct Out: Encodable { var profile: DeviceProfile; var fingerprint: String; var libraries: [String: String]? }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try enc.encode(Out(profile: p, fingerprint: p.fingerprint)), as: UTF8.self))
+            let out = Out(profile: p, fingerprint: p.fingerprint, libraries: libraryPaths.isEmpty ? nil : libraryPaths)
+            print(String(decoding: try enc.encode(out), as: UTF8.self))
+        } else if p.deviceClass == .cuda {
+            print("""
+            device:      cuda — \(p.model) (compute capability \(p.computeCapability), driver \(p.driverVersion))
+            SMs:         \(p.smCount), \(p.maxThreadsPerBlock) threads/block, warp \(p.warpSize)
+            memory:      smem \(p.sharedMemPerBlock / 1024) KiB/block (opt-in \(p.sharedMemPerBlockOptin / 1024) KiB), \
+            L2 \(p.l2Bytes / 1024 / 1024) MiB, \(Int(p.memoryBandwidthGBs)) GB/s
+            registers:   \(p.registersPerSM) per SM, \(p.registersPerBlock) per block
+            peak fp32:   \(Int(p.peakGFLOPS)) GFLOP/s
+            nvrtc:       \(libraryPaths["nvrtc"] ?? "?") \(p.compilerVersion)
+            cublas:      \(libraryPaths["cublas"] ?? "?")
+            fingerprint: \(p.fingerprint)
+            """)
         } else {
             print("""
             device:      \(p.deviceClass.rawValue) — \(p.model)
@@ -133,14 +201,26 @@ struct Probe: ParsableCommand {
 
 struct Worker: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Internal: the measuring worker process.", shouldDisplay: false)
-    @Option var device = "cpu"
+    @OptionGroup var deviceOptions: DeviceOptions
     @Option var memoryLimitMb = 0
 
     func run() throws {
-        let profile = CPUProbe.probe(compiler: CompilerSettings())
-        let rc = WorkerMain.run(runner: CPURunner(profile: profile), memoryLimitBytes: memoryLimitMb * 1024 * 1024)
+        let runner: any KernelRunner
+        if let ordinal = deviceOptions.cudaOrdinal {
+            // The context opens on the first request, so even a driverless worker answers.
+            runner = CUDARunner(ordinal: ordinal, libraries: deviceOptions.cudaLibraries)
+        } else {
+            runner = CPURunner(profile: CPUProbe.probe(compiler: CompilerSettings()))
+        }
+        let rc = WorkerMain.run(runner: runner, memoryLimitBytes: memoryLimitMb * 1024 * 1024)
         throw ExitCode(rc)
     }
+}
+
+/// Writes a line to standard error (file descriptor 2: no shared C `FILE*` involved).
+func printError(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 func hostName() -> String {

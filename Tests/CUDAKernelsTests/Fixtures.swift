@@ -59,7 +59,8 @@ func makeInputs(_ t: TaskSpec, seed: UInt64) -> [[Float]] {
     }
 }
 
-func gelu(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
+/// KernelReference's gelu: the tanh approximation.
+func gelu(_ x: Double) -> Double { 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))) }
 
 /// A plain reference of every operator, in double precision, with the layouts documented
 /// on `CUDAKernels`.
@@ -119,7 +120,7 @@ func reference(_ t: TaskSpec, _ ins: [[Float]]) -> [Double] {
                 let hh = y * st - pad + ry * dil, ww = x * st - pad + sx * dil
                 guard hh >= 0, hh < h, ww >= 0, ww < w else { continue }
                 let xin = nhwc ? v(0, ((n * h + hh) * w + ww) * c + cc) : v(0, ((n * c + cc) * h + hh) * w + ww)
-                acc += xin * v(1, (cc * r + ry) * s + sx)
+                acc += xin * v(1, nhwc ? (ry * s + sx) * c + cc : (cc * r + ry) * s + sx)
             } }
             out[nhwc ? ((n * p + y) * q + x) * c + cc : ((n * c + cc) * p + y) * q + x] = acc
         } } } }
@@ -138,11 +139,13 @@ func reference(_ t: TaskSpec, _ ins: [[Float]]) -> [Double] {
     case .elementwise:
         let chain = t["chain"]
         return (0..<t["n"]).map { i in
-            var z = v(0, i) + v(1, i)
-            if chain >= 1 { z = max(z, 0) }
-            if chain >= 2 { z *= v(1, i) }
-            if chain >= 3 { z += v(0, i) }
-            return z
+            let (x, y) = (v(0, i), v(1, i))
+            switch chain {
+            case 0: return x + y
+            case 1: return max(x + y, 0)
+            case 2: return tanh(x * y + x)
+            default: return gelu(x + y)
+            }
         }
     }
 }

@@ -12,6 +12,9 @@ import Glibc
 /// The agent's handle on its worker process. Each measurement either returns the worker's
 /// result, or turns the worker's death into `runtime_error` (with the signal's name) or its
 /// silence into `run_timeout`; then the worker is replaced before the next request.
+/// The result detail key with which a worker says it exits after this reply.
+public let restartDetailKey = "worker_restart"
+
 public final class WorkerHost {
     public struct Settings: Sendable {
         /// The worker executable and its arguments (usually this agent's own binary).
@@ -87,6 +90,13 @@ public final class WorkerHost {
                 return fail(.runtimeError, "worker sent an unreadable reply")
             }
             r.candidateID = request.candidateID
+            if r.detail[restartDetailKey] != nil {
+                // The worker announced its exit (poisoned CUDA context): reap it now so the
+                // next request cannot be sent into a process that is going away.
+                if p.wait(timeout: 5) == nil { p.signal(SIGKILL); _ = p.wait(timeout: 5) }
+                process = nil
+                restarts += 1
+            }
             return r
         case .timedOut:
             replace()

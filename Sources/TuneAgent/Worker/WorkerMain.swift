@@ -12,6 +12,9 @@ import Glibc
 /// The worker process's loop: read a request from stdin, measure, answer on stdout.
 /// A crash or hang here is observed by the agent, which records it and starts a new worker.
 public enum WorkerMain {
+    /// Exit code of a worker that quit on purpose after its runner became unusable.
+    public static let restartExitCode: Int32 = 3
+
     public static func run(runner: KernelRunner, memoryLimitBytes: Int?) -> Int32 {
         if let limit = memoryLimitBytes, limit > 0 {
             var rl = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
@@ -37,6 +40,8 @@ public enum WorkerMain {
                 reply = MeasureResult(candidateID: -1, status: .runtimeError, errorText: "worker could not decode request: \(error)")
             }
             guard let out = try? encoder.encode(reply), (try? pipe.write(Array(out))) != nil else { return 1 }
+            // The reply went out first, so the failure is recorded against the right candidate.
+            if runner.mustRestart { return restartExitCode }
         }
     }
 }

@@ -26,7 +26,7 @@ public enum SpaceCatalog {
     public static func space(for task: TaskSpec, profile: DeviceProfile, plan: MeasurePlan) -> (any ScheduleSpace)? {
         switch profile.deviceClass {
         case .cpu: return CPUKernelsSpace.space(task, profile, plan)
-        case .cuda: return nil
+        case .cuda: return CUDAKernelsSpace.space(task, profile)
         }
     }
 }
