@@ -34,6 +34,13 @@ else
 fi
 "$bundle/tune-agent" probe --device cpu --json > "$out/probe-cpu.json" 2>&1 || true
 
+# 1b. Isolation on the real devices: crash, hang and wrong answer each cost one record.
+for dev in cpu $([ $cuda = 1 ] && echo cuda:0); do
+  "$bundle/tune-agent" selftest --device "$dev" > "$out/selftest-${dev%%:*}.txt" 2>&1
+  log "selftest $dev (exit $?): $(tail -1 "$out/selftest-${dev%%:*}.txt")"
+  cat "$out/selftest-${dev%%:*}.txt" >> "$out/gpu-check.log"
+done
+
 # 2. Mixed campaign on loopback: coordd, one CUDA agent, one CPU agent.
 work="$(mktemp -d /tmp/gpu-check.XXXXXX)"
 cat > "$out/workload.txt" <<'W'

@@ -140,3 +140,15 @@ public func executableDirectory() -> String? {
     guard let exe = currentExecutablePath(), let slash = exe.lastIndex(of: "/") else { return nil }
     return String(exe[..<slash])
 }
+
+/// This process's environment as a dictionary (for children that need it plus a change).
+public func currentEnvironment() -> [String: String] {
+    var out: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return out
+}

@@ -18,7 +18,7 @@ struct TuneAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune-agent",
         abstract: "Measures candidate kernels for a TuneFleet coordinator (one agent per device).",
-        subcommands: [Serve.self, Probe.self, Worker.self],
+        subcommands: [Serve.self, Probe.self, SelfTest.self, Worker.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -67,6 +67,31 @@ struct DeviceOptions: ParsableArguments {
             printError("tune-agent: \(what): \(error)")
             throw ExitCode(3)
         }
+    }
+
+    /// The builder for this device and the worker command that runs its measurements.
+    func makeBackend(options: CodegenOptions, cacheDir: String, memoryLimitMb: Int,
+                     logger: Logger) throws -> (any KernelBuilder, WorkerHost.Settings) {
+        let builder: any KernelBuilder
+        var workerArguments = ["worker", "--device", device]
+        if let ordinal = cudaOrdinal {
+            let libraries = cudaLibraries
+            let profile = try cudaProfile(ordinal: ordinal, libraries: libraries)
+            if case .failure(let e) = libraries.nvrtcLocation() { logger.warning("NVRTC not found, every build will fail: \(e)") }
+            builder = CUDABuilder(profile: profile, libraries: libraries, options: options)
+            // No address-space limit: the CUDA driver reserves far more virtual memory than it uses.
+            workerArguments += ["--memory-limit-mb", "0"] + libraryArguments
+        } else {
+            let profile = CPUProbe.probe(compiler: compilerSettings)
+            builder = CPUBuilder(profile: profile, compiler: CCompiler(settings: compilerSettings, cacheDir: cacheDir), options: options)
+            workerArguments += ["--memory-limit-mb", "\(memoryLimitMb)"]
+        }
+        guard let exe = currentExecutablePath() else { throw ValidationError("cannot find this executable's path") }
+        // A crashing kernel is an expected outcome in the worker, recorded with its signal;
+        // Swift's crash backtracer would only delay the agent and flood its log.
+        var env = currentEnvironment()
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        return (builder, WorkerHost.Settings(executable: exe, arguments: workerArguments, environment: env))
     }
 
     var compilerSettings: CompilerSettings {
@@ -119,23 +144,8 @@ struct Serve: ParsableCommand {
         try makeDirectories(cache)
         let faults = environmentValue("TUNEFLEET_TEST_FAULTS") == "1"
         if faults { logger.warning("test fault injection is ON (TUNEFLEET_TEST_FAULTS=1): never use this in production") }
-        let options = CodegenOptions(allowFaultInjection: faults)
-        let builder: any KernelBuilder
-        var workerArguments = ["worker", "--device", deviceOptions.device]
-        if let ordinal = deviceOptions.cudaOrdinal {
-            let libraries = deviceOptions.cudaLibraries
-            let profile = try deviceOptions.cudaProfile(ordinal: ordinal, libraries: libraries)
-            if case .failure(let e) = libraries.nvrtcLocation() { logger.warning("NVRTC not found, every build will fail: \(e)") }
-            builder = CUDABuilder(profile: profile, libraries: libraries, options: options)
-            // No address-space limit: the CUDA driver reserves far more virtual memory than it uses.
-            workerArguments += ["--memory-limit-mb", "0"] + deviceOptions.libraryArguments
-        } else {
-            let profile = CPUProbe.probe(compiler: compilerSettings)
-            builder = CPUBuilder(profile: profile, compiler: CCompiler(settings: compilerSettings, cacheDir: cache), options: options)
-            workerArguments += ["--memory-limit-mb", "\(memoryLimitMb)"]
-        }
-        guard let exe = currentExecutablePath() else { throw ValidationError("cannot find this executable's path") }
-        let worker = WorkerHost.Settings(executable: exe, arguments: workerArguments)
+        let (builder, worker) = try deviceOptions.makeBackend(options: CodegenOptions(allowFaultInjection: faults), cacheDir: cache,
+                                                             memoryLimitMb: memoryLimitMb, logger: logger)
         let agent = Agent(settings: settings, builder: builder, worker: worker, logger: logger)
         let stop = StopSignal()
         onTerminationSignals { _ in stop.stop() }

@@ -111,3 +111,16 @@ import Glibc
         #expect(d.output.contains("unknown device 'tpu'"), "\(d.output)")
     }
 }
+
+@Suite struct AgentSelfTest {
+    @Test func theCPUWorkerSurvivesCrashesHangsAndWrongAnswers() throws {
+        let bin = try #require(executableDirectory())
+        let dir = try makeTemporaryDirectory(prefix: "selftest")
+        defer { removeTree(dir) }
+        let r = try runCommand(bin + "/tune-agent", ["selftest", "--device", "cpu", "--run-timeout", "1"], timeout: 120,
+                               outputFile: dir + "/out")
+        #expect(r.status == .exited(0), "\(r.output)")
+        #expect(r.output.contains("all isolation checks passed"))
+        #expect(r.output.contains("SIGSEGV"))
+    }
+}
