@@ -11,16 +11,14 @@ limit_mib=60
 dest="$out/tunefleet"
 rm -rf "$dest" && mkdir -p "$dest/lib"
 cd "$root"
-swift build -c release --static-swift-stdlib \
-  -Xlinker -rpath='$ORIGIN/lib' -Xlinker --disable-new-dtags \
-  --product coordd
-swift build -c release --static-swift-stdlib \
-  -Xlinker -rpath='$ORIGIN/lib' -Xlinker --disable-new-dtags \
-  --product tune-agent
-swift build -c release --static-swift-stdlib \
-  -Xlinker -rpath='$ORIGIN/lib' -Xlinker --disable-new-dtags \
-  --product coordctl
-bin="$(swift build -c release --show-bin-path)"
+# A scratch folder of its own: the static-stdlib flags would otherwise rebuild (and then
+# invalidate) the ordinary release build in .build.
+flags=(-c release --scratch-path .build-bundle --static-swift-stdlib
+       -Xlinker -rpath='$ORIGIN/lib' -Xlinker --disable-new-dtags)
+for product in coordd tune-agent coordctl; do
+  swift build "${flags[@]}" --product "$product"
+done
+bin="$(swift build "${flags[@]}" --show-bin-path)"
 for exe in coordd tune-agent coordctl; do
   cp "$bin/$exe" "$dest/$exe"
   strip "$dest/$exe"
