@@ -90,8 +90,10 @@ public enum CUDAKernels {
             // Address 16 is never mapped: CUDA_ERROR_ILLEGAL_ADDRESS, a sticky error.
             return "    if (threadIdx.x == 0 && blockIdx.x == 0) { *(volatile float*)(size_t)16 = 1.0f; }\n"
         case 2:
-            // volatile keeps the compiler from deleting a side-effect-free infinite loop.
-            return "    { volatile int tf_spin = 1; while (tf_spin) { } }\n"
+            // clock64() is a volatile read of the SM clock: unlike a volatile local (which
+            // NVRTC dropped on the H100, so the "hang" ran to completion), it cannot be
+            // optimized away, and it never goes backwards, so the loop never ends.
+            return "    { long long tf_start = clock64(); while (clock64() >= tf_start) { } }\n"
         default: return ""
         }
     }

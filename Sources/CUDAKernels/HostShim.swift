@@ -69,6 +69,8 @@ inline float* shuffleSlots = nullptr;
 
 static inline void __syncthreads() { tf_shim::blockBarrier->arrive_and_wait(); }
 template <class T> static inline T __ldg(const T* p) { return *p; }
+// The hang fault's clock; a counter that only grows, like the SM clock.
+static inline long long clock64() { static thread_local long long t = 0; return ++t; }
 static inline float atomicAdd(float* p, float v) {
     std::atomic_ref<float> r(*p);
     float old = r.load();
