@@ -1,5 +1,7 @@
 import Testing
 import CPUKernels
+import Dispatch
+import Synchronization
 import TuneAgent
 import TuneCore
 import TuneSystem
@@ -124,3 +126,24 @@ final class FakeCoordinator {
     }
 }
 
+
+@Suite struct CompileCache {
+    @Test func theSameSourceBuiltConcurrentlyCompilesOnceAndBothSucceed() throws {
+        let dir = try makeTemporaryDirectory(prefix: "cc-cache")
+        defer { removeTree(dir) }
+        let compiler = CCompiler(settings: CompilerSettings(), cacheDir: dir)
+        let kernel = GeneratedKernel(language: .c, source: "int tunefleet_kernel(float *const *a) { a[0][0] = 1; return 0; }\n")
+        let outcomes = Mutex<[CompileOutcome]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            let o = compiler.compile(kernel, timeout: 60)
+            outcomes.withLock { $0.append(o) }
+        }
+        let all = outcomes.withLock { $0 }
+        #expect(all.count == 4)
+        for o in all {
+            guard case .built(let path, _, _) = o else { Issue.record("a concurrent build failed: \(o)"); continue }
+            #expect(fileExists(path))
+        }
+        if case .built(_, _, let hit) = compiler.compile(kernel, timeout: 60) { #expect(hit, "a rebuild is a cache hit") }
+    }
+}

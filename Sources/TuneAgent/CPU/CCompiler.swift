@@ -35,12 +35,16 @@ public struct CCompiler: Sendable {
         let key = FNV1a.hex(kernel.sourceHash + settings.compiler + settings.flags.joined(separator: " "))
         let so = "\(cacheDir)/k\(key).so"
         if fileExists(so) { return .built(path: so, seconds: 0, cacheHit: true) }
-        let src = "\(cacheDir)/k\(key).c"
-        let tmpSO = "\(so).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        // Private file names per build: two candidates with the same source can be built at
+        // once (a batch may hold both), and neither may delete the other's input.
+        let unique = "\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        let src = "\(cacheDir)/k\(key).\(unique).c"
+        let tmpSO = "\(so).\(unique).tmp"
         let log = "\(src).log"
         do { try writeFile(src, kernel.source) } catch {
             return .failed(status: .compileError, text: "writing source: \(error)", seconds: 0)
         }
+        defer { unlink(src) }
         let args = settings.flags + kernel.extraFlags + ["-shared", "-fPIC", "-o", tmpSO, src, "-lm"]
         let r: CommandOutcome
         do { r = try runCommand(settings.compiler, args, timeout: timeout, outputFile: log) } catch {
@@ -57,7 +61,6 @@ public struct CCompiler: Sendable {
         }
         // Publish atomically so a concurrent build of the same source never sees half a file.
         rename(tmpSO, so)
-        unlink(src)
         return .built(path: so, seconds: r.seconds, cacheHit: false)
     }
 }
