@@ -85,6 +85,21 @@ func runAndVerify(_ task: TaskSpec, _ schedule: Schedule, options: CodegenOption
         #expect(tested == 10, "\(name): only \(tested) packed-weight schedules drawn")
     }
 
+    @Test func tunedPackedConvPointsMatchTheReference() throws {
+        // The points the bench found fastest on 7x7x512 and 14x14x256, on a shape with
+        // channel, pixel and slice remainders.
+        let task = try TaskSpec(name: "conv2d(n=1,c=140,h=7,w=7,k=72,r=3,s=3,stride=1,pad=1,dil=1,groups=1,layout=0,f32)")
+        for enc in ["axis=1;cb=64;order=0;par=0;rb=6;rv=4;threads=1;unroll=4;vec=16",
+                    "axis=1;cb=4;order=0;par=0;rb=6;rv=2;threads=1;unroll=2;vec=16",
+                    "axis=1;cb=128;order=1;par=0;rb=6;rv=4;threads=2;unroll=1;vec=16",
+                    "axis=1;cb=16;order=0;par=1;rb=6;rv=4;threads=2;unroll=4;vec=16"] {
+            var s = try Schedule(encoding: enc)
+            if HostDevice.profile.vectorLanes < 16 { s = Schedule(s.values.merging(["vec": 8, "rb": 4, "rv": 2]) { $1 }) }
+            let failure = try runAndVerify(task, s)
+            #expect(failure == nil, "\(s.encoding): \(failure ?? "")")
+        }
+    }
+
     @Test func tunedMatmulPointsMatchTheReference() throws {
         // The points the speed check found fastest, on a shape with edges in every loop.
         let task = try TaskSpec(name: "matmul(m=150,n=200,k=300,bias=1,act=2,f32)")
