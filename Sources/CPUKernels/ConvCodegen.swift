@@ -1,7 +1,9 @@
 import TuneCore
 
 /// conv2d: pointwise layers become GEMMs; everything else is a direct convolution over a
-/// zero-padded copy of the input (no bounds checks in the inner loops) with packed weights.
+/// zero-padded copy of the input (no bounds checks in the inner loops) with packed weights:
+/// vectors along the layout's innermost output axis here, along output channels for NCHW
+/// in `PackedConvCodegen` (schedule knob `axis`).
 struct ConvTemplate: KernelTemplate {
     let task: TaskSpec
     let convSpace: ConvSpace
@@ -30,6 +32,7 @@ struct ConvTemplate: KernelTemplate {
     }
 
     func emit(_ c: inout CSource, _ s: Schedule) {
+        if s["axis"] == 1 { return PackedConvCodegen(task: task, schedule: s).emit(&c) }
         let t = task
         let nchw = t["layout"] == ConvLayout.nchw.rawValue
         let vec = s["vec"] ?? 8, rb = s["rb"] ?? 1, rv = s["rv"] ?? 1

@@ -25,6 +25,17 @@ let smallTasks: [String] = [
     "elementwise(n=100,chain=3,f32)",
 ]
 
+/// NCHW shapes for the packed-weight path (`axis=1`): output channels that no vector tile
+/// divides, pixel planes that no row tile divides, channel slices with remainders, groups,
+/// stride 2, dilation, a batch.
+let packedConvTasks: [String] = [
+    "conv2d(n=1,c=8,h=7,w=7,k=20,r=3,s=3,stride=1,pad=1,dil=1,groups=1,layout=0,f32)",
+    "conv2d(n=2,c=12,h=9,w=11,k=24,r=3,s=3,stride=2,pad=2,dil=2,groups=2,layout=0,f32)",
+    "conv2d(n=1,c=6,h=9,w=9,k=10,r=5,s=3,stride=2,pad=1,dil=1,groups=1,layout=0,f32)",
+    "conv2d(n=1,c=35,h=6,w=5,k=33,r=3,s=3,stride=1,pad=0,dil=1,groups=1,layout=0,f32)",
+    "conv2d(n=1,c=16,h=5,w=4,k=48,r=2,s=2,stride=1,pad=1,dil=2,groups=4,layout=0,f32)",
+]
+
 /// Generates, compiles, runs (on poisoned outputs) and verifies one schedule; nil if right.
 func runAndVerify(_ task: TaskSpec, _ schedule: Schedule, options: CodegenOptions = CodegenOptions()) throws -> String? {
     let kernel = try CPUKernels.generate(task: task, schedule: schedule, device: HostDevice.profile, threads: 2, options: options)
@@ -55,6 +66,37 @@ func runAndVerify(_ task: TaskSpec, _ schedule: Schedule, options: CodegenOption
             let s = try #require(space.sample(using: &rng))
             let failure = try runAndVerify(task, s)
             #expect(failure == nil, "\(name) \(s.encoding): \(failure ?? "")")
+        }
+    }
+
+    @Test(arguments: packedConvTasks)
+    func randomPackedConvSchedulesMatchTheReference(name: String) throws {
+        let task = try TaskSpec(name: name)
+        let space = try #require(CPUKernels.space(for: task, device: HostDevice.profile, threads: 2))
+        var rng = SplitMix64(seed: FNV1a.hash(name))
+        var tested = 0
+        for _ in 0..<2_000 where tested < 10 {
+            let s = try #require(space.sample(using: &rng))
+            guard s["axis"] == 1 else { continue }
+            tested += 1
+            let failure = try runAndVerify(task, s)
+            #expect(failure == nil, "\(name) \(s.encoding): \(failure ?? "")")
+        }
+        #expect(tested == 10, "\(name): only \(tested) packed-weight schedules drawn")
+    }
+
+    @Test func tunedPackedConvPointsMatchTheReference() throws {
+        // The points the bench found fastest on 7x7x512 and 14x14x256, on a shape with
+        // channel, pixel and slice remainders.
+        let task = try TaskSpec(name: "conv2d(n=1,c=140,h=7,w=7,k=72,r=3,s=3,stride=1,pad=1,dil=1,groups=1,layout=0,f32)")
+        for enc in ["axis=1;cb=64;order=0;par=0;rb=6;rv=4;threads=1;unroll=4;vec=16",
+                    "axis=1;cb=4;order=0;par=0;rb=6;rv=2;threads=1;unroll=2;vec=16",
+                    "axis=1;cb=128;order=1;par=0;rb=6;rv=4;threads=2;unroll=1;vec=16",
+                    "axis=1;cb=16;order=0;par=1;rb=6;rv=4;threads=2;unroll=4;vec=16"] {
+            var s = try Schedule(encoding: enc)
+            if HostDevice.profile.vectorLanes < 16 { s = Schedule(s.values.merging(["vec": 8, "rb": 4, "rv": 2]) { $1 }) }
+            let failure = try runAndVerify(task, s)
+            #expect(failure == nil, "\(s.encoding): \(failure ?? "")")
         }
     }
 

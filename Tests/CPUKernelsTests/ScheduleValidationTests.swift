@@ -82,6 +82,29 @@ private func generationError(_ values: [String: Int], device: DeviceProfile = av
     }
 }
 
+@Suite struct ConvSpaceTests {
+    let task = try! TaskSpec(name: "conv2d(n=1,c=512,h=7,w=7,k=512,r=3,s=3,stride=1,pad=1,dil=1,groups=1,layout=0,f32)")
+    let good: [String: Int] = ["axis": 1, "cb": 64, "order": 0, "par": 0, "rb": 6, "rv": 4, "threads": 1, "unroll": 4, "vec": 16]
+
+    func violation(_ changes: [String: Int]) -> String? {
+        var d = avx512(); d.l2Bytes = 1 << 20
+        let space = CPUKernels.space(for: task, device: d, threads: 2)!
+        return space.constraintViolation(Schedule(good.merging(changes) { $1 }))
+    }
+
+    @Test func hopelessPointsOfSmallPlanesAreConstrainedAway() {
+        #expect(violation([:]) == nil)
+        // 16 lanes along a 7-wide output row waste 9 of them; 8 lanes waste 1.
+        #expect(violation(["axis": 0, "rb": 8, "rv": 1])?.contains("wastes") == true)
+        #expect(violation(["axis": 0, "rb": 8, "rv": 1, "vec": 8]) == nil)
+        #expect(violation(["rb": 2, "rv": 2])?.contains("8 accumulators") == true)
+        #expect(violation(["cb": 512])?.contains("L2") == true)
+        #expect(violation(["par": 1])?.contains("par") == true)
+        #expect(violation(["par": 1, "threads": 2]) == nil)
+        #expect(violation(["axis": 0, "vec": 8, "rv": 1, "par": 1, "threads": 2])?.contains("par") == true)
+    }
+}
+
 @Suite struct BuiltinWorkloadTests {
     @Test(arguments: ["resnet50", "mobilenetv2", "inceptionv3"])
     func networksParseWithTheirLayerCounts(name: String) throws {

@@ -1,0 +1,146 @@
+import TuneCore
+
+/// NCHW direct convolution with vectors along output channels (`axis=1`).
+///
+/// It is an implicit GEMM: out(k, pixel) = sum over (c, r, s) of W(k, c, r, s) * X(c, pixel + (r, s)).
+/// Per call, each `rv*vec`-channel block of W is packed for one `cb`-channel slice into a
+/// `[cb][R][S][rv*vec]` panel (zeros past the last channel), so the micro-kernel loads `rv`
+/// aligned weight vectors and broadcasts the input under `rb` output pixels of the flattened
+/// P*Q plane. Pixels are addressed through a table of input offsets, so a tile may cross
+/// output rows; pixels past the plane read offset 0 and land in padding rows of the
+/// accumulator buffer. That buffer is pixel-major (`[n][g][pixel][k]`, full-vector stores,
+/// partial sums across channel slices) and is transposed into NCHW once at the end, which is
+/// 1/(C*R*S) of the work.
+struct PackedConvCodegen {
+    let task: TaskSpec
+    let schedule: Schedule
+
+    func emit(_ c: inout CSource) {
+        let t = task, s = schedule
+        let vec = s["vec"] ?? 8, rb = s["rb"] ?? 1, rv = s["rv"] ?? 1
+        let cpg = t["c"] / t["groups"], kpg = t["k"] / t["groups"]
+        let cb = min(s["cb"] ?? 1, cpg), threads = s["threads"] ?? 1
+        let sharedPanel = threads > 1 && s["par"] == 1
+        let tv = rv * vec
+        let pq = t.outputHeight * t.outputWidth
+        c.line(CPrelude.vectorTypes(lanes: vec))
+        for (k, v) in [("N_", t["n"]), ("C_", t["c"]), ("H_", t["h"]), ("W_", t["w"]), ("K_", t["k"]),
+                       ("R_", t["r"]), ("S_", t["s"]), ("ST", t["stride"]), ("PAD", t["pad"]), ("DIL", t["dil"]),
+                       ("G_", t["groups"]), ("CPG", cpg), ("KPG", kpg), ("Q_", t.outputWidth), ("PQ", pq),
+                       ("PQP", roundUp(pq, rb)), ("HP", t["h"] + 2 * t["pad"]), ("WPD", t["w"] + 2 * t["pad"]),
+                       ("KPGP", roundUp(kpg, tv)), ("RB", rb), ("TV", tv), ("CB", cb),
+                       ("PANEL", cb * t["r"] * t["s"] * tv), ("PANELS", sharedPanel ? 1 : threads)] {
+            c.line("#define \(k) \(v)L")
+        }
+        c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
+        // Zero-initialized once (BSS); only the interior is ever written, so the halo stays 0.
+        c.line("static float inP[N_ * C_ * HP * WPD] __attribute__((aligned(64)));")
+        c.line("static float wB[PANELS * PANEL] __attribute__((aligned(64)));")
+        c.line("static float oT[N_ * G_ * PQP * KPGP] __attribute__((aligned(64)));")
+        c.line("static long offT[PQP];")
+        c.line()
+        emitPack(&c)
+        emitTile(&c, rb: rb, rv: rv, vec: vec, unroll: s["unroll"] ?? 1)
+        c.block("static int tf_kernel(float *const *args)") { c in
+            c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
+            c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
+            c.line("for (long p = 0; p < PQP; p++) offT[p] = p < PQ ? (p / Q_) * ST * WPD + (p % Q_) * ST : 0;")
+            if threads > 1 { c.line("#pragma omp parallel num_threads(\(threads))") }
+            c.block("") { c in
+                let omp = threads > 1 ? "#pragma omp for schedule(static)" : nil
+                c.line("float *wb = wB" + (threads > 1 && !sharedPanel ? " + omp_get_thread_num() * PANEL;" : ";"))
+                c.block("for (long n = 0; n < N_; n++) for (long g = 0; g < G_; g++)") { c in
+                    c.line("float *ot = oT + (n * G_ + g) * PQP * KPGP;")
+                    let kt = "for (long kt = 0; kt < KPG; kt += TV)", c0 = "for (long c0 = 0; c0 < CPG; c0 += CB)"
+                    let outer = s["order"] == 1 ? c0 : kt, inner = s["order"] == 1 ? kt : c0
+                    if !sharedPanel, s["order"] != 1, let omp { c.line(omp) }
+                    c.block(outer) { c in
+                        if !sharedPanel, s["order"] == 1, let omp { c.line(omp) }
+                        c.block(inner) { c in
+                            c.line("const long c1 = MIN(c0 + CB, CPG);")
+                            c.line("const float *ib = inP + (n * C_ + g * CPG + c0) * HP * WPD;")
+                            if sharedPanel, let omp {
+                                c.line(omp)
+                                c.line("for (long l = 0; l < TV; l += 8) pack(wb, w, g, kt, c0, c1, l, MIN(l + 8, TV));")
+                            } else {
+                                c.line("pack(wb, w, g, kt, c0, c1, 0, TV);")
+                            }
+                            if sharedPanel, let omp { c.line(omp) }
+                            c.line("for (long p0 = 0; p0 < PQ; p0 += RB) tile(wb, ib, ot + kt, c1 - c0, c0 == 0, p0);")
+                        }
+                    }
+                }
+                if let omp { c.line(omp) }
+                c.block("for (long nk = 0; nk < N_ * K_; nk++)") { c in
+                    c.line("const long n = nk / K_, g = nk % K_ / KPG, k = nk % KPG;")
+                    c.line("const float *src = oT + (n * G_ + g) * PQP * KPGP + k;")
+                    c.line("for (long p = 0; p < PQ; p++) out[nk * PQ + p] = src[p * KPGP];")
+                }
+            }
+            c.line("return 0;")
+        }
+    }
+
+    /// Lanes [l0, l1) of the panel of output channels kt..kt+TV over input channels c0..c1.
+    /// Lane l is the contiguous run of W for channel kt+l (zeros past the group's channels),
+    /// so packing is a transposition: 8 lanes x 8 floats at a time through 8-float vectors
+    /// (a scalar copy, which stores to a new cache line per float, cost as much as the
+    /// whole 7x7 layer's arithmetic).
+    private func emitPack(_ c: inout CSource) {
+        c.line("typedef float v8 __attribute__((vector_size(32), aligned(4)));")
+        c.line("#define SH __builtin_shufflevector")
+        c.block("static void pack(float *restrict wb, const float *restrict w, long g, long kt, long c0, long c1, long l0, long l1)") { c in
+            c.line("const long len = (c1 - c0) * R_ * S_, ld = CPG * R_ * S_;")
+            c.line("const float *src = w + ((g * KPG + kt) * CPG + c0) * R_ * S_;")
+            c.block("for (long l = l0; l < l1; l += 8)") { c in
+                c.block("if (l + 8 <= l1 && kt + l + 8 <= KPG)") { c in
+                    c.line("const float *s0 = src + l * ld; long j = 0;")
+                    c.block("for (; j + 8 <= len; j += 8)") { c in
+                        c.line("v8 r[8]; for (int a = 0; a < 8; a++) r[a] = *(const v8 *)(s0 + a * ld + j);")
+                        for (t, a) in [(0, 0), (2, 2), (4, 4), (6, 6)] {
+                            c.line("v8 t\(t) = SH(r[\(a)], r[\(a + 1)], 0, 8, 1, 9, 4, 12, 5, 13), t\(t + 1) = SH(r[\(a)], r[\(a + 1)], 2, 10, 3, 11, 6, 14, 7, 15);")
+                        }
+                        for (u, x, y) in [(0, 0, 2), (2, 1, 3), (4, 4, 6), (6, 5, 7)] {
+                            c.line("v8 u\(u) = SH(t\(x), t\(y), 0, 1, 8, 9, 4, 5, 12, 13), u\(u + 1) = SH(t\(x), t\(y), 2, 3, 10, 11, 6, 7, 14, 15);")
+                        }
+                        c.line("float *d = wb + j * TV + l;")
+                        for b in 0..<8 {
+                            let lanes = b < 4 ? "0, 1, 2, 3, 8, 9, 10, 11" : "4, 5, 6, 7, 12, 13, 14, 15"
+                            c.line("*(v8 *)(d + \(b) * TV) = SH(u\(b % 4), u\(b % 4 + 4), \(lanes));")
+                        }
+                    }
+                    c.line("for (; j < len; j++) for (long a = 0; a < 8; a++) wb[j * TV + l + a] = s0[a * ld + j];")
+                }
+                c.block("else for (long a = l; a < MIN(l + 8, l1); a++)") { c in
+                    c.line("if (kt + a < KPG) for (long j = 0; j < len; j++) wb[j * TV + a] = src[a * ld + j];")
+                    c.line("else for (long j = 0; j < len; j++) wb[j * TV + a] = 0.0f;")
+                }
+            }
+        }
+    }
+
+    /// `rb` pixels x `rv` channel vectors over one channel slice, added into the pixel-major
+    /// buffer (stored on the first slice).
+    private func emitTile(_ c: inout CSource, rb: Int, rv: Int, vec: Int, unroll: Int) {
+        c.block("static inline __attribute__((always_inline)) void tile(const float *restrict wb, const float *restrict ib, float *restrict ot, long cn, int first, long p0)") { c in
+            c.line((0..<rb).map { "const float *i\($0) = ib + offT[p0 + \($0)];" }.joined(separator: " "))
+            for b in 0..<rb { c.line("vf " + (0..<rv).map { "a\(b)_\($0) = {0}" }.joined(separator: ", ") + ";") }
+            c.block("for (long ci = 0; ci < cn; ci++) for (long r = 0; r < R_; r++)") { c in
+                c.line("#pragma GCC unroll \(unroll)")
+                c.block("for (long s = 0; s < S_; s++)") { c in
+                    c.line("const float *wp = wb + ((ci * R_ + r) * S_ + s) * TV;")
+                    c.line("const long o = ci * HP * WPD + r * DIL * WPD + s * DIL;")
+                    c.line("vf " + (0..<rv).map { "x\($0) = *(const vf *)(wp + \($0 * vec))" }.joined(separator: ", ") + ";")
+                    for b in 0..<rb {
+                        c.line("{ vf y = BC(i\(b)[o]); " + (0..<rv).map { "a\(b)_\($0) += y * x\($0);" }.joined(separator: " ") + " }")
+                    }
+                }
+            }
+            for b in 0..<rb {
+                c.line("{ float *o = ot + (p0 + \(b)) * KPGP; " + (0..<rv).map { v in
+                    "vf *o\(v) = (vf *)(o + \(v * vec)); *o\(v) = first ? a\(b)_\(v) : *o\(v) + a\(b)_\(v);"
+                }.joined(separator: " ") + " }")
+            }
+        }
+    }
+}
