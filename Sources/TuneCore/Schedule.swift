@@ -99,7 +99,11 @@ extension ScheduleSpace {
     public func sample<G: RandomNumberGenerator>(using rng: inout G, attempts: Int = 10_000) -> Schedule? {
         for _ in 0..<attempts {
             var v: [String: Int] = [:]
-            for d in knobs { v[d.name] = d.choices.randomElement(using: &rng)! }
+            for d in knobs {
+                // An empty domain means the space has no points at all on this device.
+                guard let c = d.choices.randomElement(using: &rng) else { return nil }
+                v[d.name] = c
+            }
             let s = Schedule(v)
             if constraintViolation(s) == nil { return s }
         }

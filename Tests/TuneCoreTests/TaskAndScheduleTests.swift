@@ -111,3 +111,15 @@ import Testing
         #expect(SampleStats([]) == nil)
     }
 }
+
+@Suite struct EmptySpaces {
+    struct Empty: ScheduleSpace {
+        var knobs = [KnobDomain("a", [])]
+        func constraintViolation(_ s: Schedule) -> String? { nil }
+    }
+
+    @Test func aSpaceWithAnEmptyDomainHasNoSample() {
+        var rng = SplitMix64(seed: 1)
+        #expect(Empty().sample(using: &rng) == nil)
+    }
+}
