@@ -46,8 +46,7 @@ struct BenchCPU: ParsableCommand {
         plan.repeats = 7
         plan.minRepeatSeconds = 0.02
         plan.runTimeoutSeconds = 120
-        let id = try cluster.client.request(launchRequest(workload: workload, trials: trials, devices: [.cpu], batchSize: 4,
-                                                          plan: plan, seed: 0)).launched.campaignID
+        let id = try cluster.client.launch(workload: workload, trials: trials, devices: [.cpu], batchSize: 4, plan: plan, seed: 0)
         var lastLine = 0.0
         while true {
             if interrupted.isSet { throw ExitCode(130) }

@@ -54,23 +54,6 @@ func parseDeviceClasses(_ s: String) throws -> [DeviceClass] {
     return Array(Set(out)).sorted { $0.rawValue < $1.rawValue }
 }
 
-func launchRequest(workload: Workload, trials: Int, devices: [DeviceClass], batchSize: Int, plan: MeasurePlan?,
-                   seed: UInt64) -> Tunefleet_V1_ControlRequest {
-    var l = Tunefleet_V1_LaunchCampaign()
-    l.workloadName = workload.name
-    l.tasks = workload.tasks.map { t in
-        var w = Tunefleet_V1_WorkloadTask(); w.task = t.task.wire; w.weight = UInt32(t.weight); return w
-    }
-    l.trialsPerTask = UInt32(trials)
-    l.deviceClasses = devices.map(\.wire)
-    l.batchSize = UInt32(batchSize)
-    if let plan { l.plan = plan.wire }
-    l.seed = seed
-    var r = Tunefleet_V1_ControlRequest()
-    r.launch = l
-    return r
-}
-
 struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Launch a campaign over a workload.")
     @OptionGroup var control: ControlOptions
@@ -102,9 +85,8 @@ struct Launch: ParsableCommand {
         var plan = MeasurePlan()
         plan.threads = threads
         plan.repeats = repeats
-        let reply = try control.client.request(launchRequest(workload: w, trials: trials, devices: try parseDeviceClasses(device),
-                                                             batchSize: batchSize, plan: plan, seed: seed))
-        let id = reply.launched.campaignID
+        let id = try control.client.launch(workload: w, trials: trials, devices: try parseDeviceClasses(device),
+                                           batchSize: batchSize, plan: plan, seed: seed)
         print(json ? "{\"campaign\": \(id)}" : "campaign \(id) launched: \(w.name), \(w.tasks.count) tasks, \(trials) trials each")
     }
 }

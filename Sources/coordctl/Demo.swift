@@ -41,9 +41,7 @@ struct Demo: ParsableCommand {
         var plan = MeasurePlan()
         plan.repeats = 5
         plan.minRepeatSeconds = 0.01
-        let reply = try cluster.client.request(launchRequest(workload: workload, trials: trials, devices: [.cpu],
-                                                             batchSize: 4, plan: plan, seed: 0))
-        let id = reply.launched.campaignID
+        let id = try cluster.client.launch(workload: workload, trials: trials, devices: [.cpu], batchSize: 4, plan: plan, seed: 0)
         var lastPrint = 0.0
         var final: StatusJSON.Campaign?
         while final == nil {

@@ -30,20 +30,10 @@ func smallWorkload() throws -> Workload {
 }
 
 func launch(_ c: LocalCluster, _ w: Workload, trials: Int) throws -> Int64 {
-    var l = Tunefleet_V1_LaunchCampaign()
-    l.workloadName = w.name
-    l.tasks = w.tasks.map { t in var x = Tunefleet_V1_WorkloadTask(); x.task = t.task.wire; x.weight = UInt32(t.weight); return x }
-    l.trialsPerTask = UInt32(trials)
-    l.deviceClasses = [.cpu]
-    l.batchSize = 2
     var plan = MeasurePlan()
     plan.repeats = 2
     plan.minRepeatSeconds = 0.001
-    l.plan = plan.wire
-    l.seed = 11
-    var r = Tunefleet_V1_ControlRequest()
-    r.launch = l
-    return try c.client.request(r).launched.campaignID
+    return try c.client.launch(workload: w, trials: trials, devices: [.cpu], batchSize: 2, plan: plan, seed: 11)
 }
 
 /// Polls the coordinator until `condition` holds for the campaign (or throws).

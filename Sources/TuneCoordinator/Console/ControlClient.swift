@@ -1,3 +1,4 @@
+import TuneCore
 import TuneTransport
 import TuneWire
 
@@ -40,5 +41,24 @@ public struct ControlClient {
         var r = Tunefleet_V1_ControlRequest()
         r.status = Tunefleet_V1_StatusRequest()
         return try request(r).status
+    }
+
+    /// Launches a campaign over `workload` and returns its id. `batchSize` 0 and a nil plan
+    /// leave the coordinator's defaults; `seed` 0 asks for a random one.
+    public func launch(workload: Workload, trials: Int, devices: [DeviceClass], batchSize: Int, plan: MeasurePlan?,
+                       seed: UInt64) throws(ControlError) -> Int64 {
+        var l = Tunefleet_V1_LaunchCampaign()
+        l.workloadName = workload.name
+        l.tasks = workload.tasks.map { t in
+            var w = Tunefleet_V1_WorkloadTask(); w.task = t.task.wire; w.weight = UInt32(t.weight); return w
+        }
+        l.trialsPerTask = UInt32(trials)
+        l.deviceClasses = devices.map(\.wire)
+        l.batchSize = UInt32(batchSize)
+        if let plan { l.plan = plan.wire }
+        l.seed = seed
+        var r = Tunefleet_V1_ControlRequest()
+        r.launch = l
+        return try request(r).launched.campaignID
     }
 }

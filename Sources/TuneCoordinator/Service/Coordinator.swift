@@ -166,10 +166,7 @@ public final class Coordinator {
             send(key, .measureBatch(b))
         case .commit(let key, let batchID, let result, let agent, let device):
             do {
-                if let jobID = try store.commit(result, agent: agent, device: device) {
-                    noteCommitted()
-                    if book.recordMeasured(jobID: jobID) { finishJob(jobID) }
-                }
+                try commitResult(result, agent: agent, device: device)
                 acknowledge(key, batchID: batchID, candidateID: result.candidateID)
             } catch {
                 // Not acknowledged: the agent keeps the result and sends it again.
@@ -191,15 +188,21 @@ public final class Coordinator {
             for id in ids {
                 let r = MeasureResult(candidateID: id, status: .agentLost,
                                       errorText: "lost with its agent \(settings.dispatch.maxLostAttempts) times; not retried")
-                if let jobID = try? store.commit(r, agent: "-", device: "-") {
-                    noteCommitted()
-                    if book.recordMeasured(jobID: jobID) { finishJob(jobID) }
+                do { try commitResult(r, agent: "-", device: "-") } catch {
+                    logger.error("cannot record candidate \(id) as agent_lost: \(error)")
                 }
             }
         case .agentJoined(let key, let hello):
             recentlyLost.removeAll { $0.name == hello.name }
             logger.info("agent \(hello.name) joined (\(hello.profile.deviceClass.rawValue): \(hello.profile.model), \(hello.slots) slots) from \(key)")
         }
+    }
+
+    /// Stores a result and counts it toward its job's budget; a redelivery stores nothing.
+    private func commitResult(_ r: MeasureResult, agent: String, device: String) throws(StoreError) {
+        guard let jobID = try store.commit(r, agent: agent, device: device) else { return }
+        noteCommitted()
+        if book.recordMeasured(jobID: jobID) { finishJob(jobID) }
     }
 
     private func noteCommitted() {
