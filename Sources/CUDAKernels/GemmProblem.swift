@@ -136,6 +136,84 @@ struct GemmProblem: Sendable {
         }
     }
 
+    // MARK: conv input, pixel found once per thread
+
+    /// Whether the NCHW conv input can find each thread's pixel once, before the K loop,
+    /// instead of dividing per element: true when every load of a thread falls on the same
+    /// tile column, i.e. the block's threads are a multiple of the tile's width in loads.
+    func pixelOnce(_ f: Fetch, tile: Int, vec: Int, threads: Int) -> Bool {
+        f == .convInputNCHW && threads % (tile / vec) == 0
+    }
+
+    /// Largest reduction length whose tap table is put in constant memory (8 bytes an entry).
+    static let tapTableLimit = 6144
+
+    /// Whether the conv's reduction index (ci, r, s) is decoded through a table: filters with
+    /// taps whose table fits. 1x1 filters need no table (the index is the channel).
+    var usesTapTable: Bool {
+        guard let c = conv else { return false }
+        return c.r * c.s > 1 && K <= Self.tapTableLimit
+    }
+
+    /// The tap table of an NCHW conv: for reduction index `gk` = (ci, r, s), entry `2 gk` is
+    /// the input offset `ci*H*W + r*dil*W + s*dil` and `2 gk + 1` the tap `(r*dil) << 16 |
+    /// s*dil`, so a load needs one table read, two compares and one add.
+    func tapTable(name: String) -> String {
+        let c = conv!
+        var entries: [String] = []
+        entries.reserveCapacity(2 * K)
+        for ci in 0..<c.cg { for r in 0..<c.r { for s in 0..<c.s {
+            entries.append(String(ci * c.h * c.w + r * c.dil * c.w + s * c.dil))
+            entries.append(String((r * c.dil) << 16 | (s * c.dil)))
+        } } }
+        var lines: [String] = []
+        var i = 0
+        while i < entries.count {
+            lines.append("    " + entries[i..<min(i + 16, entries.count)].joined(separator: ", "))
+            i += 16
+        }
+        return "__constant__ int \(name)[\(2 * K)] = {\n" + lines.joined(separator: ",\n") + "\n};\n"
+    }
+
+    /// Per-thread statements that locate the thread's output pixel `gx` in the NCHW input:
+    /// `pxOK` (inside the problem), `pxH`/`pxW` (top-left input row/column of its window)
+    /// and `pxBase` (offset of that corner in channel 0 of its image and group).
+    func pixelPrologue(gx: String, z: String) -> String {
+        let c = conv!
+        let pq = c.p * c.q
+        let cBase = batch > 1 ? " + \(z) * \(c.cg)" : ""
+        var s = "    const int px = \(gx);\n"
+        s += "    const bool pxOK = px < \(M);\n"
+        s += "    const int pxN = px / \(pq), pxPQ = px % \(pq);\n"
+        s += "    const int pxH = pxPQ / \(c.q) * \(c.stride) - \(c.pad), pxW = pxPQ % \(c.q) * \(c.stride) - \(c.pad);\n"
+        s += "    const int pxBase = (pxN * \(c.c)\(cBase)) * \(c.h * c.w) + pxH * \(c.w) + pxW;\n"
+        s += "    (void)pxOK; (void)pxBase;\n"
+        return s
+    }
+
+    /// Like `fetch` for the NCHW conv input after `pixelPrologue`: the pixel part is known,
+    /// the reduction index is a channel (1x1) or a tap-table entry.
+    func fetchPixelOnce(gk: String, vec: Int, dst: String, kLimit: String, table: String) -> String {
+        let c = conv!
+        let zero = vec == 4 ? "make_float4(0.f, 0.f, 0.f, 0.f)" : "0.f"
+        func load(_ addr: String) -> String {
+            vec == 4 ? "__ldg(reinterpret_cast<const float4*>(&\(addr)))" : "__ldg(&\(addr))"
+        }
+        if c.r * c.s == 1 {
+            let inside = c.pad > 0 ? " && (unsigned)pxH < \(c.h)u && (unsigned)pxW < \(c.w)u" : ""
+            return "\(dst) = (pxOK && \(gk) < \(kLimit)\(inside)) ? \(load("\(pointerA)[pxBase + \(gk) * \(c.h * c.w)]")) : \(zero);"
+        }
+        if !usesTapTable {
+            let rs = c.r * c.s
+            return "{ const int ci = \(gk) / \(rs), rs = \(gk) % \(rs), rd = rs / \(c.s) * \(c.dil), sd = rs % \(c.s) * \(c.dil); "
+                + "\(dst) = (pxOK && \(gk) < \(kLimit) && (unsigned)(pxH + rd) < \(c.h)u && (unsigned)(pxW + sd) < \(c.w)u) ? "
+                + "\(load("\(pointerA)[pxBase + ci * \(c.h * c.w) + rd * \(c.w) + sd]")) : \(zero); }"
+        }
+        return "{ const bool in = pxOK && \(gk) < \(kLimit); const int tap = in ? \(table)[2 * \(gk) + 1] : 0; "
+            + "\(dst) = (in && (unsigned)(pxH + (tap >> 16)) < \(c.h)u && (unsigned)(pxW + (tap & 0xffff)) < \(c.w)u) ? "
+            + "\(load("\(pointerA)[pxBase + \(table)[2 * \(gk)]]")) : \(zero); }"
+    }
+
     /// The C expression of the output index of GEMM element (gm, gn) of batch/group `z`.
     func outputIndex(gm: String, gn: String, z: String) -> String {
         switch out {

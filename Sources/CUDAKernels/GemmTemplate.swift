@@ -104,10 +104,14 @@ enum GemmTemplate {
         let nlb = c.loadsPerThread(tile: c.bn, vec: c.vb)
         let act = p.act
         let biasName = p.bias ? p.tensorNames[2].name : nil
+        // NCHW conv inputs whose threads keep one pixel find it once, not per element.
+        let pixelOnce = p.pixelOnce(p.a, tile: c.bm, vec: c.va, threads: c.threads)
+        let taps = "tf_taps_\(tag)"
         var s = "// TuneFleet CUDA GEMM: \(p.task.name)\n"
         s += "// M=\(p.M) N=\(p.N) K=\(p.K) batch=\(p.batch) bm=\(c.bm) bn=\(c.bn) bk=\(c.bk) tm=\(c.tm) tn=\(c.tn) wx=\(c.wx) "
         s += "va=\(c.va) vb=\(c.vb) db=\(c.db) pad=\(c.pad) splitk=\(split) swz=\(c.swz) threads=\(c.threads)\n"
         s += CUDAKernels.prelude
+        if pixelOnce && p.usesTapTable { s += p.tapTable(name: taps) }
         s += "extern \"C\" __global__ void __launch_bounds__(\(c.threads)) \(entry)(\(params)) {\n"
         s += CUDAKernels.faultPrologue(fault)
         s += "    TF_DYN_SMEM(tf_smem);\n"
@@ -138,6 +142,7 @@ enum GemmTemplate {
             s += "    const int kEnd = \(p.K);\n"
         }
         s += "    (void)zb;\n"
+        if pixelOnce { s += p.pixelPrologue(gx: "m0 + (tid % \(c.bm / c.va)) * \(c.va)", z: "zb") }
         s += "    const int nTiles = (kEnd - kBegin + \(c.bk - 1)) / \(c.bk);\n"
         s += "    float acc[\(c.tm)][\(c.tn)];\n"
         s += "    #pragma unroll\n    for (int i = 0; i < \(c.tm); ++i)\n        #pragma unroll\n        for (int j = 0; j < \(c.tn); ++j) acc[i][j] = 0.f;\n"
@@ -145,7 +150,8 @@ enum GemmTemplate {
         s += "    \(c.vb == 4 ? "float4" : "float") rb[\(nlb)];\n"
         // Global -> registers for one K slice.
         s += "    auto fetch = [&](int k0) {\n"
-        s += operandLoop(p, c, fetch: p.a, tile: c.bm, vec: c.va, origin: "m0", regs: "ra", count: nla, store: nil)
+        s += operandLoop(p, c, fetch: p.a, tile: c.bm, vec: c.va, origin: "m0", regs: "ra", count: nla, store: nil,
+                         pixelOnce: pixelOnce ? taps : nil)
         s += operandLoop(p, c, fetch: p.b, tile: c.bn, vec: c.vb, origin: "n0", regs: "rb", count: nlb, store: nil)
         s += "    };\n"
         // Registers -> shared memory (buffer `buf`).
@@ -212,7 +218,8 @@ enum GemmTemplate {
     /// One operand's per-thread loop over its share of a K slice: loads into registers
     /// (`store == nil`) or stores those registers into shared memory.
     static func operandLoop(_ p: GemmProblem, _ c: GemmConfig, fetch f: GemmProblem.Fetch, tile: Int, vec: Int,
-                            origin: String, regs: String, count: Int, store: (base: String, ld: Int)?) -> String {
+                            origin: String, regs: String, count: Int, store: (base: String, ld: Int)?,
+                            pixelOnce taps: String? = nil) -> String {
         let total = tile * c.bk / vec
         let guarded = count * c.threads != total
         var s = "        #pragma unroll\n"
@@ -238,6 +245,10 @@ enum GemmTemplate {
             } else {
                 s += "            *reinterpret_cast<float4*>(&dst[kr * \(ld) + xr]) = \(regs)[i];\n"
             }
+        } else if let taps {
+            // The pixel (column xr) is the thread's own, located by the prologue.
+            s += "            const int gk = k0 + kr; (void)xr;\n"
+            s += "            " + p.fetchPixelOnce(gk: "gk", vec: vec, dst: "\(regs)[i]", kLimit: "kEnd", table: taps) + "\n"
         } else {
             s += "            const int gx = \(origin) + xr, gk = k0 + kr;\n"
             s += "            " + p.fetch(f, gx: "gx", gk: "gk", vec: vec, dst: "\(regs)[i]", kLimit: "kEnd", z: "zb") + "\n"

@@ -51,6 +51,7 @@ static inline float2 make_float2(float a, float b) { return float2{a, b}; }
 #define __align__(n) __attribute__((aligned(n)))
 // Blocks run one after another and all threads of a block share one static copy.
 #define __shared__ static
+#define __constant__ static const
 
 namespace tf_shim {
 inline thread_local uint3 tIdx{0, 0, 0};
