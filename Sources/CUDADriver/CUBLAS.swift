@@ -29,6 +29,8 @@ public final class CUBLASBaseline {
     /// column-major product `C^T = B^T x A^T` (swap operands, no transposes).
     func gemm(task: TaskSpec, a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer) throws(CUDAError) {
         let m = Int32(task["m"]), n = Int32(task["n"]), k = Int32(task["k"])
+        // Follow the context onto its capture stream, so a graph can record the GEMM.
+        if let setStream = api.cublasSetStream { try api.check(setStream(handle, context.stream), "cublasSetStream_v2") }
         var alpha: Float = 1, beta: Float = 0
         let r: Int32
         if task.op == .batchMatmul {
@@ -44,7 +46,7 @@ public final class CUBLASBaseline {
     /// Uploads `inputs` (task tensor order, inputs only; a bias is ignored), runs once and
     /// returns the product (for a sanity check) and timing samples under `plan`.
     public func measure(task: TaskSpec, inputs: [[Float]], plan: MeasurePlan,
-                        l2Bytes: Int) throws(CUDAError) -> (output: [Float], samples: [Double]) {
+                        l2Bytes: Int) throws(CUDAError) -> (output: [Float], timed: TimedRuns) {
         guard Self.supports(task) else {
             throw CUDAError(kind: .invalidArgument, function: "CUBLASBaseline", message: "no cuBLAS baseline for \(task.op.rawValue)")
         }
@@ -65,7 +67,9 @@ public final class CUBLASBaseline {
         let output = try context.download(c, count: outCount)
         let timer = try EventTimer(context: context, l2Bytes: plan.flushCache ? l2Bytes : 0)
         defer { timer.release() }
-        let samples = try timer.samples(plan: plan) { () throws(CUDAError) in try gemm(task: task, a: a, b: b, c: c) }
-        return (output, samples)
+        let timed = try timer.samples(plan: plan, graph: api.cublasSetStream != nil) { () throws(CUDAError) in
+            try gemm(task: task, a: a, b: b, c: c)
+        }
+        return (output, timed)
     }
 }

@@ -28,6 +28,11 @@ public final class CUDAContext {
     private var allocations: Set<UInt64> = []
     /// The first error that left the context unusable.
     public private(set) var poisoned: CUDAError?
+    /// Where launches and event records go: nil (the legacy default stream), or the replay
+    /// stream while a graph is being captured.
+    public private(set) var stream: OpaquePointer?
+    /// A non-blocking stream for graph capture and replay, created on first use.
+    private var replayStream: OpaquePointer?
 
     public init(ordinal: Int = 0, libraries: CUDALibraries = .shared) throws(CUDAError) {
         api = try libraries.driver()
@@ -53,6 +58,7 @@ public final class CUDAContext {
         if poisoned == nil {
             for a in allocations { _ = api.cuMemFree(a) }
             for m in modules { _ = api.cuModuleUnload(m) }
+            if let s = replayStream, let g = api.graphs { _ = g.cuStreamDestroy(s) }
         }
         if context != nil { _ = api.cuDevicePrimaryCtxRelease(device) }
     }
@@ -166,7 +172,7 @@ public final class CUDAContext {
             for i in 0..<count { params[i] = UnsafeMutableRawPointer(addrs.baseAddress! + i) }
             return params.withUnsafeMutableBufferPointer { p in
                 api.cuLaunchKernel(f.handle, dim(grid, 0), dim(grid, 1), dim(grid, 2), dim(block, 0), dim(block, 1),
-                                   dim(block, 2), UInt32(clamping: sharedBytes), nil, p.baseAddress, nil)
+                                   dim(block, 2), UInt32(clamping: sharedBytes), stream, p.baseAddress, nil)
             }
         }
         try call(r, "cuLaunchKernel(\(f.name))")
@@ -187,7 +193,57 @@ public final class CUDAContext {
     }
 
     public func record(_ e: CUDAEvent) throws(CUDAError) {
-        try call(api.cuEventRecord(e.handle, nil), "cuEventRecord")
+        try call(api.cuEventRecord(e.handle, stream), "cuEventRecord")
+    }
+
+    // MARK: graphs
+
+    /// Captures the launches `body` makes (through this context, or a library put on
+    /// `stream`) into a CUDA graph, without running them. Nil where the driver has no graph
+    /// entry points, the capture failed, or nothing was captured: the caller then launches
+    /// directly. A `body` error that poisons the context is rethrown.
+    public func captureGraph(_ body: () throws(CUDAError) -> Void) throws(CUDAError) -> CUDAGraph? {
+        guard let g = api.graphs else { return nil }
+        try ensureUsable()
+        if replayStream == nil {
+            var s: OpaquePointer? = nil
+            guard g.cuStreamCreate(&s, 1) == 0, let s else { return nil } // 1: CU_STREAM_NON_BLOCKING
+            replayStream = s
+        }
+        // Work queued on the default stream must not overlap the replay stream's.
+        try synchronize()
+        guard g.cuStreamBeginCapture(replayStream, 2) == 0 else { return nil } // 2: relaxed mode
+        stream = replayStream
+        var bodyError: CUDAError? = nil
+        do { try body() } catch { bodyError = error }
+        stream = nil
+        var graph: OpaquePointer? = nil
+        let ended = g.cuStreamEndCapture(replayStream, &graph)
+        if let e = bodyError, e.poisonsContext {
+            if let graph { _ = g.cuGraphDestroy(graph) }
+            throw e
+        }
+        guard ended == 0, bodyError == nil, let graph else {
+            if let graph { _ = g.cuGraphDestroy(graph) }
+            return nil
+        }
+        var nodes = 0
+        var exec: OpaquePointer? = nil
+        guard g.cuGraphGetNodes(graph, nil, &nodes) == 0, nodes > 0,
+              g.cuGraphInstantiateWithFlags(&exec, graph, 0) == 0, let exec else {
+            _ = g.cuGraphDestroy(graph)
+            return nil
+        }
+        return CUDAGraph(api: g, graph: graph, exec: exec, nodes: nodes)
+    }
+
+    /// Launches `graph` `times` times back to back on the replay stream, between `start`
+    /// and `stop` recorded on that stream.
+    public func replay(_ graph: CUDAGraph, times: Int, from start: CUDAEvent, to stop: CUDAEvent) throws(CUDAError) {
+        try ensureUsable()
+        try call(api.cuEventRecord(start.handle, replayStream), "cuEventRecord")
+        for _ in 0..<max(1, times) { try call(graph.api.cuGraphLaunch(graph.exec, replayStream), "cuGraphLaunch") }
+        try call(api.cuEventRecord(stop.handle, replayStream), "cuEventRecord")
     }
 
     /// Waits for `e`, polling so that a kernel that never finishes becomes a `.timeout`
@@ -216,6 +272,19 @@ public final class CUDAContext {
         try call(api.cuEventElapsedTime(&ms, a.handle, b.handle), "cuEventElapsedTime")
         return Double(ms) * 1e-3
     }
+}
+
+/// An instantiated CUDA graph (see `CUDAContext.captureGraph`).
+public final class CUDAGraph {
+    let api: GraphAPI
+    let graph: OpaquePointer
+    let exec: OpaquePointer
+    /// Kernel nodes and other operations captured.
+    public let nodes: Int
+    init(api: GraphAPI, graph: OpaquePointer, exec: OpaquePointer, nodes: Int) {
+        self.api = api; self.graph = graph; self.exec = exec; self.nodes = nodes
+    }
+    deinit { _ = api.cuGraphExecDestroy(exec); _ = api.cuGraphDestroy(graph) }
 }
 
 public final class CUDAEvent {

@@ -32,6 +32,43 @@ typealias CUEventCreateFn = @convention(c) (UnsafeMutablePointer<OpaquePointer?>
 typealias CUEventRecordFn = @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32
 typealias CUEventElapsedFn = @convention(c) (UnsafeMutablePointer<Float>?, OpaquePointer?, OpaquePointer?) -> Int32
 typealias CUGetErrorNameFn = @convention(c) (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32
+typealias CUStreamCreateFn = @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, UInt32) -> Int32
+typealias CUStreamBeginCaptureFn = @convention(c) (OpaquePointer?, Int32) -> Int32
+typealias CUStreamEndCaptureFn = @convention(c) (OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>?) -> Int32
+typealias CUGraphInstantiateFn = @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, OpaquePointer?, UInt64) -> Int32
+typealias CUGraphGetNodesFn = @convention(c) (OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<Int>?) -> Int32
+typealias CUGraphLaunchFn = @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32
+
+/// Stream capture and graph replay (CUDA 11.4+), used to time kernels without the host's
+/// launch gaps, the way vendor baselines are timed from CUDA graphs. Optional: a driver
+/// without them times with direct launches.
+struct GraphAPI: @unchecked Sendable {
+    let cuStreamCreate: CUStreamCreateFn
+    let cuStreamDestroy: CUHandleFn
+    let cuStreamBeginCapture: CUStreamBeginCaptureFn
+    let cuStreamEndCapture: CUStreamEndCaptureFn
+    let cuGraphInstantiateWithFlags: CUGraphInstantiateFn
+    let cuGraphGetNodes: CUGraphGetNodesFn
+    let cuGraphLaunch: CUGraphLaunchFn
+    let cuGraphExecDestroy: CUHandleFn
+    let cuGraphDestroy: CUHandleFn
+
+    init?(_ lib: DynamicLibrary) {
+        guard let create = lib.optionalSymbol("cuStreamCreate", as: CUStreamCreateFn.self),
+              let destroy = lib.optionalSymbol("cuStreamDestroy_v2", as: CUHandleFn.self),
+              let begin = lib.optionalSymbol("cuStreamBeginCapture_v2", as: CUStreamBeginCaptureFn.self),
+              let end = lib.optionalSymbol("cuStreamEndCapture", as: CUStreamEndCaptureFn.self),
+              let instantiate = lib.optionalSymbol("cuGraphInstantiateWithFlags", as: CUGraphInstantiateFn.self),
+              let nodes = lib.optionalSymbol("cuGraphGetNodes", as: CUGraphGetNodesFn.self),
+              let launch = lib.optionalSymbol("cuGraphLaunch", as: CUGraphLaunchFn.self),
+              let execDestroy = lib.optionalSymbol("cuGraphExecDestroy", as: CUHandleFn.self),
+              let graphDestroy = lib.optionalSymbol("cuGraphDestroy", as: CUHandleFn.self)
+        else { return nil }
+        cuStreamCreate = create; cuStreamDestroy = destroy; cuStreamBeginCapture = begin; cuStreamEndCapture = end
+        cuGraphInstantiateWithFlags = instantiate; cuGraphGetNodes = nodes; cuGraphLaunch = launch
+        cuGraphExecDestroy = execDestroy; cuGraphDestroy = graphDestroy
+    }
+}
 
 /// CUdevice_attribute values used by the probe (cuda.h).
 enum CUDeviceAttribute: Int32 {
@@ -90,6 +127,7 @@ struct DriverAPI: @unchecked Sendable {
     let cuEventElapsedTime: CUEventElapsedFn
     let cuEventDestroy: CUHandleFn
     let cuGetErrorName: CUGetErrorNameFn?
+    let graphs: GraphAPI?
 
     static func load() throws(CUDAError) -> DriverAPI {
         guard let lib = DynamicLibrary.open("libcuda.so.1") ?? DynamicLibrary.open("libcuda.so") else {
@@ -132,7 +170,8 @@ struct DriverAPI: @unchecked Sendable {
             cuEventSynchronize: try lib.symbol("cuEventSynchronize", as: CUHandleFn.self),
             cuEventElapsedTime: elapsed,
             cuEventDestroy: try lib.symbol("cuEventDestroy_v2", as: CUHandleFn.self),
-            cuGetErrorName: lib.optionalSymbol("cuGetErrorName", as: CUGetErrorNameFn.self)
+            cuGetErrorName: lib.optionalSymbol("cuGetErrorName", as: CUGetErrorNameFn.self),
+            graphs: GraphAPI(lib)
         )
     }
 
@@ -219,6 +258,8 @@ typealias CUBLASSgemmStridedBatchedFn = @convention(c) (OpaquePointer?, Int32, I
                                                         UnsafePointer<Float>?, UInt64, Int32, Int64, UInt64, Int32, Int64,
                                                         UnsafePointer<Float>?, UInt64, Int32, Int64, Int32) -> Int32
 
+typealias CUBLASSetStreamFn = @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32
+
 struct CUBLASAPI: @unchecked Sendable {
     let library: DynamicLibrary
     var path: String { library.path }
@@ -227,6 +268,8 @@ struct CUBLASAPI: @unchecked Sendable {
     let cublasSetMathMode: CUBLASSetMathModeFn
     let cublasSgemm: CUBLASSgemmFn
     let cublasSgemmStridedBatched: CUBLASSgemmStridedBatchedFn
+    /// Puts the handle's work on a stream (so a graph can capture it); optional.
+    let cublasSetStream: CUBLASSetStreamFn?
 
     static func load(settings: CUDALibrarySettings) throws(CUDAError) -> CUBLASAPI {
         let names = ["libcublas.so.13", "libcublas.so.12"]
@@ -245,7 +288,8 @@ struct CUBLASAPI: @unchecked Sendable {
             cublasDestroy: try lib.symbol("cublasDestroy_v2", as: CUBLASHandleFn.self),
             cublasSetMathMode: try lib.symbol("cublasSetMathMode", as: CUBLASSetMathModeFn.self),
             cublasSgemm: try lib.symbol("cublasSgemm_v2", as: CUBLASSgemmFn.self),
-            cublasSgemmStridedBatched: try lib.symbol("cublasSgemmStridedBatched", as: CUBLASSgemmStridedBatchedFn.self)
+            cublasSgemmStridedBatched: try lib.symbol("cublasSgemmStridedBatched", as: CUBLASSgemmStridedBatchedFn.self),
+            cublasSetStream: lib.optionalSymbol("cublasSetStream_v2", as: CUBLASSetStreamFn.self)
         )
     }
 

@@ -6,13 +6,32 @@ import TuneCore
 /// ("poison left") for GPU kernels too.
 public let outputPoisonPattern: UInt32 = 0x7FC0_BAD1
 
+/// How timed runs reached the GPU.
+public enum LaunchMethod: String, Sendable {
+    /// Runs captured once into a CUDA graph and replayed: GPU time without the host's
+    /// per-launch gaps, the way the cuDNN/cuBLAS baselines are timed through torch.
+    case graph = "cuda-graph"
+    /// Runs launched one by one from the host.
+    case stream = "stream"
+}
+
+/// Timing samples and how they were taken.
+public struct TimedRuns: Sendable {
+    public var samples: [Double]
+    public var method: LaunchMethod
+}
+
 /// Times a run closure with CUDA events: warm-up, then `repeats` samples, each the mean of
 /// an inner loop long enough to last `minRepeatSeconds` (one run per sample when the cache
-/// is flushed, the flush itself outside the timed region).
+/// is flushed, the flush itself outside the timed region). With `graph`, the inner loop is
+/// captured into a CUDA graph of at most `runsPerGraph` runs, replayed as often as needed;
+/// where capture is impossible the runs are launched directly and the method says so.
 public struct EventTimer {
     public let context: CUDAContext
     /// A buffer larger than L2, overwritten between samples when the plan flushes caches.
     private var flushBuffer: DeviceBuffer?
+    /// Graph size cap: replays of one graph amortize the gap between graphs.
+    public static let runsPerGraph = 128
 
     public init(context: CUDAContext, l2Bytes: Int) throws(CUDAError) {
         self.context = context
@@ -20,7 +39,7 @@ public struct EventTimer {
     }
 
     /// Seconds per run, one value per repeat.
-    public func samples(plan: MeasurePlan, run: () throws(CUDAError) -> Void) throws(CUDAError) -> [Double] {
+    public func samples(plan: MeasurePlan, graph: Bool = false, run: () throws(CUDAError) -> Void) throws(CUDAError) -> TimedRuns {
         let timeout = max(plan.runTimeoutSeconds, 0.1)
         let start = try context.makeEvent(), stop = try context.makeEvent()
         for _ in 0..<max(0, plan.warmupRuns) { try run() }
@@ -31,18 +50,42 @@ public struct EventTimer {
         try context.wait(stop, timeoutSeconds: timeout)
         let once = max(try context.elapsed(from: start, to: stop), 1e-7)
         let inner = plan.flushCache ? 1 : max(1, min(100_000, Int((plan.minRepeatSeconds / once).rounded(.up))))
+        let waitLimit = timeout + Double(inner) * once * 4
         var out: [Double] = []
-        for _ in 0..<max(1, plan.repeats) {
-            if plan.flushCache, let f = flushBuffer {
-                try context.fill(f, pattern: 0, count: f.bytes / 4)
+        let runsPerGraph = min(inner, Self.runsPerGraph)
+        let captured = graph ? try context.captureGraph { () throws(CUDAError) in
+            for _ in 0..<runsPerGraph { try run() }
+        } : nil
+        if let g = captured {
+            let replays = (inner + runsPerGraph - 1) / runsPerGraph
+            // The first replay uploads the graph; keep it out of the samples.
+            try context.replay(g, times: 1, from: start, to: stop)
+            try context.wait(stop, timeoutSeconds: waitLimit)
+            for _ in 0..<max(1, plan.repeats) {
+                try flush()
+                try context.replay(g, times: replays, from: start, to: stop)
+                try context.wait(stop, timeoutSeconds: waitLimit)
+                out.append(try context.elapsed(from: start, to: stop) / Double(replays * runsPerGraph))
             }
+            return TimedRuns(samples: out, method: .graph)
+        }
+        for _ in 0..<max(1, plan.repeats) {
+            try flush()
             try context.record(start)
             for _ in 0..<inner { try run() }
             try context.record(stop)
-            try context.wait(stop, timeoutSeconds: timeout + Double(inner) * once * 4)
+            try context.wait(stop, timeoutSeconds: waitLimit)
             out.append(try context.elapsed(from: start, to: stop) / Double(inner))
         }
-        return out
+        return TimedRuns(samples: out, method: .stream)
+    }
+
+    /// Overwrites the flush buffer when the plan asks for cold caches, and waits for it, so
+    /// that neither stream's timed work overlaps it.
+    private func flush() throws(CUDAError) {
+        guard let f = flushBuffer else { return }
+        try context.fill(f, pattern: 0, count: f.bytes / 4)
+        try context.synchronize()
     }
 
     public func release() {
@@ -115,13 +158,23 @@ public final class KernelSession {
     /// Poisons the outputs, runs once, waits (at most `timeoutSeconds`) and returns the
     /// outputs (in `task.tensors` order, outputs only) for verification.
     public func checkedRun(timeoutSeconds: Double) throws(CUDAError) -> [[Float]] {
-        for (i, t) in task.tensors.enumerated() where t.role == .output {
-            try context.fill(buffers[i], pattern: outputPoisonPattern, count: t.elementCount)
-        }
+        try poisonOutputs()
         let done = try context.makeEvent()
         try run()
         try context.record(done)
         try context.wait(done, timeoutSeconds: timeoutSeconds)
+        return try outputs()
+    }
+
+    /// Fills every output with `outputPoisonPattern`.
+    public func poisonOutputs() throws(CUDAError) {
+        for (i, t) in task.tensors.enumerated() where t.role == .output {
+            try context.fill(buffers[i], pattern: outputPoisonPattern, count: t.elementCount)
+        }
+    }
+
+    /// Waits for all work and copies the outputs back (in `task.tensors` order, outputs only).
+    public func outputs() throws(CUDAError) -> [[Float]] {
         try context.synchronize()
         var outs: [[Float]] = []
         for (i, t) in task.tensors.enumerated() where t.role == .output {
@@ -130,10 +183,11 @@ public final class KernelSession {
         return outs
     }
 
-    /// Timing samples (seconds per run) under `plan`.
-    public func time(plan: MeasurePlan, l2Bytes: Int) throws(CUDAError) -> [Double] {
+    /// Timing samples (seconds per run) under `plan`, replayed from a CUDA graph where the
+    /// driver allows it (unless `graph` is false).
+    public func time(plan: MeasurePlan, l2Bytes: Int, graph: Bool = true) throws(CUDAError) -> TimedRuns {
         let timer = try EventTimer(context: context, l2Bytes: plan.flushCache ? l2Bytes : 0)
         defer { timer.release() }
-        return try timer.samples(plan: plan) { () throws(CUDAError) in try run() }
+        return try timer.samples(plan: plan, graph: graph) { () throws(CUDAError) in try run() }
     }
 }

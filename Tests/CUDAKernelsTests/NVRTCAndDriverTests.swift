@@ -59,6 +59,20 @@ let nvrtcAvailable: Bool = {
         #expect(module.detail["registers"] == String(r.registers))
     }
 
+    /// The 3x3 layers decode their reduction index through a constant-memory tap table; the
+    /// largest ResNet-50 table (512 channels x 9 taps) must compile and stay spill-free.
+    @Test(.enabled(if: nvrtcAvailable, Comment(rawValue: nvrtcMissingMessage)))
+    func convTapTablesCompileForTheLargestResNetLayer() throws {
+        let t = task(.conv2d, ["c": 512, "h": 7, "w": 7, "k": 512, "r": 3, "s": 3, "pad": 1])
+        let s = Schedule(["bm": 32, "bn": 64, "bk": 32, "tm": 4, "tn": 4, "wx": 4, "va": 1, "vb": 4,
+                          "db": 1, "pad": 4, "splitk": 4, "swz": 1])
+        let k = try CUDAKernels.generate(task: t, schedule: s, device: h100Profile(), options: CodegenOptions())
+        #expect(k.source.contains("__constant__ int tf_taps_"))
+        let module = try NVRTCCompiler().compile(source: k.source, architecture: "sm_90")
+        let r = try #require(module.resources[k.entry])
+        #expect(r.spillStoreBytes == 0 && r.spillLoadBytes == 0, "\(r)")
+    }
+
     @Test(.enabled(if: nvrtcAvailable, Comment(rawValue: nvrtcMissingMessage)))
     func compileErrorsCarryTheLog() throws {
         do {
@@ -152,7 +166,18 @@ let nvrtcAvailable: Bool = {
         var plan = MeasurePlan()
         plan.repeats = 3
         plan.minRepeatSeconds = 0.001
-        let samples = try session.time(plan: plan, l2Bytes: profile.l2Bytes)
-        #expect(samples.count == 3 && samples.allSatisfy { $0 > 0 })
+        let direct = try session.time(plan: plan, l2Bytes: profile.l2Bytes, graph: false)
+        #expect(direct.method == .stream && direct.samples.count == 3 && direct.samples.allSatisfy { $0 > 0 })
+        // A current driver times from a graph.
+        let timed = try session.time(plan: plan, l2Bytes: profile.l2Bytes)
+        #expect(timed.method == .graph)
+        #expect(timed.samples.count == 3 && timed.samples.allSatisfy { $0 > 0 })
+        // Capture records without running; a replay runs the real kernel.
+        try session.poisonOutputs()
+        let graph = try #require(try ctx.captureGraph { () throws(CUDAError) in try session.run() })
+        #expect(graph.nodes == k.launches.count)
+        #expect(try session.outputs()[0].allSatisfy { $0.bitPattern == outputPoisonPattern })
+        try ctx.replay(graph, times: 1, from: try ctx.makeEvent(), to: try ctx.makeEvent())
+        #expect(firstMismatch(try session.outputs()[0], reference(t, ins), task: t) == nil)
     }
 }

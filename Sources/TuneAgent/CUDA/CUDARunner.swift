@@ -96,8 +96,10 @@ public final class CUDARunner: KernelRunner {
             return fail(.wrongAnswer, problem)
         }
         do {
-            let samples = try session.time(plan: plan, l2Bytes: profile.l2Bytes)
-            return MeasureResult(candidateID: candidateID, status: .ok, samples: samples,
+            let timed = try session.time(plan: plan, l2Bytes: profile.l2Bytes)
+            var detail = detail
+            detail["timing"] = timed.method.rawValue
+            return MeasureResult(candidateID: candidateID, status: .ok, samples: timed.samples,
                                  compileSeconds: artifact.compileSeconds, detail: detail)
         } catch {
             return failure(error, candidateID: candidateID, compileSeconds: artifact.compileSeconds, detail: detail,
@@ -128,7 +130,7 @@ public final class CUDARunner: KernelRunner {
         }
         let (_, reference, inputs) = prepare(task)
         var detail = ["library": "cublas", "math": "fp32 (TF32 off)"]
-        let result: (output: [Float], samples: [Double])
+        let result: (output: [Float], timed: TimedRuns)
         do {
             result = try blas.measure(task: task, inputs: Array(inputs.prefix(2)), plan: plan, l2Bytes: profile.l2Bytes)
         } catch {
@@ -155,6 +157,7 @@ public final class CUDARunner: KernelRunner {
         if let problem {
             return MeasureResult(candidateID: id, status: .wrongAnswer, errorText: "cuBLAS: \(problem)", detail: detail)
         }
-        return MeasureResult(candidateID: id, status: .ok, samples: result.samples, detail: detail)
+        detail["timing"] = result.timed.method.rawValue
+        return MeasureResult(candidateID: id, status: .ok, samples: result.timed.samples, detail: detail)
     }
 }

@@ -172,6 +172,51 @@ if args.count >= 2 && args[1] == "--rehearse" {
     print("total \(total) candidates, \(failures) failures, \(fmt(monotonicSeconds() - t0, 1)) s")
     exit(failures == 0 ? 0 : 1)
 }
+if args.count >= 2 && args[1] == "--smoke" {
+    // The driver path end to end on a real GPU, as the test suite's device smoke test does:
+    // compile, verify, time with host launches and from a graph, and check that a capture
+    // runs nothing while a replay runs the real kernel.
+    func fail(_ what: String) -> Never { print("smoke: FAIL \(what)"); exit(1) }
+    do {
+        let profile = try CUDAProbe.probe()
+        guard let arch = NVRTCCompiler.architecture(computeCapability: profile.computeCapability) else { fail("no arch") }
+        let t = task(.conv2d, ["c": 16, "h": 14, "w": 14, "k": 24, "r": 3, "s": 3, "pad": 1])
+        let s = Schedule(["bm": 32, "bn": 32, "bk": 8, "tm": 4, "tn": 4, "wx": 4, "va": 1, "vb": 4, "db": 1, "pad": 4,
+                          "splitk": 2, "swz": 1])
+        let k = try CUDAKernels.generate(task: t, schedule: s, device: profile, options: CodegenOptions())
+        let module = try NVRTCCompiler().compile(source: k.source, architecture: arch)
+        let ctx = try CUDAContext(ordinal: 0)
+        let session = try KernelSession(context: ctx, kernel: k, cubin: module.cubin, task: t, device: profile)
+        let ins = makeInputs(t, seed: 5)
+        let want = reference(t, ins)
+        try session.upload(inputs: ins)
+        if let bad = firstMismatch(try session.checkedRun(timeoutSeconds: 10)[0], want, task: t) { fail("checked run \(bad)") }
+        var plan = MeasurePlan()
+        plan.repeats = 3
+        plan.minRepeatSeconds = 0.002
+        let direct = try session.time(plan: plan, l2Bytes: profile.l2Bytes, graph: false)
+        let graphed = try session.time(plan: plan, l2Bytes: profile.l2Bytes)
+        print("smoke: \(k.launches.count) launches per run; host launches \(fmt(median(direct.samples) * 1e6, 2)) us "
+              + "(\(direct.method.rawValue)), graph \(fmt(median(graphed.samples) * 1e6, 2)) us (\(graphed.method.rawValue))")
+        if graphed.method != .graph { fail("graph timing unavailable") }
+        try session.poisonOutputs()
+        guard let g = try ctx.captureGraph({ () throws(CUDAError) in try session.run() }) else { fail("capture") }
+        if g.nodes != k.launches.count { fail("\(g.nodes) nodes captured, \(k.launches.count) launches") }
+        if !(try session.outputs()[0]).allSatisfy({ $0.bitPattern == outputPoisonPattern }) { fail("capture ran the kernel") }
+        try ctx.replay(g, times: 1, from: try ctx.makeEvent(), to: try ctx.makeEvent())
+        if let bad = firstMismatch(try session.outputs()[0], want, task: t) { fail("replay output \(bad)") }
+        if let cb = try? CUBLASBaseline(context: ctx) {
+            let mm = task(.matmul, ["m": 256, "n": 256, "k": 256])
+            let r = try cb.measure(task: mm, inputs: makeInputs(mm, seed: 2), plan: plan, l2Bytes: profile.l2Bytes)
+            print("smoke: cuBLAS SGEMM 256^3 \(fmt(median(r.timed.samples) * 1e6, 2)) us (\(r.timed.method.rawValue))")
+            if let bad = firstMismatch(r.output, reference(mm, makeInputs(mm, seed: 2)), task: mm) { fail("cuBLAS \(bad)") }
+        }
+        print("smoke: ok")
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
 guard args.count >= 4, args[1] == "--run" else {
     print("usage: bench --list | bench --run VENDOR.tsv OUTDIR [name-filter] [samples]")
     exit(2)
@@ -229,11 +274,13 @@ for t in tasksToBench() where filter.isEmpty || (exact ? t.name == filter : t.na
     // Reference: cuBLAS (+ host epilogue) for big GEMMs, the double-precision host
     // reference otherwise.
     var vendorSeconds = vendor[t.name] ?? .nan
+    var vendorMethod = "torch cuda-graph"
     var refOut: [Double]
     if CUBLASBaseline.supports(t), let cb = cublas {
         do {
-            let (o, samples) = try cb.measure(task: t, inputs: inputs, plan: plan, l2Bytes: profile.l2Bytes)
-            if vendorSeconds.isNaN || t.op == .matmul || t.op == .batchMatmul { vendorSeconds = median(samples) }
+            let (o, timed) = try cb.measure(task: t, inputs: inputs, plan: plan, l2Bytes: profile.l2Bytes)
+            if vendorSeconds.isNaN || t.op == .matmul || t.op == .batchMatmul { vendorSeconds = median(timed.samples) }
+            vendorMethod = timed.method.rawValue
             if big {
                 refOut = o.map(Double.init)
             } else {
@@ -247,6 +294,8 @@ for t in tasksToBench() where filter.isEmpty || (exact ? t.name == filter : t.na
         refOut = reference(t, inputs)
     }
     var rows: [Row] = []
+    var fastest: (seconds: Double, session: KernelSession)? = nil
+    var method = "-"
     for (i, s) in cands.enumerated() {
         guard let k = kernels[i] else { continue }
         var row = Row(schedule: s, status: "ok", seconds: .nan, registers: 0, spills: 0, error: "")
@@ -265,7 +314,10 @@ for t in tasksToBench() where filter.isEmpty || (exact ? t.name == filter : t.na
                 if !refOut.isEmpty, let bad = firstMismatch(out, refOut, task: t) {
                     row.status = "wrong_answer"; row.error = "[\(bad.0)] got \(bad.1) want \(bad.2)"
                 } else {
-                    row.seconds = median(try session.time(plan: plan, l2Bytes: profile.l2Bytes))
+                    let timed = try session.time(plan: plan, l2Bytes: profile.l2Bytes)
+                    row.seconds = median(timed.samples)
+                    method = timed.method.rawValue
+                    if row.seconds < fastest?.seconds ?? .infinity { fastest = (row.seconds, session) }
                 }
             } catch {
                 row.status = "runtime_error"; row.error = error.description
@@ -279,13 +331,20 @@ for t in tasksToBench() where filter.isEmpty || (exact ? t.name == filter : t.na
     let failed = rows.filter { $0.status != "ok" }
     let best = valid.first
     let bestS = best?.seconds ?? .nan
+    // The winner once more with host launches, to show what the graph took away.
+    var bestStream = Double.nan
+    if let session = fastest?.session {
+        bestStream = median((try? session.time(plan: plan, l2Bytes: profile.l2Bytes, graph: false))?.samples ?? [])
+    }
+    fastest = nil
     let ratio = vendorSeconds / bestS
     print("\(t.name): \(valid.count)/\(rows.count) ok, best \(fmt(bestS * 1e6, 1)) us = \(fmt(t.flops / bestS / 1e12, 2)) TFLOP/s"
           + " vendor \(fmt(vendorSeconds * 1e6, 1)) us = \(fmt(t.flops / vendorSeconds / 1e12, 2)) TFLOP/s ratio \(fmt(ratio, 3))"
-          + "  [\(best?.schedule.encoding ?? "-") regs \(best?.registers ?? 0)]")
+          + "  [\(best?.schedule.encoding ?? "-") regs \(best?.registers ?? 0)] timing \(method), vendor \(vendorMethod); "
+          + "best with stream launches \(fmt(bestStream * 1e6, 1)) us")
     for r in valid.prefix(2).dropFirst() { print("    next: \(fmt(r.seconds * 1e6, 1)) us \(r.schedule.encoding) regs \(r.registers)") }
     for f in failed.prefix(2) { print("    FAIL \(f.status) \(f.schedule.encoding): \(f.error.prefix(200))") }
-    summary += "\(t.name)\t\(t.flops)\t\(bestS)\t\(fmt(t.flops / bestS / 1e12, 3))\t\(vendorSeconds)\t\(fmt(t.flops / vendorSeconds / 1e12, 3))\t\(fmt(ratio, 3))\t\(valid.count)\t\(rows.count)\t\(best?.schedule.encoding ?? "")\n"
+    summary += "\(t.name)\t\(t.flops)\t\(bestS)\t\(fmt(t.flops / bestS / 1e12, 3))\t\(vendorSeconds)\t\(fmt(t.flops / vendorSeconds / 1e12, 3))\t\(fmt(ratio, 3))\t\(valid.count)\t\(rows.count)\t\(best?.schedule.encoding ?? "")\t\(bestStream)\t\(method)\t\(vendorMethod)\n"
     appendFile(outDir + "/summary.tsv", summary)
     appendFile(outDir + "/all.tsv", all)
     summary = ""; all = ""
