@@ -40,44 +40,47 @@ public final class CUDALibraries: Sendable {
     public let settings: CUDALibrarySettings
     private let state = Mutex(LoadState())
 
-    private struct LoadState: ~Copyable {
-        var driver: Result<DriverAPI, CUDAError>?
-        var nvrtc: Result<NVRTCAPI, CUDAError>?
-        var cublas: Result<CUBLASAPI, CUDAError>?
+    /// One library's load outcome, boxed: the mutex then guards three references instead of
+    /// the entry-point tables themselves. (Inline, the tables made the class instance larger
+    /// than the size the static-stdlib release build allocated for it: valgrind showed the
+    /// initializer writing past the block, and the bundled agent aborted in `probe`.)
+    private final class Loaded<API: Sendable>: Sendable {
+        let outcome: Result<API, CUDAError>
+        init(_ outcome: Result<API, CUDAError>) { self.outcome = outcome }
+    }
+
+    private struct LoadState {
+        var driver: Loaded<DriverAPI>?
+        var nvrtc: Loaded<NVRTCAPI>?
+        var cublas: Loaded<CUBLASAPI>?
     }
 
     public init(settings: CUDALibrarySettings) { self.settings = settings }
 
-    func driver() throws(CUDAError) -> DriverAPI {
-        let r = state.withLock { s -> Result<DriverAPI, CUDAError> in
-            if let d = s.driver { return d }
-            let d = Result { () throws(CUDAError) -> DriverAPI in try DriverAPI.load() }
-            s.driver = d
+    /// The outcome in `slot`, loading it with `load` the first time.
+    private func loaded<API: Sendable>(_ slot: WritableKeyPath<LoadState, Loaded<API>?>,
+                                       _ load: () throws(CUDAError) -> API) throws(CUDAError) -> API {
+        let box = state.withLock { s -> Loaded<API> in
+            if let d = s[keyPath: slot] { return d }
+            let d = Loaded(Result { () throws(CUDAError) -> API in try load() })
+            s[keyPath: slot] = d
             return d
         }
-        return try r.get()
+        return try box.outcome.get()
+    }
+
+    func driver() throws(CUDAError) -> DriverAPI {
+        try loaded(\.driver) { () throws(CUDAError) in try DriverAPI.load() }
     }
 
     func nvrtc() throws(CUDAError) -> NVRTCAPI {
         let settings = self.settings
-        let r = state.withLock { s -> Result<NVRTCAPI, CUDAError> in
-            if let d = s.nvrtc { return d }
-            let d = Result { () throws(CUDAError) -> NVRTCAPI in try NVRTCAPI.load(settings: settings) }
-            s.nvrtc = d
-            return d
-        }
-        return try r.get()
+        return try loaded(\.nvrtc) { () throws(CUDAError) in try NVRTCAPI.load(settings: settings) }
     }
 
     func cublas() throws(CUDAError) -> CUBLASAPI {
         let settings = self.settings
-        let r = state.withLock { s -> Result<CUBLASAPI, CUDAError> in
-            if let d = s.cublas { return d }
-            let d = Result { () throws(CUDAError) -> CUBLASAPI in try CUBLASAPI.load(settings: settings) }
-            s.cublas = d
-            return d
-        }
-        return try r.get()
+        return try loaded(\.cublas) { () throws(CUDAError) in try CUBLASAPI.load(settings: settings) }
     }
 
     /// Whether a CUDA driver can be loaded here (no device is touched).
