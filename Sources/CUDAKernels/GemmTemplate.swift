@@ -9,14 +9,17 @@ import TuneCore
 /// strided across the warp tile, so its shared-memory reads are float4 and conflict-free.
 /// `va`/`vb`: 16-byte global loads along the operand's contiguous dimension. `db`: two
 /// shared buffers with register prefetch (one barrier per K slice). `splitk`: the K range
-/// is cut over grid z and summed with atomics after an init launch. `swz`: block-order
-/// swizzle (groups of `swz` block rows) for L2 reuse.
+/// is cut over grid z and summed with atomics after an init launch. `wk`: sliced K inside
+/// the block — `wk` groups of warps each take `bk/wk` of every K slice for the whole tile and
+/// add up through shared memory at the end (more warps per tile, no atomics, no extra
+/// launch: for small M x N with a long K). `swz`: block-order swizzle (groups of `swz` block
+/// rows) for L2 reuse.
 struct GemmConfig: Sendable {
-    var bm, bn, bk, tm, tn, wx, va, vb, db, pad, splitk, swz: Int
+    var bm, bn, bk, tm, tn, wx, wk, va, vb, db, pad, splitk, swz: Int
 
     init(_ s: Schedule) {
         bm = s["bm"] ?? 64; bn = s["bn"] ?? 64; bk = s["bk"] ?? 8
-        tm = s["tm"] ?? 4; tn = s["tn"] ?? 4; wx = s["wx"] ?? 8
+        tm = s["tm"] ?? 4; tn = s["tn"] ?? 4; wx = s["wx"] ?? 8; wk = s["wk"] ?? 1
         va = s["va"] ?? 1; vb = s["vb"] ?? 1; db = s["db"] ?? 0; pad = s["pad"] ?? 0
         splitk = s["splitk"] ?? 1; swz = s["swz"] ?? 1
     }
@@ -28,10 +31,16 @@ struct GemmConfig: Sendable {
     var warpN: Int { wx * tn }
     var warpsM: Int { bm / warpM }
     var warpsN: Int { bn / warpN }
-    var threads: Int { warpsM * warpsN * 32 }
+    /// Warps computing one copy of the tile; `wk` such groups split each K slice.
+    var tileWarps: Int { warpsM * warpsN }
+    var threads: Int { tileWarps * wk * 32 }
     var lda: Int { bm + pad }
     var ldb: Int { bn + pad }
-    var sharedBytes: Int { (bk * lda + bk * ldb) * 4 * (db == 1 ? 2 : 1) }
+    /// Staging buffers, or the sliced-K reduction tile when that is larger.
+    var sharedBytes: Int {
+        let staging = (bk * lda + bk * ldb) * 4 * (db == 1 ? 2 : 1)
+        return wk > 1 ? max(staging, bm * bn * 4) : staging
+    }
 
     /// Floats each thread carries per operand while prefetching a K slice.
     func loadsPerThread(tile: Int, vec: Int) -> Int { ceilDiv(tile * bk / vec, max(1, threads)) }
@@ -53,6 +62,7 @@ enum GemmTemplate {
         KnobDomain("tm", [1, 2, 4, 8, 16]),
         KnobDomain("tn", [1, 2, 4, 8, 16]),
         KnobDomain("wx", [1, 2, 4, 8, 16, 32]),
+        KnobDomain("wk", [1, 2, 4]),
         KnobDomain("va", [1, 4]),
         KnobDomain("vb", [1, 4]),
         KnobDomain("db", [0, 1]),
@@ -68,6 +78,7 @@ enum GemmTemplate {
     static func violation(_ c: GemmConfig, problem p: GemmProblem, limits: DeviceLimits) -> String? {
         if c.bm % c.warpM != 0 { return "warp tile rows \(c.warpM) (32/wx * tm) do not divide bm=\(c.bm)" }
         if c.bn % c.warpN != 0 { return "warp tile cols \(c.warpN) (wx * tn) do not divide bn=\(c.bn)" }
+        if c.bk % c.wk != 0 { return "wk=\(c.wk) does not divide bk=\(c.bk)" }
         if c.threads > limits.maxThreads { return "\(c.threads) threads per block exceed \(limits.maxThreads)" }
         if c.va == 4 && !p.vectorizable(p.a) { return "va=4 needs 16-byte aligned runs of A" }
         if c.vb == 4 && !p.vectorizable(p.b) { return "vb=4 needs 16-byte aligned runs of B" }
@@ -109,7 +120,7 @@ enum GemmTemplate {
         let taps = "tf_taps_\(tag)"
         var s = "// TuneFleet CUDA GEMM: \(p.task.name)\n"
         s += "// M=\(p.M) N=\(p.N) K=\(p.K) batch=\(p.batch) bm=\(c.bm) bn=\(c.bn) bk=\(c.bk) tm=\(c.tm) tn=\(c.tn) wx=\(c.wx) "
-        s += "va=\(c.va) vb=\(c.vb) db=\(c.db) pad=\(c.pad) splitk=\(split) swz=\(c.swz) threads=\(c.threads)\n"
+        s += "wk=\(c.wk) va=\(c.va) vb=\(c.vb) db=\(c.db) pad=\(c.pad) splitk=\(split) swz=\(c.swz) threads=\(c.threads)\n"
         s += CUDAKernels.prelude
         if pixelOnce && p.usesTapTable { s += p.tapTable(name: taps) }
         s += "extern \"C\" __global__ void __launch_bounds__(\(c.threads)) \(entry)(\(params)) {\n"
@@ -118,7 +129,10 @@ enum GemmTemplate {
         s += "    float* const As = tf_smem;\n"
         s += "    float* const Bs = tf_smem + \((c.db == 1 ? 2 : 1) * c.bk * c.lda);\n"
         s += "    const int tid = threadIdx.x;\n"
-        s += "    const int warp = tid >> 5, lane = tid & 31;\n"
+        s += "    const int lane = tid & 31;\n"
+        // Warp w computes tile part w % tileWarps over K share w / tileWarps.
+        s += "    const int warp = (tid >> 5) % \(c.tileWarps), kShare = (tid >> 5) / \(c.tileWarps);\n"
+        s += "    (void)kShare;\n"
         s += "    const int tRow0 = (warp / \(c.warpsN)) * \(c.warpM) + (lane / \(c.wx)) * \(c.fm);\n"
         s += "    const int tCol0 = (warp % \(c.warpsN)) * \(c.warpN) + (lane % \(c.wx)) * \(c.fn);\n"
         if c.swz > 1 {
@@ -177,6 +191,7 @@ enum GemmTemplate {
             s += "        __syncthreads();\n"
         }
         s += "    }\n"
+        if c.wk > 1 { s += slicedKReduction(c) }
         s += epilogue(p, c, act: act, biasName: biasName, fault: fault)
         s += "}\n"
 
@@ -261,7 +276,12 @@ enum GemmTemplate {
     static func computeLambda(_ c: GemmConfig) -> String {
         var s = "    auto compute = [&](const float* __restrict__ as, const float* __restrict__ bs) {\n"
         s += "        #pragma unroll\n"
-        s += "        for (int kk = 0; kk < \(c.bk); ++kk) {\n"
+        if c.wk > 1 {
+            s += "        for (int k2 = 0; k2 < \(c.bk / c.wk); ++k2) {\n"
+            s += "            const int kk = kShare * \(c.bk / c.wk) + k2;\n"
+        } else {
+            s += "        for (int kk = 0; kk < \(c.bk); ++kk) {\n"
+        }
         s += "            float a[\(c.tm)], b[\(c.tn)];\n"
         s += fragmentLoad(name: "a", smem: "as", ld: c.lda, origin: "tRow0", count: c.tm, frag: c.fm, stride: c.wy * c.fm)
         s += fragmentLoad(name: "b", smem: "bs", ld: c.ldb, origin: "tCol0", count: c.tn, frag: c.fn, stride: c.wx * c.fn)
@@ -271,6 +291,41 @@ enum GemmTemplate {
         s += "                for (int j = 0; j < \(c.tn); ++j) acc[i][j] += a[i] * b[j];\n"
         s += "        }\n"
         s += "    };\n"
+        return s
+    }
+
+    /// Adds the K shares' accumulators into share 0's, one share at a time through shared
+    /// memory (the staging buffers are free once the K loop is done); the other shares' warps
+    /// then leave, and share 0 runs the epilogue.
+    static func slicedKReduction(_ c: GemmConfig) -> String {
+        var s = "    {\n"
+        s += "        float* const red = tf_smem;\n"
+        s += "        for (int share = 1; share < \(c.wk); ++share) {\n"
+        s += "            if (kShare == share) {\n"
+        s += reductionLoop(c, body: "red[r * \(c.bn) + cc] = acc[i][j];")
+        s += "            }\n"
+        s += "            __syncthreads();\n"
+        s += "            if (kShare == 0) {\n"
+        s += reductionLoop(c, body: "acc[i][j] += red[r * \(c.bn) + cc];")
+        s += "            }\n"
+        s += "            __syncthreads();\n"
+        s += "        }\n"
+        s += "        if (kShare != 0) return;\n"
+        s += "    }\n"
+        return s
+    }
+
+    /// A loop over the thread's register tile with `r`/`cc` its element's row/column in the block tile.
+    static func reductionLoop(_ c: GemmConfig, body: String) -> String {
+        var s = "                #pragma unroll\n"
+        s += "                for (int i = 0; i < \(c.tm); ++i) {\n"
+        s += "                    const int r = tRow0 + (i / \(c.fm)) * \(c.wy * c.fm) + (i % \(c.fm));\n"
+        s += "                    #pragma unroll\n"
+        s += "                    for (int j = 0; j < \(c.tn); ++j) {\n"
+        s += "                        const int cc = tCol0 + (j / \(c.fn)) * \(c.wx * c.fn) + (j % \(c.fn));\n"
+        s += "                        \(body)\n"
+        s += "                    }\n"
+        s += "                }\n"
         return s
     }
 

@@ -66,7 +66,7 @@ import TuneSystem
         let runner = CUDARunner(ordinal: 0)
         let t = task(.matmul, ["m": 33, "n": 40, "k": 64, "act": 1])
         let kernel = try CUDAKernels.generate(task: t, schedule: Schedule(["bm": 32, "bn": 32, "bk": 8, "tm": 2, "tn": 2, "wx": 4,
-                                                                          "va": 1, "vb": 1, "db": 0, "pad": 0, "splitk": 1, "swz": 1]),
+                                                                          "va": 1, "vb": 1, "db": 0, "pad": 0, "splitk": 1, "wk": 1, "swz": 1]),
                                               device: h100Profile(), options: CodegenOptions())
         let artifact = BuildArtifact(path: "/nonexistent.cubin", kernel: kernel, compileSeconds: 0.01)
         let r = runner.measure(artifact: artifact, task: t, plan: MeasurePlan(), candidateID: 5)

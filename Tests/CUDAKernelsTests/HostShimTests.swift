@@ -40,7 +40,7 @@ import TuneCore
     func faultThreeIsCaughtByVerification() throws {
         let t = task(.matmul, ["m": 20, "n": 20, "k": 20])
         let s = Schedule(["bm": 16, "bn": 16, "bk": 8, "tm": 2, "tn": 2, "wx": 8, "va": 4, "vb": 4, "db": 1,
-                          "pad": 0, "splitk": 1, "swz": 1, CUDAKernels.faultKnob: 3])
+                          "pad": 0, "splitk": 1, "wk": 1, "swz": 1, CUDAKernels.faultKnob: 3])
         let k = try CUDAKernels.generate(task: t, schedule: s, device: h100Profile(), options: CodegenOptions(allowFaultInjection: true))
         let ins = makeInputs(t, seed: 1)
         let out = try runOnHost([(t, k, ins)])
@@ -55,11 +55,14 @@ import TuneCore
         switch t.op {
         case .matmul, .batchMatmul, .conv2d:
             let candidates: [[String: Int]] = [
-                ["bm": 32, "bn": 32, "bk": 8, "tm": 4, "tn": 4, "wx": 4, "va": 4, "vb": 4, "db": 1, "pad": 4, "splitk": 2, "swz": 1],
-                ["bm": 16, "bn": 32, "bk": 16, "tm": 2, "tn": 4, "wx": 8, "va": 1, "vb": 1, "db": 0, "pad": 0, "splitk": 1, "swz": 1],
-                ["bm": 64, "bn": 64, "bk": 8, "tm": 8, "tn": 8, "wx": 4, "va": 4, "vb": 4, "db": 1, "pad": 4, "splitk": 1, "swz": 1],
-                ["bm": 16, "bn": 16, "bk": 8, "tm": 1, "tn": 1, "wx": 16, "va": 1, "vb": 4, "db": 1, "pad": 0, "splitk": 4, "swz": 1],
-                ["bm": 16, "bn": 16, "bk": 8, "tm": 1, "tn": 1, "wx": 16, "va": 1, "vb": 1, "db": 0, "pad": 0, "splitk": 1, "swz": 4],
+                ["bm": 32, "bn": 32, "bk": 8, "tm": 4, "tn": 4, "wx": 4, "va": 4, "vb": 4, "db": 1, "pad": 4, "splitk": 2, "wk": 1, "swz": 1],
+                ["bm": 16, "bn": 32, "bk": 16, "tm": 2, "tn": 4, "wx": 8, "va": 1, "vb": 1, "db": 0, "pad": 0, "splitk": 1, "wk": 1, "swz": 1],
+                ["bm": 64, "bn": 64, "bk": 8, "tm": 8, "tn": 8, "wx": 4, "va": 4, "vb": 4, "db": 1, "pad": 4, "splitk": 1, "wk": 1, "swz": 1],
+                ["bm": 16, "bn": 16, "bk": 8, "tm": 1, "tn": 1, "wx": 16, "va": 1, "vb": 4, "db": 1, "pad": 0, "splitk": 4, "wk": 1, "swz": 1],
+                ["bm": 16, "bn": 16, "bk": 8, "tm": 1, "tn": 1, "wx": 16, "va": 1, "vb": 1, "db": 0, "pad": 0, "splitk": 1, "wk": 1, "swz": 4],
+                // Sliced K: four shares of each slice, with and without split-K and double buffering.
+                ["bm": 32, "bn": 32, "bk": 16, "tm": 4, "tn": 4, "wx": 4, "va": 1, "vb": 4, "db": 1, "pad": 4, "splitk": 2, "wk": 4, "swz": 1],
+                ["bm": 16, "bn": 32, "bk": 8, "tm": 2, "tn": 2, "wx": 8, "va": 4, "vb": 1, "db": 0, "pad": 0, "splitk": 1, "wk": 2, "swz": 1],
             ]
             for c in candidates {
                 var v = c

@@ -50,7 +50,7 @@ let nvrtcAvailable: Bool = {
     func theFastSGEMMKernelCompilesWithoutSpills() throws {
         let t = task(.matmul, ["m": 4096, "n": 4096, "k": 4096])
         let s = Schedule(["bm": 128, "bn": 128, "bk": 8, "tm": 8, "tn": 8, "wx": 4, "va": 4, "vb": 4,
-                          "db": 1, "pad": 4, "splitk": 1, "swz": 8])
+                          "db": 1, "pad": 4, "splitk": 1, "wk": 1, "swz": 8])
         let k = try CUDAKernels.generate(task: t, schedule: s, device: h100Profile(), options: CodegenOptions())
         let module = try NVRTCCompiler().compile(source: k.source, architecture: "sm_90")
         let r = try #require(module.resources[k.entry])
@@ -65,7 +65,7 @@ let nvrtcAvailable: Bool = {
     func convTapTablesCompileForTheLargestResNetLayer() throws {
         let t = task(.conv2d, ["c": 512, "h": 7, "w": 7, "k": 512, "r": 3, "s": 3, "pad": 1])
         let s = Schedule(["bm": 32, "bn": 64, "bk": 32, "tm": 4, "tn": 4, "wx": 4, "va": 1, "vb": 4,
-                          "db": 1, "pad": 4, "splitk": 4, "swz": 1])
+                          "db": 1, "pad": 4, "splitk": 4, "wk": 1, "swz": 1])
         let k = try CUDAKernels.generate(task: t, schedule: s, device: h100Profile(), options: CodegenOptions())
         #expect(k.source.contains("__constant__ int tf_taps_"))
         let module = try NVRTCCompiler().compile(source: k.source, architecture: "sm_90")

@@ -30,14 +30,14 @@ import TuneCore
         for (bm, bn, tm, tn, wx) in [(128, 128, 8, 8, 4), (128, 256, 8, 16, 4), (256, 128, 16, 8, 8), (128, 128, 8, 8, 8)] {
             for bk in [8, 16, 32] {
                 let s = Schedule(["bm": bm, "bn": bn, "bk": bk, "tm": tm, "tn": tn, "wx": wx, "va": 4, "vb": 4,
-                                  "db": 1, "pad": 4, "splitk": 1, "swz": 8])
+                                  "db": 1, "pad": 4, "splitk": 1, "wk": 1, "swz": 8])
                 let why = space.constraintViolation(s)
                 // 256-wide tiles with bk=32 double-buffered still fit the opt-in shared memory.
                 #expect(why == nil || (tm * tn > 64), "\(s): \(why ?? "")")
             }
         }
         let best = Schedule(["bm": 128, "bn": 128, "bk": 8, "tm": 8, "tn": 8, "wx": 4, "va": 4, "vb": 4,
-                             "db": 1, "pad": 4, "splitk": 1, "swz": 8])
+                             "db": 1, "pad": 4, "splitk": 1, "wk": 1, "swz": 8])
         try space.validate(best)
         let k = try CUDAKernels.generate(task: t, schedule: best, device: device, options: CodegenOptions())
         #expect(k.launches == [KernelLaunch(entry: k.entry, grid: [32, 32, 1], block: [256, 1, 1], sharedMemBytes: 16896)])
@@ -46,7 +46,7 @@ import TuneCore
     @Test func invalidSchedulesAreRejected() throws {
         let t = task(.matmul, ["m": 64, "n": 60, "k": 30])
         let good = Schedule(["bm": 64, "bn": 64, "bk": 8, "tm": 4, "tn": 4, "wx": 8, "va": 1, "vb": 1,
-                             "db": 0, "pad": 0, "splitk": 1, "swz": 1])
+                             "db": 0, "pad": 0, "splitk": 1, "wk": 1, "swz": 1])
         _ = try CUDAKernels.generate(task: t, schedule: good, device: device, options: CodegenOptions())
         var v = good.values
         func rejects(_ values: [String: Int], _ check: (ScheduleError) -> Bool) {
@@ -81,7 +81,7 @@ import TuneCore
         var small = device
         small.sharedMemPerBlockOptin = 0
         let big = Schedule(["bm": 256, "bn": 256, "bk": 32, "tm": 16, "tn": 8, "wx": 4, "va": 1, "vb": 4,
-                            "db": 1, "pad": 4, "splitk": 1, "swz": 1])
+                            "db": 1, "pad": 4, "splitk": 1, "wk": 1, "swz": 1])
         let bigTask = task(.matmul, ["m": 512, "n": 512, "k": 512])
         #expect(CUDAKernels.space(for: bigTask, device: small)?.constraintViolation(big)?.contains("shared memory") == true)
     }
@@ -107,10 +107,25 @@ import TuneCore
         }
     }
 
+    @Test func slicedKMultipliesThreadsAndReservesTheReductionTile() throws {
+        let t = task(.conv2d, ["c": 64, "h": 56, "w": 56, "k": 64, "r": 3, "s": 3, "pad": 1])
+        var v = ["bm": 32, "bn": 64, "bk": 8, "tm": 4, "tn": 4, "wx": 4, "va": 1, "vb": 4,
+                 "db": 0, "pad": 0, "splitk": 1, "wk": 1, "swz": 1]
+        let one = try CUDAKernels.generate(task: t, schedule: Schedule(v), device: device, options: CodegenOptions())
+        v["wk"] = 4
+        let four = try CUDAKernels.generate(task: t, schedule: Schedule(v), device: device, options: CodegenOptions())
+        #expect(four.launches.count == 1)
+        #expect(four.launches[0].block[0] == 4 * one.launches[0].block[0])
+        #expect(four.launches[0].grid == one.launches[0].grid)
+        // Staging is 8 x (32 + 64) floats; the 32 x 64 partial tile needs more.
+        #expect(one.launches[0].sharedMemBytes == 8 * 96 * 4)
+        #expect(four.launches[0].sharedMemBytes == 32 * 64 * 4)
+    }
+
     @Test func splitKAddsInitAndActivationLaunches() throws {
         let t = task(.matmul, ["m": 1, "n": 1000, "k": 2048, "bias": 1, "act": 2])
         let s = Schedule(["bm": 16, "bn": 64, "bk": 32, "tm": 1, "tn": 4, "wx": 16, "va": 4, "vb": 4,
-                          "db": 1, "pad": 0, "splitk": 8, "swz": 1])
+                          "db": 1, "pad": 0, "splitk": 8, "wk": 1, "swz": 1])
         let k = try CUDAKernels.generate(task: t, schedule: s, device: device, options: CodegenOptions())
         #expect(k.launches.map(\.entry) == [k.entry + "_init", k.entry, k.entry + "_act"])
         #expect(k.launches[1].grid == [16, 1, 8])

@@ -78,17 +78,22 @@ func candidates(for t: TaskSpec, space: any ScheduleSpace, samples: Int) -> [Sch
                                      (64, 128, 8, 8), (128, 128, 8, 4)] {
                 for bk in [8, 16] { for wx in [4, 8] { for pad in [0, 4] { for swz in [1, 8] {
                     add(Schedule(["bm": bm, "bn": bn, "bk": bk, "tm": tm, "tn": tn, "wx": wx, "va": 4, "vb": 4,
-                                  "db": 1, "pad": pad, "splitk": 1, "swz": swz]))
+                                  "db": 1, "pad": pad, "splitk": 1, "wk": 1, "swz": swz]))
                 } } } }
                 add(Schedule(["bm": bm, "bn": bn, "bk": 8, "tm": tm, "tn": tn, "wx": 4, "va": 4, "vb": 4,
-                              "db": 0, "pad": 4, "splitk": 1, "swz": 8]))
+                              "db": 0, "pad": 4, "splitk": 1, "wk": 1, "swz": 8]))
             }
         } else {
             for (bm, bn, tm, tn) in [(128, 128, 8, 8), (128, 64, 8, 8), (64, 128, 8, 8), (64, 64, 8, 8), (64, 64, 4, 4),
                                      (32, 64, 4, 4), (64, 32, 4, 4), (32, 32, 4, 4), (32, 32, 2, 2), (16, 64, 2, 4)] {
                 for bk in [8, 32] { for splitk in [1, 2, 4, 8, 16] {
                     addFirstValid(["bm": bm, "bn": bn, "bk": bk, "tm": tm, "tn": tn, "db": 1, "pad": 4,
-                                   "splitk": splitk, "swz": 1])
+                                   "splitk": splitk, "wk": 1, "swz": 1])
+                } }
+                // Sliced K inside the block, alone or with a little split-K.
+                for wk in [2, 4] { for splitk in [1, 2, 4] {
+                    addFirstValid(["bm": bm, "bn": bn, "bk": 32, "tm": tm, "tn": tn, "db": 1, "pad": 4,
+                                   "splitk": splitk, "wk": wk, "swz": 1])
                 } }
             }
         }
@@ -182,7 +187,7 @@ if args.count >= 2 && args[1] == "--smoke" {
         guard let arch = NVRTCCompiler.architecture(computeCapability: profile.computeCapability) else { fail("no arch") }
         let t = task(.conv2d, ["c": 16, "h": 14, "w": 14, "k": 24, "r": 3, "s": 3, "pad": 1])
         let s = Schedule(["bm": 32, "bn": 32, "bk": 8, "tm": 4, "tn": 4, "wx": 4, "va": 1, "vb": 4, "db": 1, "pad": 4,
-                          "splitk": 2, "swz": 1])
+                          "splitk": 2, "wk": 1, "swz": 1])
         let k = try CUDAKernels.generate(task: t, schedule: s, device: profile, options: CodegenOptions())
         let module = try NVRTCCompiler().compile(source: k.source, architecture: arch)
         let ctx = try CUDAContext(ordinal: 0)
