@@ -214,6 +214,13 @@ struct GemmProblem: Sendable {
             + "\(load("\(pointerA)[pxBase + \(table)[2 * \(gk)]]")) : \(zero); }"
     }
 
+    /// Whether NCHW output rows come in aligned runs of four pixels of one image (so four
+    /// consecutive GEMM rows starting at a multiple of 4 are one 16-byte store).
+    var pixelRunsOf4: Bool {
+        guard out == .nchw, let c = conv else { return false }
+        return (c.p * c.q) % 4 == 0
+    }
+
     /// The C expression of the output index of GEMM element (gm, gn) of batch/group `z`.
     func outputIndex(gm: String, gn: String, z: String) -> String {
         switch out {

@@ -343,7 +343,41 @@ enum GemmTemplate {
         return s
     }
 
+    /// NCHW epilogue: a thread's four consecutive rows are four consecutive pixels of one
+    /// channel plane, so they leave as one float4 and a warp writes whole lines (per
+    /// element, lanes would scatter 4-byte writes across channel planes).
+    static func nchwEpilogue(_ p: GemmProblem, _ c: GemmConfig, fault: Int) -> String {
+        let split = c.splitk > 1
+        let faultCond = split ? "gm == 0 && gn == 0 && zb == 0 && ks == 0" : "gm == 0 && gn == 0 && zb == 0"
+        let out = p.pointerOut
+        var s = "    #pragma unroll\n"
+        s += "    for (int f = 0; f < \(c.tm / 4); ++f) {\n"
+        s += "        const int gm = m0 + tRow0 + f * \(c.wy * 4);\n"
+        s += "        if (gm >= \(p.M)) continue;\n"
+        s += "        #pragma unroll\n"
+        s += "        for (int j = 0; j < \(c.tn); ++j) {\n"
+        s += "            const int gn = n0 + tCol0 + (j / \(c.fn)) * \(c.wx * c.fn) + (j % \(c.fn));\n"
+        s += "            if (gn >= \(p.N)) continue;\n"
+        s += "            float4 v = make_float4(acc[f * 4 + 0][j], acc[f * 4 + 1][j], acc[f * 4 + 2][j], acc[f * 4 + 3][j]);\n"
+        if fault == 3 { s += "            if (\(faultCond)) v.x += 1.0f;\n" }
+        s += "            float* const dst = &\(out)[\(p.outputIndex(gm: "gm", gn: "gn", z: "zb"))];\n"
+        if split {
+            // Vector atomics exist from sm_90 on; earlier parts add the lanes one by one.
+            s += "#if defined(TF_HOST_SHIM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)\n"
+            s += "            atomicAdd(reinterpret_cast<float4*>(dst), v);\n"
+            s += "#else\n"
+            s += "            atomicAdd(dst + 0, v.x); atomicAdd(dst + 1, v.y); atomicAdd(dst + 2, v.z); atomicAdd(dst + 3, v.w);\n"
+            s += "#endif\n"
+        } else {
+            s += "            *reinterpret_cast<float4*>(dst) = v;\n"
+        }
+        s += "        }\n"
+        s += "    }\n"
+        return s
+    }
+
     static func epilogue(_ p: GemmProblem, _ c: GemmConfig, act: Activation, biasName: String?, fault: Int) -> String {
+        if p.pixelRunsOf4 && c.fm == 4 { return nchwEpilogue(p, c, fault: fault) }
         let split = c.splitk > 1
         let faultCond = split ? "gm == 0 && gn == 0 && zb == 0 && ks == 0" : "gm == 0 && gn == 0 && zb == 0"
         let out = p.pointerOut

@@ -78,6 +78,9 @@ static inline float atomicAdd(float* p, float v) {
     while (!r.compare_exchange_weak(old, old + v)) {}
     return old;
 }
+static inline float4 atomicAdd(float4* p, float4 v) {
+    return float4{atomicAdd(&p->x, v.x), atomicAdd(&p->y, v.y), atomicAdd(&p->z, v.z), atomicAdd(&p->w, v.w)};
+}
 // Emulated over the whole block: each thread publishes, all meet, each reads its partner.
 static inline float __shfl_xor_sync(unsigned, float v, int laneMask, int = 32) {
     const unsigned t = tf_shim::tIdx.x;

@@ -43,6 +43,7 @@ let smallTasks: [TaskSpec] = [
     task(.conv2d, ["c": 16, "h": 8, "w": 8, "k": 8, "r": 1, "s": 1]),
     task(.conv2d, ["n": 2, "c": 12, "h": 9, "w": 10, "k": 8, "r": 1, "s": 1, "stride": 2]),
     task(.conv2d, ["c": 4, "h": 5, "w": 6, "k": 8, "r": 1, "s": 1, "pad": 1]),
+    task(.conv2d, ["n": 2, "c": 8, "h": 8, "w": 8, "k": 16, "r": 3, "s": 3, "pad": 1]),
     task(.conv2d, ["c": 8, "h": 7, "w": 7, "k": 8, "r": 3, "s": 3, "pad": 1, "groups": 2, "layout": 1]),
     task(.conv2d, ["n": 2, "c": 4, "h": 6, "w": 5, "k": 6, "r": 1, "s": 1, "stride": 2, "layout": 1]),
     task(.depthwiseConv2d, ["c": 6, "h": 9, "w": 9, "r": 3, "s": 3, "pad": 1]),
