@@ -221,6 +221,16 @@ struct GemmProblem: Sendable {
         return (c.p * c.q) % 4 == 0
     }
 
+    /// Whether four consecutive GEMM columns starting at a multiple of 4 are one aligned
+    /// 16-byte run of the output: row-major C and NHWC (channels innermost).
+    var columnRunsOf4: Bool {
+        switch out {
+        case .rowMajor: return N % 4 == 0
+        case .nhwc: return (conv?.kg ?? 1) % 4 == 0 && (conv?.k ?? 1) % 4 == 0
+        case .nchw: return false
+        }
+    }
+
     /// The C expression of the output index of GEMM element (gm, gn) of batch/group `z`.
     func outputIndex(gm: String, gn: String, z: String) -> String {
         switch out {

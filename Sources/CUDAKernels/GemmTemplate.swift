@@ -361,19 +361,20 @@ enum GemmTemplate {
         s += "            float4 v = make_float4(acc[f * 4 + 0][j], acc[f * 4 + 1][j], acc[f * 4 + 2][j], acc[f * 4 + 3][j]);\n"
         if fault == 3 { s += "            if (\(faultCond)) v.x += 1.0f;\n" }
         s += "            float* const dst = &\(out)[\(p.outputIndex(gm: "gm", gn: "gn", z: "zb"))];\n"
-        if split {
-            // Vector atomics exist from sm_90 on; earlier parts add the lanes one by one.
-            s += "#if defined(TF_HOST_SHIM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)\n"
-            s += "            atomicAdd(reinterpret_cast<float4*>(dst), v);\n"
-            s += "#else\n"
-            s += "            atomicAdd(dst + 0, v.x); atomicAdd(dst + 1, v.y); atomicAdd(dst + 2, v.z); atomicAdd(dst + 3, v.w);\n"
-            s += "#endif\n"
-        } else {
-            s += "            *reinterpret_cast<float4*>(dst) = v;\n"
-        }
+        s += split ? vectorAtomicAdd(indent: "            ") : "            *reinterpret_cast<float4*>(dst) = v;\n"
         s += "        }\n"
         s += "    }\n"
         return s
+    }
+
+    /// `*dst += v` for a float4 `v` under split-K: one vector atomic from sm_90 on, four
+    /// scalar ones before.
+    static func vectorAtomicAdd(indent: String) -> String {
+        "#if defined(TF_HOST_SHIM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)\n"
+            + "\(indent)atomicAdd(reinterpret_cast<float4*>(dst), v);\n"
+            + "#else\n"
+            + "\(indent)atomicAdd(dst + 0, v.x); atomicAdd(dst + 1, v.y); atomicAdd(dst + 2, v.z); atomicAdd(dst + 3, v.w);\n"
+            + "#endif\n"
     }
 
     static func epilogue(_ p: GemmProblem, _ c: GemmConfig, act: Activation, biasName: String?, fault: Int) -> String {
@@ -385,22 +386,23 @@ enum GemmTemplate {
         s += "    for (int i = 0; i < \(c.tm); ++i) {\n"
         s += "        const int gm = m0 + tRow0 + (i / \(c.fm)) * \(c.wy * c.fm) + (i % \(c.fm));\n"
         s += "        if (gm >= \(p.M)) continue;\n"
-        let vectorStore = !split && p.out == .rowMajor && c.fn == 4 && p.N % 4 == 0
-        if vectorStore {
+        if p.columnRunsOf4 && c.fn == 4 {
             s += "        #pragma unroll\n"
             s += "        for (int f = 0; f < \(c.tn / 4); ++f) {\n"
             s += "            const int gn = n0 + tCol0 + f * \(c.wx * 4);\n"
             s += "            if (gn >= \(p.N)) continue;\n"
             s += "            float4 v = make_float4(acc[i][f * 4 + 0], acc[i][f * 4 + 1], acc[i][f * 4 + 2], acc[i][f * 4 + 3]);\n"
-            if let b = biasName {
+            // With split-K the bias came with the init launch and the activation follows it.
+            if let b = biasName, !split {
                 s += "            const float4 bv = __ldg(reinterpret_cast<const float4*>(&\(b)[gn]));\n"
                 s += "            v.x += bv.x; v.y += bv.y; v.z += bv.z; v.w += bv.w;\n"
             }
-            if act != .none {
+            if act != .none && !split {
                 for comp in ["x", "y", "z", "w"] { s += "            v.\(comp) = \(activation(act, "v.\(comp)"));\n" }
             }
             if fault == 3 { s += "            if (\(faultCond)) v.x += 1.0f;\n" }
-            s += "            *reinterpret_cast<float4*>(&\(out)[\(p.outputIndex(gm: "gm", gn: "gn", z: "zb"))]) = v;\n"
+            s += "            float* const dst = &\(out)[\(p.outputIndex(gm: "gm", gn: "gn", z: "zb"))];\n"
+            s += split ? vectorAtomicAdd(indent: "            ") : "            *reinterpret_cast<float4*>(dst) = v;\n"
             s += "        }\n"
         } else {
             s += "        #pragma unroll\n"
