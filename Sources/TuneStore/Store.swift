@@ -63,6 +63,9 @@ public struct ExportRow: Codable, Sendable {
     public var samples: [Double]
     public var compileSeconds: Double
     public var error: String
+    /// What the backend reported beside the samples: registers and spills, the timing
+    /// method (`timing`: cuda-graph or stream), the vendor library, ...
+    public var detail: [String: String] = [:]
 }
 
 /// The coordinator's SQLite database (WAL): everything a campaign needs to resume.
@@ -294,7 +297,7 @@ public final class Store: Sendable {
         try read { db in
             var sql = """
                 SELECT j.campaignId, t.name, j.deviceClass, c.id, c.schedule, m.device, m.agent, m.status,
-                       m.medianSeconds, m.samples, m.compileSeconds, m.error
+                       m.medianSeconds, m.samples, m.compileSeconds, m.error, m.detail
                 FROM measurements m JOIN candidates c ON c.id = m.candidateId JOIN jobs j ON j.id = m.jobId
                 JOIN tasks t ON t.id = j.taskId
                 """
@@ -303,8 +306,10 @@ public final class Store: Sendable {
             sql += " ORDER BY m.id"
             return try Row.fetchAll(db, sql: sql, arguments: args).map { r in
                 let samples = (try? JSONDecoder().decode([Double].self, from: Data((r[9] as String).utf8))) ?? []
+                let detail = (try? JSONDecoder().decode([String: String].self, from: Data((r[12] as String).utf8))) ?? [:]
                 return ExportRow(campaign: r[0], task: r[1], deviceClass: r[2], candidate: r[3], schedule: r[4], device: r[5],
-                                 agent: r[6], status: r[7], medianSeconds: r[8], samples: samples, compileSeconds: r[10], error: r[11])
+                                 agent: r[6], status: r[7], medianSeconds: r[8], samples: samples, compileSeconds: r[10], error: r[11],
+                                 detail: detail)
             }
         }
     }

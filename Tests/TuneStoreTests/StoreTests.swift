@@ -39,7 +39,8 @@ func smallWorkload() throws -> Workload {
                                      plan: MeasurePlan(), batchSize: 2, seed: 1)
         let job = try #require(try store.activeJobs().first)
         let c = try store.insertCandidates(jobID: job.jobID, [Schedule(["a": 1])])[0]
-        let r = MeasureResult(candidateID: c.id, status: .ok, samples: [2e-3, 1e-3, 3e-3])
+        let r = MeasureResult(candidateID: c.id, status: .ok, samples: [2e-3, 1e-3, 3e-3],
+                              detail: ["timing": "cuda-graph", "registers": "64"])
         #expect(try store.commit(r, agent: "a", device: "d") != nil)
         #expect(try store.commit(r, agent: "b", device: "d") == nil)
         #expect(try store.commit(MeasureResult(candidateID: 9999, status: .ok, samples: [1]), agent: "a", device: "d") == nil)
@@ -47,6 +48,8 @@ func smallWorkload() throws -> Workload {
         #expect(rows.count == 1)
         #expect(rows[0].samples == [2e-3, 1e-3, 3e-3])
         #expect(rows[0].medianSeconds == 2e-3)
+        // How it was measured travels with the numbers.
+        #expect(rows[0].detail == ["timing": "cuda-graph", "registers": "64"])
     }
 
     @Test func summariesReportBestAndVendor() throws {

@@ -19,13 +19,14 @@ public enum ExportFormat {
         var samples: [Double]
         var compile_seconds: Double
         var error: String
+        var detail: [String: String]
     }
 
     static func line(_ r: ExportRow) -> Line {
         Line(campaign: r.campaign, task: r.task, device_class: r.deviceClass, candidate: r.candidate, schedule: r.schedule,
              device: r.device, agent: r.agent, status: r.status, median_seconds: r.medianSeconds,
              spread: SampleStats(r.samples)?.relativeIQR, samples: r.samples,
-             compile_seconds: r.compileSeconds, error: r.error)
+             compile_seconds: r.compileSeconds, error: r.error, detail: r.detail)
     }
 
     public static func jsonl(_ rows: [ExportRow]) -> String {
@@ -35,12 +36,13 @@ public enum ExportFormat {
     }
 
     public static func csv(_ rows: [ExportRow]) -> String {
-        var out = "campaign,task,device_class,candidate,schedule,device,agent,status,median_seconds,spread,samples,compile_seconds,error\n"
+        var out = "campaign,task,device_class,candidate,schedule,device,agent,status,median_seconds,spread,samples,compile_seconds,error,detail\n"
         for r in rows {
             let fields = ["\(r.campaign)", r.task, r.deviceClass, "\(r.candidate)", r.schedule, r.device, r.agent, r.status,
                           r.medianSeconds.map { "\($0)" } ?? "", SampleStats(r.samples).map { "\($0.relativeIQR)" } ?? "",
                           r.samples.map { "\($0)" }.joined(separator: " "),
-                          "\(r.compileSeconds)", r.error]
+                          "\(r.compileSeconds)", r.error,
+                          r.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")]
             out += fields.map(quote).joined(separator: ",") + "\n"
         }
         return out
