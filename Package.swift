@@ -35,7 +35,7 @@ let package = Package(
         // I/O shells.
         .target(name: "CSystemShim"),
         .target(name: "TuneSystem", dependencies: ["TuneCore", "CSystemShim"]),
-        .target(name: "TuneTransport", dependencies: ["CZeroMQ"]),
+        .target(name: "TuneTransport", dependencies: ["CZeroMQ", "TuneSystem"]),
         .target(name: "CUDADriver", dependencies: ["TuneCore"]),
         .target(name: "TuneAgent", dependencies: [
             "TuneCore", "TuneWire", "TuneTransport", "TuneSystem", "CPUKernels", "CUDAKernels",
@@ -51,10 +51,10 @@ let package = Package(
 
         // Thin executables: flags, environment and files are read only here.
         .executableTarget(name: "coordd", dependencies: [
-            "TuneCoordinator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TuneCoordinator", "TuneTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tune-agent", dependencies: [
-            "TuneAgent", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TuneAgent", "TuneTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "coordctl", dependencies: [
             "TuneCoordinator", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem",

@@ -41,9 +41,10 @@ public func readFile(_ path: String, limit: Int = 1 << 30) -> [UInt8]? {
     return out
 }
 
-public func writeFile(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+/// Writes `bytes` to `path` atomically (a temporary file renamed over it), with `mode`.
+public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
     let tmp = path + ".tmp\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     guard fd >= 0 else { throw SystemError("open(\(tmp))", errno: errno) }
     var off = 0
     while off < bytes.count {
@@ -53,11 +54,13 @@ public func writeFile(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
         off += n
     }
     close(fd)
+    // A private file (no group/other bits) gets exactly its mode; others keep the umask's say.
+    if mode & 0o077 == 0, chmod(tmp, mode) != 0 { throw SystemError("chmod(\(tmp))", errno: errno) }
     guard rename(tmp, path) == 0 else { throw SystemError("rename(\(path))", errno: errno) }
 }
 
-public func writeFile(_ path: String, _ text: String) throws(SystemError) {
-    try writeFile(path, Array(text.utf8))
+public func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
+    try writeFile(path, Array(text.utf8), mode: mode)
 }
 
 /// mkdir -p.

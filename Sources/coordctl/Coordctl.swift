@@ -4,6 +4,7 @@ import TuneCoordinator
 import TuneCore
 import TuneStore
 import TuneSystem
+import TuneTransport
 import TuneWire
 
 @main
@@ -11,7 +12,7 @@ struct Coordctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordctl",
         abstract: "Operate a TuneFleet cluster: launch and watch campaigns, export results, run the demo.",
-        subcommands: [Campaign.self, Status.self, Export.self, Demo.self, Bench.self])
+        subcommands: [Campaign.self, Status.self, Export.self, Keygen.self, Demo.self, Bench.self])
 }
 
 struct ControlOptions: ParsableArguments {
@@ -19,8 +20,56 @@ struct ControlOptions: ParsableArguments {
     var control = "tcp://127.0.0.1:7701"
     @Option(help: "Seconds to wait for the coordinator's answer.")
     var requestTimeout = 10.0
+    @Option(help: "The operator's CURVE key pair file, for a coordinator started with --key.")
+    var key: String?
+    @Option(help: "The coordinator's public key: its .pub file or the key itself. Required with --key.")
+    var serverKey: String?
 
-    var client: ControlClient { ControlClient(endpoint: control, timeout: requestTimeout) }
+    func validate() throws {
+        if (key == nil) != (serverKey == nil) { throw ValidationError("--key and --server-key go together") }
+    }
+
+    /// The client for these options; key files that cannot be used are a validation error.
+    var client: ControlClient {
+        get throws {
+            guard let key, let serverKey else { return ControlClient(endpoint: control, timeout: requestTimeout) }
+            do {
+                let curve = (try CurveKeyFile.loadPublic(serverKey), try CurveKeyFile.loadPair(key))
+                return ControlClient(endpoint: control, timeout: requestTimeout, curve: curve)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+    }
+}
+
+/// `coordctl keygen NAME`: a CURVE key pair for a coordinator, an agent or an operator.
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a CURVE key pair: NAME.key (both keys, mode 0600) and NAME.pub (the public key).",
+        discussion: """
+            Put each agent's and operator's public key on the coordinator's allow-list (coordd \
+            --allow FILE, one `KEY name` per line); give agents and coordctl the coordinator's \
+            .pub (--server-key).
+            """)
+
+    @Argument(help: "Path and base name of the two files.")
+    var name: String
+    @Flag(help: "Replace existing files.")
+    var force = false
+
+    func run() throws {
+        let keyFile = name + ".key", pubFile = name + ".pub"
+        for f in [keyFile, pubFile] where fileExists(f) && !force {
+            throw ValidationError("\(f) exists; --force replaces it")
+        }
+        let pair = try CurveKeyPair.generate()
+        let label = URL(fileURLWithPath: name).lastPathComponent
+        try writeFile(keyFile, CurveKeyFile.format(pair, name: label), mode: 0o600)
+        try writeFile(pubFile, CurveKeyFile.formatPublic(pair.publicKey, name: label))
+        print("\(pair.publicKey) \(label)")
+        FileHandle.standardError.write(Data("wrote \(keyFile) (secret, 0600) and \(pubFile); the line above is its allow-list entry\n".utf8))
+    }
 }
 
 struct Campaign: ParsableCommand {

@@ -4,6 +4,7 @@ import Logging
 import TuneCoordinator
 import TuneStore
 import TuneSystem
+import TuneTransport
 
 @main
 struct Coordd: ParsableCommand {
@@ -23,6 +24,10 @@ struct Coordd: ParsableCommand {
     var batchSize = 4
     @Option(help: "Write the bound endpoints as JSON to this file once listening.")
     var readyFile: String?
+    @Option(help: "The coordinator's CURVE key pair (coordctl keygen NAME writes NAME.key): both sockets then require keys.")
+    var key: String?
+    @Option(help: "Public keys allowed to connect (agents and operators), one per line: KEY [name]. Required with --key.")
+    var allow: String?
     @Flag(help: "Allow listening beyond loopback without keys. Anyone who can reach the port can then join.")
     var insecure = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -33,10 +38,12 @@ struct Coordd: ParsableCommand {
             guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
                 throw ValidationError("\(flag) must be a tcp:// or ipc:// endpoint, got '\(endpoint)'")
             }
-            if !isLoopback(endpoint) && !insecure {
-                throw ValidationError("\(flag) \(endpoint) is not loopback: CURVE keys are not configured, so this needs an explicit --insecure")
+            if !isLoopback(endpoint) && !insecure && key == nil {
+                throw ValidationError("\(flag) \(endpoint) is not loopback: give CURVE keys (--key, --allow) or, knowingly, --insecure")
             }
         }
+        if (key == nil) != (allow == nil) { throw ValidationError("--key and --allow go together") }
+        if key != nil && insecure { throw ValidationError("--insecure contradicts --key") }
         guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be in (0, 60]") }
         guard (1...512).contains(batchSize) else { throw ValidationError("--batch-size must be 1...512") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
@@ -52,6 +59,15 @@ struct Coordd: ParsableCommand {
             throw ExitCode(2)
         }
         var settings = CoordinatorSettings()
+        if let key, let allow {
+            do {
+                settings.curve = CurveServerSettings(keys: try CurveKeyFile.loadPair(key), allow: try CurveKeyFile.loadAllowList(allow))
+            } catch {
+                logger.error("\(error)")
+                throw ExitCode(2)
+            }
+            logger.info("CURVE on: \(settings.curve!.allow.names.count) keys allowed, coordinator key \(settings.curve!.keys.publicKey)")
+        }
         settings.agentEndpoint = portZeroToStar(listen)
         settings.controlEndpoint = portZeroToStar(control)
         settings.dispatch.heartbeatInterval = heartbeat

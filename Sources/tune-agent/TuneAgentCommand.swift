@@ -4,6 +4,7 @@ import Logging
 import TuneAgent
 import TuneCore
 import TuneSystem
+import TuneTransport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,11 +119,16 @@ struct Serve: ParsableCommand {
     var heartbeat = 1.0
     @Option(help: "Memory limit of the measuring worker process, MiB (0: none).")
     var memoryLimitMb = 8192
+    @Option(help: "This agent's CURVE key pair file (coordctl keygen NAME writes NAME.key).")
+    var key: String?
+    @Option(help: "The coordinator's public key: its .pub file or the key itself. Required with --key.")
+    var serverKey: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
     func validate() throws {
         guard (1...64).contains(slots) else { throw ValidationError("--slots must be 1...64") }
+        if (key == nil) != (serverKey == nil) { throw ValidationError("--key and --server-key go together") }
         guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be in (0, 60] seconds") }
         guard coordinator.hasPrefix("tcp://") || coordinator.hasPrefix("ipc://") else {
             throw ValidationError("--coordinator must be a tcp:// or ipc:// endpoint, got '\(coordinator)'")
@@ -139,6 +145,17 @@ struct Serve: ParsableCommand {
         settings.name = name ?? "\(hostName())-\(deviceOptions.device)"
         settings.slots = slots
         settings.heartbeatInterval = heartbeat
+        if let key, let serverKey {
+            do {
+                let pair = try CurveKeyFile.loadPair(key)
+                settings.curvePublicKey = pair.publicKey
+                settings.curveSecretKey = pair.secretKey
+                settings.curveServerPublicKey = try CurveKeyFile.loadPublic(serverKey)
+            } catch {
+                logger.error("\(error)")
+                throw ExitCode(2)
+            }
+        }
         settings.workDir = try workDir ?? makeTemporaryDirectory(prefix: "tune-agent")
         let cache = settings.workDir + "/cache"
         try makeDirectories(cache)

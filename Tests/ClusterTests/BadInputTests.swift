@@ -9,11 +9,15 @@ import Glibc
 #endif
 
 @Suite(.serialized) struct ClusterBadInput {
-    /// Sends one raw frame from a fresh DEALER and returns the coordinator's answer.
-    func exchange(_ endpoint: String, _ payload: [UInt8]) throws -> Body? {
+    /// Sends one raw frame from a fresh DEALER holding the cluster's agent key (a peer on the
+    /// allow-list that misbehaves) and returns the coordinator's answer.
+    func exchange(_ cluster: LocalCluster, _ payload: [UInt8]) throws -> Body? {
         let ctx = ZMQContext()
         let s = try ZMQSocket(ctx, .dealer)
-        try s.connect(endpoint)
+        if let k = cluster.keys {
+            try s.makeCurveClient(serverPublicKey: k.coordinator.publicKey, publicKey: k.agents.publicKey, secretKey: k.agents.secretKey)
+        }
+        try s.connect(cluster.agentEndpoint)
         try s.send([payload])
         guard try ZMQPoller.pollInput([s], timeout: 30)[0], let frames = try s.receive() else { return nil }
         return try Wire.decode(frames[0])
@@ -23,19 +27,19 @@ import Glibc
         let cluster = try makeCluster(agents: 1)
         defer { cluster.stopAll() }
 
-        guard case .reject(let garbage)? = try exchange(cluster.agentEndpoint, [0xde, 0xad, 0xbe, 0xef, 0xff]) else {
+        guard case .reject(let garbage)? = try exchange(cluster, [0xde, 0xad, 0xbe, 0xef, 0xff]) else {
             Issue.record("no reject for garbage"); return
         }
         #expect(garbage.code == .malformed)
         #expect(garbage.reason.contains("malformed"))
 
         let big = [UInt8](repeating: 7, count: WireLimits.standard.maxMessageBytes + 1)
-        guard case .reject(let oversized)? = try exchange(cluster.agentEndpoint, big) else {
+        guard case .reject(let oversized)? = try exchange(cluster, big) else {
             Issue.record("no reject for an oversized message"); return
         }
         #expect(oversized.reason.contains("exceeds the limit"))
 
-        guard case .reject(let version)? = try exchange(cluster.agentEndpoint, Wire.encode(.heartbeat(.init()), version: 42)) else {
+        guard case .reject(let version)? = try exchange(cluster, Wire.encode(.heartbeat(.init()), version: 42)) else {
             Issue.record("no reject for a wrong version"); return
         }
         #expect(version.code == .badVersion)
@@ -46,7 +50,7 @@ import Glibc
         r.candidateID = 1
         r.status = .ok
         r.samples = [1]
-        guard case .reject(let stranger)? = try exchange(cluster.agentEndpoint, Wire.encode(.measureResult(r))) else {
+        guard case .reject(let stranger)? = try exchange(cluster, Wire.encode(.measureResult(r))) else {
             Issue.record("no reject for a stranger's result"); return
         }
         #expect(stranger.code == .unknownSession)
@@ -100,6 +104,27 @@ import Glibc
         let r = try run("coordd", ["--listen", "tcp://0.0.0.0:7700", "--db", "/tmp/never.db"])
         #expect(r.status != .exited(0))
         #expect(r.output.contains("--insecure"), "\(r.output)")
+    }
+
+    @Test func keyOptionsComeInPairsAndBadKeyFilesNameTheProblem() throws {
+        let dir = try makeTemporaryDirectory(prefix: "keys")
+        defer { removeTree(dir) }
+        let half = try run("coordd", ["--key", dir + "/server.key", "--db", dir + "/t.db"])
+        #expect(half.status != .exited(0) && half.output.contains("--key and --allow go together"), "\(half.output)")
+        let agent = try run("tune-agent", ["--key", dir + "/a.key"])
+        #expect(agent.status != .exited(0) && agent.output.contains("--key and --server-key go together"), "\(agent.output)")
+
+        let gen = try run("coordctl", ["keygen", dir + "/server"])
+        #expect(gen.status == .exited(0), "\(gen.output)")
+        let again = try run("coordctl", ["keygen", dir + "/server"])
+        #expect(again.status != .exited(0) && again.output.contains("exists; --force replaces it"), "\(again.output)")
+        try writeFile(dir + "/allow.txt", "# agents\nnot-a-key gpu-1\n")
+        let bad = try run("coordd", ["--key", dir + "/server.key", "--allow", dir + "/allow.txt", "--db", dir + "/t.db"])
+        #expect(bad.status != .exited(0))
+        #expect(bad.output.contains("allow.txt: line 2: 'not-a-key' is not a 40-character Z85 public key"), "\(bad.output)")
+        // A public file where the pair is needed.
+        let pubOnly = try run("coordd", ["--key", dir + "/server.pub", "--allow", dir + "/server.pub", "--db", dir + "/t.db"])
+        #expect(pubOnly.status != .exited(0) && pubOnly.output.contains("needs the key pair"), "\(pubOnly.output)")
     }
 
     @Test func tuneAgentRefusesBadArguments() throws {

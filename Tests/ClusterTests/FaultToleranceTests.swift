@@ -3,6 +3,7 @@ import TuneCoordinator
 import TuneCore
 import TuneStore
 import TuneSystem
+import TuneTransport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,5 +50,38 @@ import Glibc
         for r in before {
             #expect(afterByCandidate[r.candidate]?.medianSeconds == r.medianSeconds, "committed results survive unchanged")
         }
+    }
+}
+
+@Suite struct ClusterKeys {
+    /// The local cluster runs with CURVE keys: its agents and operator are on the
+    /// allow-list; an agent with a key of its own and a client without keys get nowhere.
+    @Test func onlyKeysOnTheAllowListJoin() throws {
+        let cluster = try makeCluster(agents: 1)
+        defer { cluster.stopAll() }
+        let keys = try #require(cluster.keys)
+        let intruder = try CurveKeyPair.generate()
+        let intruderFile = cluster.settings.dir + "/intruder.key"
+        try writeFile(intruderFile, CurveKeyFile.format(intruder, name: "intruder"), mode: 0o600)
+        try cluster.startAgent(name: "intruder", keyFile: intruderFile)
+
+        let id = try launch(cluster, try smallWorkload(), trials: 3)
+        try waitFor(cluster, campaign: id) { $0.state == "completed" }
+        let status = try cluster.client.status()
+        #expect(status.agents.map(\.name) == ["agent-1"], "the intruder never became an agent")
+        let rows = try Store(readOnlyPath: cluster.databasePath).export(campaign: id)
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.agent == "agent-1" })
+        let log = readTextFile(cluster.settings.dir + "/coordd.log") ?? ""
+        #expect(log.contains("refused unknown key \(intruder.publicKey)"), "the refusal is logged with the key")
+
+        // Operators need a listed key too.
+        let keyless = ControlClient(endpoint: cluster.controlEndpoint, timeout: 1)
+        #expect(throws: ControlError.self) { _ = try keyless.status() }
+        let stranger = ControlClient(endpoint: cluster.controlEndpoint, timeout: 1,
+                                     curve: (keys.coordinator.publicKey, intruder))
+        #expect(throws: ControlError.self) { _ = try stranger.status() }
+        // Secret key files are private to their owner.
+        var st = stat()
+        #expect(stat(keys.coordinatorKeyFile, &st) == 0 && st.st_mode & 0o777 == 0o600)
     }
 }

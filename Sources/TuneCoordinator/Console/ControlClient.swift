@@ -11,8 +11,12 @@ public struct ControlError: Error, CustomStringConvertible {
 public struct ControlClient {
     public var endpoint: String
     public var timeout: Double
+    /// CURVE: the coordinator's public key and the operator's key pair (nil: plain TCP).
+    public var curve: (serverPublicKey: String, keys: CurveKeyPair)?
 
-    public init(endpoint: String, timeout: Double = 5) { self.endpoint = endpoint; self.timeout = timeout }
+    public init(endpoint: String, timeout: Double = 5, curve: (serverPublicKey: String, keys: CurveKeyPair)? = nil) {
+        self.endpoint = endpoint; self.timeout = timeout; self.curve = curve
+    }
 
     public func request(_ req: Tunefleet_V1_ControlRequest) throws(ControlError) -> Tunefleet_V1_ControlReply {
         do {
@@ -20,10 +24,16 @@ public struct ControlClient {
             let s = try ZMQSocket(context, .req)
             try s.setReceiveTimeout(milliseconds: Int32(timeout * 1000))
             try s.setSendTimeout(milliseconds: Int32(timeout * 1000))
+            if let curve {
+                try s.makeCurveClient(serverPublicKey: curve.serverPublicKey, publicKey: curve.keys.publicKey,
+                                      secretKey: curve.keys.secretKey)
+            }
             try s.connect(endpoint)
             try s.send([Wire.encode(.controlRequest(req))])
             guard let frames = try s.receive(), let payload = frames.last else {
-                throw ControlError("no answer from the coordinator at \(endpoint) within \(timeout) s (is coordd running?)")
+                let hint = curve == nil ? "is coordd running? does it require keys (--key, --server-key)?"
+                    : "is coordd running, with this key on its allow-list and this --server-key?"
+                throw ControlError("no answer from the coordinator at \(endpoint) within \(timeout) s (\(hint))")
             }
             guard case .controlReply(let reply) = try Wire.decode(payload) else {
                 throw ControlError("the coordinator sent something other than a control reply")

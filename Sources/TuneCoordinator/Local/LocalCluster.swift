@@ -1,5 +1,6 @@
 import Foundation
 import TuneSystem
+import TuneTransport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,21 @@ public final class LocalCluster {
         public var batchSize = 4
         /// Extra environment for agents (e.g. test fault injection).
         public var agentEnvironment: [String: String] = [:]
+        /// CURVE keys everywhere: fresh pairs for the coordinator, the operator and the agents
+        /// are written to the working folder, with an allow-list of the latter two.
+        public var curve = true
         public init(binDir: String, dir: String) { self.binDir = binDir; self.dir = dir }
+    }
+
+    /// The key files of a cluster with CURVE on.
+    public struct Keys: Sendable {
+        public var coordinator: CurveKeyPair
+        public var operatorKeys: CurveKeyPair
+        public var agents: CurveKeyPair
+        public var coordinatorKeyFile: String
+        public var coordinatorPublicFile: String
+        public var agentKeyFile: String
+        public var allowFile: String
     }
 
     public let settings: Settings
@@ -25,6 +40,7 @@ public final class LocalCluster {
     public private(set) var agentEndpoint = "tcp://127.0.0.1:0"
     public private(set) var controlEndpoint = "tcp://127.0.0.1:0"
     public var databasePath: String { settings.dir + "/tunefleet.db" }
+    public let keys: Keys?
 
     public init(settings: Settings) throws {
         self.settings = settings
@@ -32,11 +48,28 @@ public final class LocalCluster {
         for exe in ["coordd", "tune-agent"] where !fileExists(settings.binDir + "/" + exe) {
             throw ControlError("\(exe) not found next to this program (in \(settings.binDir)); build all products first")
         }
+        keys = settings.curve ? try Self.writeKeys(in: settings.dir) : nil
     }
 
     deinit { stopAll() }
 
-    public var client: ControlClient { ControlClient(endpoint: controlEndpoint, timeout: 10) }
+    public var client: ControlClient {
+        ControlClient(endpoint: controlEndpoint, timeout: 10, curve: keys.map { ($0.coordinator.publicKey, $0.operatorKeys) })
+    }
+
+    /// Fresh key pairs and the allow-list (operator and agents), as `coordctl keygen` writes them.
+    static func writeKeys(in dir: String) throws -> Keys {
+        let coordinator = try CurveKeyPair.generate(), op = try CurveKeyPair.generate(), agents = try CurveKeyPair.generate()
+        let k = Keys(coordinator: coordinator, operatorKeys: op, agents: agents,
+                     coordinatorKeyFile: dir + "/coordd.key", coordinatorPublicFile: dir + "/coordd.pub",
+                     agentKeyFile: dir + "/agents.key", allowFile: dir + "/allow.txt")
+        try writeFile(k.coordinatorKeyFile, CurveKeyFile.format(coordinator, name: "coordd"), mode: 0o600)
+        try writeFile(k.coordinatorPublicFile, CurveKeyFile.formatPublic(coordinator.publicKey, name: "coordd"))
+        try writeFile(k.agentKeyFile, CurveKeyFile.format(agents, name: "agents"), mode: 0o600)
+        try writeFile(dir + "/operator.key", CurveKeyFile.format(op, name: "operator"), mode: 0o600)
+        try writeFile(k.allowFile, "\(op.publicKey) operator\n\(agents.publicKey) agents\n")
+        return k
+    }
 
     /// Starts coordd on the database; the first start picks free ports, later starts reuse
     /// them so agents find the coordinator again.
@@ -46,7 +79,8 @@ public final class LocalCluster {
         let p = try ChildProcess(executable: settings.binDir + "/coordd",
                                  arguments: ["--listen", agentEndpoint, "--control", controlEndpoint, "--db", databasePath,
                                              "--heartbeat", "\(settings.heartbeat)", "--batch-size", "\(settings.batchSize)",
-                                             "--ready-file", ready],
+                                             "--ready-file", ready]
+                                    + (keys.map { ["--key", $0.coordinatorKeyFile, "--allow", $0.allowFile] } ?? []),
                                  stdout: .file(settings.dir + "/coordd.log"), stderr: .file(settings.dir + "/coordd.log"),
                                  newProcessGroup: true)
         coordinator = p
@@ -64,14 +98,16 @@ public final class LocalCluster {
         controlEndpoint = r.control
     }
 
+    /// Starts an agent; with CURVE on it uses the cluster's agent key unless `keyFile` names another.
     @discardableResult
-    public func startAgent(name: String, slots: Int = 1) throws -> ChildProcess {
+    public func startAgent(name: String, slots: Int = 1, keyFile: String? = nil) throws -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         env.merge(settings.agentEnvironment) { _, new in new }
         let work = settings.dir + "/" + name
         let p = try ChildProcess(executable: settings.binDir + "/tune-agent",
                                  arguments: ["--coordinator", agentEndpoint, "--name", name, "--slots", "\(slots)",
-                                             "--heartbeat", "\(settings.heartbeat)", "--work-dir", work],
+                                             "--heartbeat", "\(settings.heartbeat)", "--work-dir", work]
+                                    + (keys.map { ["--key", keyFile ?? $0.agentKeyFile, "--server-key", $0.coordinatorPublicFile] } ?? []),
                                  environment: env,
                                  stdout: .file(settings.dir + "/\(name).log"), stderr: .file(settings.dir + "/\(name).log"),
                                  newProcessGroup: true)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TuneCore
 import TuneStore
 import TuneSystem
@@ -15,6 +16,7 @@ public final class Coordinator {
     private let context = ZMQContext()
     private var agentSocket: ZMQSocket?
     private var controlSocket: ZMQSocket?
+    private var authenticator: ZAPAuthenticator?
     var controlSocketForControl: ZMQSocket? { controlSocket }
     var dispatcher: Dispatcher
     var book = CampaignBook()
@@ -36,16 +38,43 @@ public final class Coordinator {
     /// Binds both sockets and returns the resolved endpoints (port 0 / `*` becomes real).
     @discardableResult
     public func bind() throws -> (agent: String, control: String) {
+        if let curve = settings.curve, authenticator == nil {
+            // The handler must be listening before a CURVE socket takes its first handshake.
+            let log = logger
+            // A refused peer retries every second: say so once per key, then only at debug level.
+            let refused = Mutex(Set<String>())
+            authenticator = try ZAPAuthenticator(context: context, allow: curve.allow) { d in
+                if d.allowed {
+                    log.debug("admitted key \(d.name ?? "?") from \(d.address)")
+                    return
+                }
+                let who = d.publicKey.isEmpty ? "a connection without CURVE keys" : "unknown key \(d.publicKey)"
+                if refused.withLock({ $0.insert(d.publicKey).inserted }) {
+                    log.warning("refused \(who) from \(d.address) (not on the allow-list; later attempts logged at debug level)")
+                } else {
+                    log.debug("refused \(who) from \(d.address)")
+                }
+            }
+        }
         let a = try ZMQSocket(context, .router)
         try a.setRouterMandatory(true)
         try a.setMaxMessageSize(Int64(WireLimits.standard.maxMessageBytes * 2))
+        try secure(a)
         let agentEndpoint = try a.bind(settings.agentEndpoint)
         let c = try ZMQSocket(context, .router)
         try c.setMaxMessageSize(Int64(WireLimits.standard.maxMessageBytes * 2))
+        try secure(c)
         let controlEndpoint = try c.bind(settings.controlEndpoint)
         agentSocket = a
         controlSocket = c
         return (agentEndpoint, controlEndpoint)
+    }
+
+    /// Makes `socket` a CURVE server checked by the allow-list, when keys are configured.
+    private func secure(_ socket: ZMQSocket) throws {
+        guard let curve = settings.curve else { return }
+        try socket.makeCurveServer(secretKey: curve.keys.secretKey)
+        try socket.setZAPDomain("tunefleet")
     }
 
     /// Resumes unfinished campaigns from the database, then serves until `stop` is set.
@@ -66,6 +95,7 @@ public final class Coordinator {
         }
         agentSocket?.close()
         controlSocket?.close()
+        authenticator?.stop()
     }
 
     func step(_ event: DispatchEvent) {

@@ -1,4 +1,5 @@
 import TuneCore
+import TuneTransport
 
 public struct CoordinatorSettings: Sendable {
     /// Where agents connect. Default: loopback only.
@@ -10,5 +11,14 @@ public struct CoordinatorSettings: Sendable {
     public var defaultBatchSize = 4
     /// Name sent in Welcome, for logs on the agents.
     public var coordinatorID = "coordd"
+    /// CURVE on both sockets: the coordinator's key pair and the public keys allowed in
+    /// (agents and operators). nil: plain TCP, which coordd allows on loopback only.
+    public var curve: CurveServerSettings?
     public init() {}
+}
+
+public struct CurveServerSettings: Sendable {
+    public var keys: CurveKeyPair
+    public var allow: AllowList
+    public init(keys: CurveKeyPair, allow: AllowList) { self.keys = keys; self.allow = allow }
 }
