@@ -37,7 +37,8 @@ struct Demo: ParsableCommand {
         try cluster.startCoordinator()
         for i in 1...agents { try cluster.startAgent(name: "demo-agent-\(i)") }
         try cluster.waitForAgents(agents)
-        log("coordd on \(cluster.agentEndpoint) (control \(cluster.controlEndpoint)), \(agents) agents connected")
+        let security = cluster.keys == nil ? "no keys" : "CURVE keys, allow-list \(cluster.keys!.allowFile)"
+        log("coordd on \(cluster.agentEndpoint) (control \(cluster.controlEndpoint); \(security)), \(agents) agents connected")
         var plan = MeasurePlan()
         plan.repeats = 5
         plan.minRepeatSeconds = 0.01
