@@ -315,14 +315,28 @@ enum GemmTemplate {
         return s
     }
 
+    /// The block-tile row of register-tile row `i` of this thread (fragments of `fm` rows,
+    /// strided across the warp), and likewise the column of register-tile column `j`.
+    static func tileRow(_ c: GemmConfig, _ i: String) -> String {
+        "tRow0 + (\(i) / \(c.fm)) * \(c.wy * c.fm) + (\(i) % \(c.fm))"
+    }
+    static func tileColumn(_ c: GemmConfig, _ j: String) -> String {
+        "tCol0 + (\(j) / \(c.fn)) * \(c.wx * c.fn) + (\(j) % \(c.fn))"
+    }
+
+    /// Where the test-only wrong-answer fault strikes: output (0, 0) of the first batch and slice.
+    static func faultCondition(_ c: GemmConfig) -> String {
+        c.splitk > 1 ? "gm == 0 && gn == 0 && zb == 0 && ks == 0" : "gm == 0 && gn == 0 && zb == 0"
+    }
+
     /// A loop over the thread's register tile with `r`/`cc` its element's row/column in the block tile.
     static func reductionLoop(_ c: GemmConfig, body: String) -> String {
         var s = "                #pragma unroll\n"
         s += "                for (int i = 0; i < \(c.tm); ++i) {\n"
-        s += "                    const int r = tRow0 + (i / \(c.fm)) * \(c.wy * c.fm) + (i % \(c.fm));\n"
+        s += "                    const int r = \(tileRow(c, "i"));\n"
         s += "                    #pragma unroll\n"
         s += "                    for (int j = 0; j < \(c.tn); ++j) {\n"
-        s += "                        const int cc = tCol0 + (j / \(c.fn)) * \(c.wx * c.fn) + (j % \(c.fn));\n"
+        s += "                        const int cc = \(tileColumn(c, "j"));\n"
         s += "                        \(body)\n"
         s += "                    }\n"
         s += "                }\n"
@@ -348,7 +362,7 @@ enum GemmTemplate {
     /// element, lanes would scatter 4-byte writes across channel planes).
     static func nchwEpilogue(_ p: GemmProblem, _ c: GemmConfig, fault: Int) -> String {
         let split = c.splitk > 1
-        let faultCond = split ? "gm == 0 && gn == 0 && zb == 0 && ks == 0" : "gm == 0 && gn == 0 && zb == 0"
+        let faultCond = faultCondition(c)
         let out = p.pointerOut
         var s = "    #pragma unroll\n"
         s += "    for (int f = 0; f < \(c.tm / 4); ++f) {\n"
@@ -356,7 +370,7 @@ enum GemmTemplate {
         s += "        if (gm >= \(p.M)) continue;\n"
         s += "        #pragma unroll\n"
         s += "        for (int j = 0; j < \(c.tn); ++j) {\n"
-        s += "            const int gn = n0 + tCol0 + (j / \(c.fn)) * \(c.wx * c.fn) + (j % \(c.fn));\n"
+        s += "            const int gn = n0 + \(tileColumn(c, "j"));\n"
         s += "            if (gn >= \(p.N)) continue;\n"
         s += "            float4 v = make_float4(acc[f * 4 + 0][j], acc[f * 4 + 1][j], acc[f * 4 + 2][j], acc[f * 4 + 3][j]);\n"
         if fault == 3 { s += "            if (\(faultCond)) v.x += 1.0f;\n" }
@@ -380,11 +394,11 @@ enum GemmTemplate {
     static func epilogue(_ p: GemmProblem, _ c: GemmConfig, act: Activation, biasName: String?, fault: Int) -> String {
         if p.pixelRunsOf4 && c.fm == 4 { return nchwEpilogue(p, c, fault: fault) }
         let split = c.splitk > 1
-        let faultCond = split ? "gm == 0 && gn == 0 && zb == 0 && ks == 0" : "gm == 0 && gn == 0 && zb == 0"
+        let faultCond = faultCondition(c)
         let out = p.pointerOut
         var s = "    #pragma unroll\n"
         s += "    for (int i = 0; i < \(c.tm); ++i) {\n"
-        s += "        const int gm = m0 + tRow0 + (i / \(c.fm)) * \(c.wy * c.fm) + (i % \(c.fm));\n"
+        s += "        const int gm = m0 + \(tileRow(c, "i"));\n"
         s += "        if (gm >= \(p.M)) continue;\n"
         if p.columnRunsOf4 && c.fn == 4 {
             s += "        #pragma unroll\n"
@@ -407,7 +421,7 @@ enum GemmTemplate {
         } else {
             s += "        #pragma unroll\n"
             s += "        for (int j = 0; j < \(c.tn); ++j) {\n"
-            s += "            const int gn = n0 + tCol0 + (j / \(c.fn)) * \(c.wx * c.fn) + (j % \(c.fn));\n"
+            s += "            const int gn = n0 + \(tileColumn(c, "j"));\n"
             s += "            if (gn >= \(p.N)) continue;\n"
             s += "            float v = acc[i][j];\n"
             if !split {

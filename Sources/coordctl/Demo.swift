@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
         try cluster.startCoordinator()
         for i in 1...agents { try cluster.startAgent(name: "demo-agent-\(i)") }
         try cluster.waitForAgents(agents)
-        let security = cluster.keys == nil ? "no keys" : "CURVE keys, allow-list \(cluster.keys!.allowFile)"
+        let security = cluster.keys.map { "CURVE keys, allow-list \($0.allowFile)" } ?? "no keys"
         log("coordd on \(cluster.agentEndpoint) (control \(cluster.controlEndpoint); \(security)), \(agents) agents connected")
         var plan = MeasurePlan()
         plan.repeats = 5
