@@ -47,11 +47,11 @@ public enum CUDAKernels {
             guard (0...3).contains(f) else { throw .outOfDomain(knob: faultKnob, value: f, allowed: [0, 1, 2, 3]) }
             fault = f
         }
-        let core = Schedule(values)
+        let core = space.completing(Schedule(values))
         try space.validate(core)
         // Entry names are unique per task and schedule so that sources can be concatenated
         // (host-shim tests) and a profiler trace names the candidate.
-        let tag = String(FNV1a.hex(task.name + "|" + schedule.encoding).prefix(12))
+        let tag = String(FNV1a.hex(task.name + "|" + space.completing(schedule).encoding).prefix(12))
         let limits = DeviceLimits(device)
         switch task.op {
         case .matmul, .batchMatmul, .conv2d:

@@ -65,7 +65,12 @@ public enum ScheduleError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct KnobDomain: Hashable, Sendable {
     public var name: String
     public var choices: [Int]
-    public init(_ name: String, _ choices: [Int]) { self.name = name; self.choices = choices }
+    /// For a knob added to a space later: the value a schedule without it stands for, so
+    /// candidates stored before (a campaign resumed after an upgrade) stay valid.
+    public var absentMeans: Int?
+    public init(_ name: String, _ choices: [Int], absentMeans: Int? = nil) {
+        self.name = name; self.choices = choices; self.absentMeans = absentMeans
+    }
 }
 
 /// The space of schedules of one task on one device: a product of knob domains cut down by
@@ -79,6 +84,7 @@ public protocol ScheduleSpace: Sendable {
 extension ScheduleSpace {
     /// Checks every knob against its domain and the constraints: the gate before codegen.
     public func validate(_ schedule: Schedule) throws(ScheduleError) {
+        let schedule = completing(schedule)
         let domains = Dictionary(knobs.map { ($0.name, $0.choices) }, uniquingKeysWith: { a, _ in a })
         for k in schedule.knobs where domains[k.name] == nil { throw .unknownKnob(k.name) }
         for d in knobs {
@@ -86,6 +92,13 @@ extension ScheduleSpace {
             if !d.choices.contains(v) { throw .outOfDomain(knob: d.name, value: v, allowed: d.choices) }
         }
         if let why = constraintViolation(schedule) { throw .constraint(why) }
+    }
+
+    /// `schedule` with every absent knob that has an `absentMeans` value set to it.
+    public func completing(_ schedule: Schedule) -> Schedule {
+        var v = schedule.values
+        for d in knobs where v[d.name] == nil { if let a = d.absentMeans { v[d.name] = a } }
+        return v.count == schedule.knobs.count ? schedule : Schedule(v)
     }
 
     public func isValid(_ schedule: Schedule) -> Bool {

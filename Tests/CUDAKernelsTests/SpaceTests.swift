@@ -107,6 +107,18 @@ import TuneCore
         }
     }
 
+    /// Candidates stored before the sliced-K knob existed still generate, as wk = 1.
+    @Test func gemmSchedulesFromBeforeSlicedKStillGenerate() throws {
+        let t = task(.matmul, ["m": 64, "n": 64, "k": 64])
+        var v = ["bm": 32, "bn": 32, "bk": 8, "tm": 4, "tn": 4, "wx": 4, "va": 4, "vb": 4,
+                 "db": 1, "pad": 4, "splitk": 1, "swz": 1]
+        let old = try CUDAKernels.generate(task: t, schedule: Schedule(v), device: device, options: CodegenOptions())
+        v["wk"] = 1
+        let now = try CUDAKernels.generate(task: t, schedule: Schedule(v), device: device, options: CodegenOptions())
+        #expect(old.launches == now.launches)
+        #expect(old.source.contains("wk=1"))
+    }
+
     @Test func slicedKMultipliesThreadsAndReservesTheReductionTile() throws {
         let t = task(.conv2d, ["c": 64, "h": 56, "w": 56, "k": 64, "r": 3, "s": 3, "pad": 1])
         var v = ["bm": 32, "bn": 64, "bk": 8, "tm": 4, "tn": 4, "wx": 4, "va": 1, "vb": 4,

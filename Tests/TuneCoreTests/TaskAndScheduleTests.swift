@@ -55,6 +55,22 @@ import Testing
         #expect(throws: ScheduleError.constraint("a*b > 32")) { try space.validate(Schedule(["a": 4, "b": 16])) }
     }
 
+    /// A knob added to a space later: a stored schedule without it still validates, as the
+    /// value it stood for; one with a bad value does not.
+    @Test func aLaterKnobHasAValueForSchedulesWrittenBeforeIt() {
+        struct Grown: ScheduleSpace {
+            let knobs = [KnobDomain("a", [1, 2, 4]), KnobDomain("k", [1, 2], absentMeans: 1)]
+            func constraintViolation(_ s: Schedule) -> String? { s["k"] == nil ? "k must be filled in" : nil }
+        }
+        let old = Schedule(["a": 2])
+        #expect(Grown().isValid(old))
+        #expect(Grown().completing(old) == Schedule(["a": 2, "k": 1]))
+        #expect(throws: ScheduleError.outOfDomain(knob: "k", value: 3, allowed: [1, 2])) {
+            try Grown().validate(Schedule(["a": 2, "k": 3]))
+        }
+        #expect(throws: ScheduleError.missingKnob("a")) { try Grown().validate(Schedule(["k": 2])) }
+    }
+
     @Test func samplingOnlyYieldsValidSchedules() {
         var rng = SplitMix64(seed: 7)
         for _ in 0..<200 {
