@@ -18,7 +18,10 @@ public struct CompiledModule: Hashable, Sendable {
     public var compileSeconds: Double
 
     /// Detail for a measurement record: registers and spills of every entry.
-    public var detail: [String: String] {
+    public var detail: [String: String] { Self.detail(architecture: architecture, resources: resources) }
+
+    /// The record detail of a module for `architecture` with these per-entry resources.
+    public static func detail(architecture: String, resources: [String: KernelResources]) -> [String: String] {
         var d: [String: String] = ["arch": architecture]
         for (entry, r) in resources {
             let prefix = resources.count == 1 ? "" : "\(entry)."

@@ -19,7 +19,7 @@ struct TuneAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune-agent",
         abstract: "Measures candidate kernels for a TuneFleet coordinator (one agent per device).",
-        subcommands: [Serve.self, Probe.self, SelfTest.self, Worker.self],
+        subcommands: [Serve.self, Probe.self, SelfTest.self, Worker.self, NVRTCCompile.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -79,7 +79,10 @@ struct DeviceOptions: ParsableArguments {
             let libraries = cudaLibraries
             let profile = try cudaProfile(ordinal: ordinal, libraries: libraries)
             if case .failure(let e) = libraries.nvrtcLocation() { logger.warning("NVRTC not found, every build will fail: \(e)") }
-            builder = CUDABuilder(profile: profile, libraries: libraries, options: options)
+            // NVRTC in a child process of its own, so that a compile past the timeout is killed.
+            guard let exe = currentExecutablePath() else { throw ValidationError("cannot find this executable's path") }
+            builder = CUDABuilder(profile: profile, libraries: libraries, options: options,
+                                  isolation: .childProcess(executable: exe, arguments: ["nvrtc"] + (nvrtc.map { ["--nvrtc", $0] } ?? [])))
             // No address-space limit: the CUDA driver reserves far more virtual memory than it uses.
             workerArguments += ["--memory-limit-mb", "0"] + libraryArguments
         } else {
@@ -254,4 +257,32 @@ func hostName() -> String {
     var buf = [CChar](repeating: 0, count: 256)
     gethostname(&buf, buf.count)
     return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Hidden: one NVRTC compile for the agent's builder, in a process it can kill on timeout.
+struct NVRTCCompile: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "nvrtc", abstract: "Compile one CUDA source to a CUBIN (internal).",
+                                                    shouldDisplay: false)
+    @Option var arch: String
+    @Option var source: String
+    @Option var out: String
+    @Option var nvrtc: String?
+
+    func run() throws {
+        var s = CUDALibrarySettings.fromProcessEnvironment()
+        s.nvrtcPath = nvrtc ?? s.environment["TUNEFLEET_NVRTC"]
+        guard let text = readTextFile(source) else {
+            printError("cannot read \(source)")
+            throw ExitCode(2)
+        }
+        do {
+            let module = try NVRTCCompiler(libraries: CUDALibraries(settings: s)).compile(
+                source: text, name: URL(fileURLWithPath: source).lastPathComponent, architecture: arch)
+            try writeFile(out, module.cubin)
+            print(module.log)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import CUDADriver
 import CUDAKernels
+import Foundation
 import Testing
 import TuneAgent
 import TuneCore
@@ -36,6 +37,36 @@ import TuneSystem
             id += 1
         }
         #expect(ops == Set(OperatorKind.allCases))
+    }
+
+    /// As the agent runs it: NVRTC in a `tune-agent nvrtc` child process, which a compile
+    /// timeout kills (in-process NVRTC cannot be interrupted).
+    @Test(.enabled(if: nvrtcAvailable && tuneAgentPath != nil, Comment(rawValue: nvrtcMissingMessage)))
+    func aChildProcessCompileIsKilledAtTheTimeout() throws {
+        let builder = CUDABuilder(profile: h100Profile(), options: CodegenOptions(),
+                                  isolation: .childProcess(executable: tuneAgentPath!, arguments: ["nvrtc"]))
+        let work = try makeTemporaryDirectory(prefix: "cuda-child")
+        defer { removeTree(work) }
+        let t = task(.conv2d, ["c": 64, "h": 14, "w": 14, "k": 64, "r": 3, "s": 3, "pad": 1])
+        var rng = SplitMix64(seed: 5)
+        let s = try #require(builder.space(for: t, plan: MeasurePlan())?.sample(using: &rng))
+        var plan = MeasurePlan()
+        switch builder.build(task: t, candidate: Candidate(id: 1, schedule: s), plan: plan, workDir: work) {
+        case .built(let a):
+            #expect(readFile(a.path)?.isEmpty == false)
+            #expect(a.detail.keys.contains { $0.hasSuffix("registers") }, "ptxas figures come back from the child: \(a.detail)")
+        case .failed(let r):
+            Issue.record("\(r.status) \(r.errorText)")
+        }
+        plan.compileTimeoutSeconds = 0.001
+        switch builder.build(task: t, candidate: Candidate(id: 2, schedule: s), plan: plan, workDir: work) {
+        case .built: Issue.record("a compile cannot finish within 1 ms")
+        case .failed(let r):
+            #expect(r.status == .compileTimeout)
+            #expect(r.errorText.contains("its process was killed"), "\(r.errorText)")
+        }
+        // Nothing is left behind but the first CUBIN.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work).filter { !$0.hasSuffix("-1.cubin") }.isEmpty)
     }
 
     @Test func invalidSchedulesAreRejectedBeforeNVRTC() {
@@ -97,3 +128,6 @@ import TuneSystem
         #expect(c2 != 0 && bad.output.contains("unknown device"))
     }
 }
+
+/// The tune-agent built beside the tests, when there is one.
+let tuneAgentPath: String? = executableDirectory().map { $0 + "/tune-agent" }.flatMap { fileExists($0) ? $0 : nil }

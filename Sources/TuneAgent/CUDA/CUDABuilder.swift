@@ -2,6 +2,9 @@ import CUDADriver
 import CUDAKernels
 import TuneCore
 import TuneSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The CUDA backend's agent half: spaces and code from CUDAKernels, compiled by NVRTC to a
 /// CUBIN for the device's exact architecture. Needs no driver and no GPU (the profile may
@@ -13,9 +16,20 @@ public struct CUDABuilder: KernelBuilder {
     /// `sm_XY` from the profile's compute capability; nil when the profile lacks one.
     public let architecture: String?
     public var deviceClass: DeviceClass { .cuda }
+    public let isolation: CompileIsolation
 
-    public init(profile: DeviceProfile, libraries: CUDALibraries = .shared, options: CodegenOptions) {
-        self.profile = profile; self.options = options
+    /// Where NVRTC runs. In this process a compile cannot be interrupted; in a child process
+    /// (`tune-agent nvrtc`, as the agent does) one past the plan's compile timeout is killed.
+    public enum CompileIsolation: Sendable {
+        case inProcess
+        /// The command, which gets `--arch ARCH --source FILE.cu --out FILE.cubin` appended,
+        /// writes the CUBIN, prints NVRTC's log and exits 0 (non-zero: the log says why).
+        case childProcess(executable: String, arguments: [String])
+    }
+
+    public init(profile: DeviceProfile, libraries: CUDALibraries = .shared, options: CodegenOptions,
+                isolation: CompileIsolation = .inProcess) {
+        self.profile = profile; self.options = options; self.isolation = isolation
         compiler = NVRTCCompiler(libraries: libraries)
         architecture = NVRTCCompiler.architecture(computeCapability: profile.computeCapability)
     }
@@ -38,6 +52,11 @@ public struct CUDABuilder: KernelBuilder {
         guard let arch = architecture else {
             return failed(.compileError, "device profile has no usable compute capability ('\(profile.computeCapability)')")
         }
+        // The candidate id keeps concurrent builds apart; writeFile renames into place.
+        let path = "\(workDir)/\(kernel.entry)-\(candidate.id).cubin"
+        if case .childProcess(let exe, let args) = isolation {
+            return buildInChild(kernel, arch: arch, cubinPath: path, command: (exe, args), plan: plan, failed: failed)
+        }
         let module: CompiledModule
         let start = Monotonic.now()
         do {
@@ -54,11 +73,38 @@ public struct CUDABuilder: KernelBuilder {
             return failed(.compileTimeout, "NVRTC took \(module.compileSeconds) s (limit \(plan.compileTimeoutSeconds) s)",
                           module.compileSeconds, detail)
         }
-        // The candidate id keeps concurrent builds apart; writeFile renames into place.
-        let path = "\(workDir)/\(kernel.entry)-\(candidate.id).cubin"
         do { try writeFile(path, module.cubin) } catch {
             return failed(.compileError, "cannot write the CUBIN: \(error)", module.compileSeconds, detail)
         }
         return .built(BuildArtifact(path: path, kernel: kernel, compileSeconds: module.compileSeconds, detail: detail))
+    }
+
+    /// Compiles in a child process that is killed when the plan's compile timeout passes.
+    private func buildInChild(_ kernel: GeneratedKernel, arch: String, cubinPath: String,
+                              command: (executable: String, arguments: [String]), plan: MeasurePlan,
+                              failed: (MeasureStatus, String, Double, [String: String]) -> BuildOutcome) -> BuildOutcome {
+        let source = cubinPath.dropLast(".cubin".count) + ".cu"
+        let logPath = cubinPath + ".log"
+        defer { unlink(String(source)); unlink(logPath) }
+        do { try writeFile(String(source), kernel.source) } catch {
+            return failed(.compileError, "cannot write the source: \(error)", 0, [:])
+        }
+        let limit = plan.compileTimeoutSeconds > 0 ? plan.compileTimeoutSeconds : 3600
+        let outcome: CommandOutcome
+        do {
+            outcome = try runCommand(command.executable, command.arguments + ["--arch", arch, "--source", String(source), "--out", cubinPath],
+                                     timeout: limit, outputFile: logPath)
+        } catch {
+            return failed(.compileError, "cannot start the compiler process: \(error)", 0, [:])
+        }
+        if outcome.timedOut {
+            return failed(.compileTimeout, "NVRTC did not finish within \(limit) s; its process was killed", outcome.seconds, [:])
+        }
+        guard outcome.status == .exited(0), fileExists(cubinPath) else {
+            let how = outcome.status.map { "\($0)" } ?? "?"
+            return failed(.compileError, "NVRTC (\(how)): \(outcome.output)", outcome.seconds, [:])
+        }
+        let detail = CompiledModule.detail(architecture: arch, resources: NVRTCCompiler.parsePtxasLog(outcome.output))
+        return .built(BuildArtifact(path: cubinPath, kernel: kernel, compileSeconds: outcome.seconds, detail: detail))
     }
 }
