@@ -14,13 +14,16 @@ private let installedSources = SourceList()
 /// Calls `handler` (on a background queue) when SIGINT or SIGTERM arrives, instead of dying:
 /// long-running loops get the chance to drain and clean up.
 public func onTerminationSignals(_ handler: @escaping @Sendable (Int32) -> Void) {
-    for sig in [SIGINT, SIGTERM] {
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler { handler(sig) }
-        source.resume()
-        installedSources.lock.withLock { _ in installedSources.sources.append(source) }
-    }
+    for sig in [SIGINT, SIGTERM] { onSignal(sig) { handler(sig) } }
+}
+
+/// Calls `handler` (on a background queue) each time `sig` arrives (e.g. SIGHUP: reload).
+public func onSignal(_ sig: Int32, _ handler: @escaping @Sendable () -> Void) {
+    signal(sig, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+    source.setEventHandler { handler() }
+    source.resume()
+    installedSources.lock.withLock { _ in installedSources.sources.append(source) }
 }
 
 /// A flag another thread (a signal handler's watcher, a test) sets to end a loop.

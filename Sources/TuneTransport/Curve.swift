@@ -1,4 +1,5 @@
 import CZeroMQ
+import Synchronization
 import TuneSystem
 #if canImport(Glibc)
 import Glibc
@@ -103,6 +104,7 @@ public final class ZAPAuthenticator: Sendable {
 
     private let stopSignal = StopSignal()
     private let stopped = StopSignal()
+    private let allowList: Shared<AllowList>
 
     /// Binds the handler in `context` and starts answering; `decided` sees every decision.
     public init(context: ZMQContext, allow: AllowList, decided: @escaping @Sendable (Decision) -> Void) throws(ZMQError) {
@@ -110,17 +112,22 @@ public final class ZAPAuthenticator: Sendable {
         try socket.bind("inproc://zeromq.zap.01")
         let box = SocketBox(socket)
         let stop = stopSignal, done = stopped
+        let current = Shared(allow)
+        allowList = current
         startThread(name: "zap") {
             defer { box.socket.close(); done.stop() }
             while !stop.isSet {
                 guard (try? ZMQPoller.pollInput([box.socket], timeout: 0.1))?.first == true,
                       let frames = try? box.socket.receive(wait: false) else { continue }
-                let (reply, decision) = Self.answer(frames, allow: allow)
+                let (reply, decision) = Self.answer(frames, allow: current.value)
                 try? box.socket.send(reply)
                 if let decision { decided(decision) }
             }
         }
     }
+
+    /// Handshakes from now on are checked against `list` (sessions already admitted stay).
+    public func replaceAllowList(_ list: AllowList) { allowList.value = list }
 
     public func stop() {
         stopSignal.stop()
@@ -160,6 +167,16 @@ public final class ZAPAuthenticator: Sendable {
         var out = [CChar](repeating: 0, count: bytes.count * 5 / 4 + 1)
         _ = bytes.withUnsafeBufferPointer { zmq_z85_encode(&out, $0.baseAddress, $0.count) }
         return String(decoding: out.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A value several threads read and one replaces, under a lock.
+private final class Shared<Value: Sendable>: Sendable {
+    private let lock: Mutex<Value>
+    init(_ v: Value) { lock = Mutex(v) }
+    var value: Value {
+        get { lock.withLock { $0 } }
+        set { lock.withLock { $0 = newValue } }
     }
 }
 

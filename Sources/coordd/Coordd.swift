@@ -26,7 +26,7 @@ struct Coordd: ParsableCommand {
     var readyFile: String?
     @Option(help: "The coordinator's CURVE key pair (coordctl keygen NAME writes NAME.key): both sockets then require keys.")
     var key: String?
-    @Option(help: "Public keys allowed to connect (agents and operators), one per line: KEY [name]. Required with --key.")
+    @Option(help: "Public keys allowed to connect (agents and operators), one per line: KEY [name]. Required with --key; re-read on SIGHUP.")
     var allow: String?
     @Flag(help: "Allow listening beyond loopback without keys. Anyone who can reach the port can then join.")
     var insecure = false
@@ -82,6 +82,19 @@ struct Coordd: ParsableCommand {
         if let readyFile {
             let json = "{\"agent\": \"\(bound.agent)\", \"control\": \"\(bound.control)\"}\n"
             try writeFile(readyFile, json)
+        }
+        if let auth = coordinator.authenticator, let allow {
+            // SIGHUP re-reads the allow-list; a file that cannot be used leaves the old list in force.
+            let log = logger
+            onSignal(SIGHUP) {
+                do {
+                    let list = try CurveKeyFile.loadAllowList(allow)
+                    auth.replaceAllowList(list)
+                    log.notice("allow-list reloaded: \(list.names.count) keys")
+                } catch {
+                    log.error("allow-list not reloaded, the previous one stays: \(error)")
+                }
+            }
         }
         let stop = StopSignal()
         onTerminationSignals { _ in stop.stop() }

@@ -80,6 +80,26 @@ import Glibc
         let stranger = ControlClient(endpoint: cluster.controlEndpoint, timeout: 1,
                                      curve: (keys.coordinator.publicKey, intruder))
         #expect(throws: ControlError.self) { _ = try stranger.status() }
+        // A broken allow-list on reload changes nothing; a good one admits the new key.
+        let allowed = readTextFile(keys.allowFile) ?? ""
+        func coorddLogs(_ text: String) -> Bool {
+            let deadline = Monotonic.now() + 30
+            while Monotonic.now() < deadline {
+                if (readTextFile(cluster.settings.dir + "/coordd.log") ?? "").contains(text) { return true }
+                Monotonic.sleep(0.05)
+            }
+            return false
+        }
+        try writeFile(keys.allowFile, allowed + "garbage\n")
+        cluster.signalCoordinatorOnly(SIGHUP)
+        #expect(coorddLogs("allow-list not reloaded, the previous one stays"))
+        try writeFile(keys.allowFile, allowed + "\(intruder.publicKey) late-joiner\n")
+        cluster.signalCoordinatorOnly(SIGHUP)
+        #expect(coorddLogs("allow-list reloaded: 3 keys"))
+        try cluster.waitForAgents(2)
+        let names = Set(try cluster.client.status().agents.map(\.name))
+        #expect(names == ["agent-1", "intruder"])
+
         // Secret key files are private to their owner.
         var st = stat()
         #expect(stat(keys.coordinatorKeyFile, &st) == 0 && st.st_mode & 0o777 == 0o600)

@@ -123,6 +123,12 @@ public final class LocalCluster {
         agents[name] = nil
     }
 
+    /// Sends `sig` to coordd and leaves it running (e.g. SIGHUP: reload the allow-list).
+    public func signalCoordinatorOnly(_ sig: Int32) {
+        guard let p = coordinator else { return }
+        kill(p.pid, sig)
+    }
+
     public func signalCoordinator(_ sig: Int32) {
         guard let p = coordinator else { return }
         kill(-p.pid, sig)

@@ -16,7 +16,8 @@ public final class Coordinator {
     private let context = ZMQContext()
     private var agentSocket: ZMQSocket?
     private var controlSocket: ZMQSocket?
-    private var authenticator: ZAPAuthenticator?
+    /// The CURVE allow-list check, once bound with keys (its list can be replaced while running).
+    public private(set) var authenticator: ZAPAuthenticator?
     var controlSocketForControl: ZMQSocket? { controlSocket }
     var dispatcher: Dispatcher
     var book = CampaignBook()
