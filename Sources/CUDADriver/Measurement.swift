@@ -57,10 +57,16 @@ public struct EventTimer {
             for _ in 0..<runsPerGraph { try run() }
         } : nil
         if let g = captured {
-            let replays = (inner + runsPerGraph - 1) / runsPerGraph
-            // The first replay uploads the graph; keep it out of the samples.
+            // The first replay uploads the graph; keep it out of the samples. The second one
+            // times a run without launch gaps, which sets how many replays fill a sample
+            // (the host-launched estimate above is too long for small kernels).
             try context.replay(g, times: 1, from: start, to: stop)
             try context.wait(stop, timeoutSeconds: waitLimit)
+            try context.replay(g, times: 1, from: start, to: stop)
+            try context.wait(stop, timeoutSeconds: waitLimit)
+            let perReplay = max(try context.elapsed(from: start, to: stop), 1e-7)
+            let replays = plan.flushCache ? 1 : max(1, min(100_000 / runsPerGraph, Int((plan.minRepeatSeconds / perReplay).rounded(.up))))
+            let waitLimit = timeout + Double(replays) * perReplay * 4
             for _ in 0..<max(1, plan.repeats) {
                 try flush()
                 try context.replay(g, times: replays, from: start, to: stop)

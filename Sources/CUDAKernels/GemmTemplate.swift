@@ -382,10 +382,12 @@ enum GemmTemplate {
         return s
     }
 
-    /// `*dst += v` for a float4 `v` under split-K: one vector atomic from sm_90 on, four
-    /// scalar ones before.
+    /// `*dst += v` for a float4 `v` under split-K: one vector atomic from sm_90 on (with a
+    /// toolkit that declares it: checked with NVRTC 13.0; 12.x only from 12.8, to be safe),
+    /// four scalar ones otherwise.
     static func vectorAtomicAdd(indent: String) -> String {
-        "#if defined(TF_HOST_SHIM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)\n"
+        "#if defined(TF_HOST_SHIM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && "
+            + "(__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 8)))\n"
             + "\(indent)atomicAdd(reinterpret_cast<float4*>(dst), v);\n"
             + "#else\n"
             + "\(indent)atomicAdd(dst + 0, v.x); atomicAdd(dst + 1, v.y); atomicAdd(dst + 2, v.z); atomicAdd(dst + 3, v.w);\n"
@@ -393,7 +395,8 @@ enum GemmTemplate {
     }
 
     static func epilogue(_ p: GemmProblem, _ c: GemmConfig, act: Activation, biasName: String?, fault: Int) -> String {
-        if p.pixelRunsOf4 && c.fm == 4 { return nchwEpilogue(p, c, fault: fault) }
+        // Convolutions carry no bias or activation; the NCHW vector path has neither.
+        if p.pixelRunsOf4 && c.fm == 4 && biasName == nil && act == .none { return nchwEpilogue(p, c, fault: fault) }
         let split = c.splitk > 1
         let faultCond = faultCondition(c)
         let out = p.pointerOut

@@ -94,6 +94,14 @@ extension ScheduleSpace {
         if let why = constraintViolation(schedule) { throw .constraint(why) }
     }
 
+    /// `schedule` as a schedule stored before its `absentMeans` knobs existed would read:
+    /// those knobs dropped where they hold that value.
+    public func withoutLaterDefaults(_ schedule: Schedule) -> Schedule {
+        var v = schedule.values
+        for d in knobs { if let a = d.absentMeans, v[d.name] == a { v[d.name] = nil } }
+        return v.count == schedule.knobs.count ? schedule : Schedule(v)
+    }
+
     /// `schedule` with every absent knob that has an `absentMeans` value set to it.
     public func completing(_ schedule: Schedule) -> Schedule {
         var v = schedule.values

@@ -97,6 +97,13 @@ public func makeTemporaryDirectory(base: String = "/tmp", prefix: String = "tune
 
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+/// For a helper process: be killed with the parent (a crashed or killed agent leaves no
+/// compile running), and never outlive `seconds` (SIGALRM ends the process).
+public func limitHelperLifetime(seconds: Double) {
+    _ = tf_die_with_parent()
+    if seconds > 0 { alarm(UInt32(min(max(seconds.rounded(.up), 1), 86_400))) }
+}
+
 /// The running executable's absolute path (/proc/self/exe).
 public func currentExecutablePath() -> String? {
     var buf = [CChar](repeating: 0, count: 4096)

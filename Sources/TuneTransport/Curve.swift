@@ -66,7 +66,8 @@ public enum CurveKeyFile {
 }
 
 /// The public keys allowed to connect to the coordinator (agents and operators), each with
-/// a name for the logs. Text: one `KEY [name]` per line, `#` comments.
+/// a name for the logs. Text: one `KEY [name]` per line, `#` comments; `.pub` files may be
+/// appended as they are (`cat gpu0.pub >> allow.txt`: the key takes the file's name).
 public struct AllowList: Sendable, Equatable {
     public private(set) var names: [String: String] = [:]
 
@@ -74,14 +75,24 @@ public struct AllowList: Sendable, Equatable {
 
     public static func parse(_ text: String) throws(CurveKeyError) -> AllowList {
         var out = AllowList()
+        var fileName: String? = nil
+        let pubHeader = "# TuneFleet CURVE public key '"
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingSpaces
+            var line = raw.trimmingSpaces
+            if line.hasPrefix(pubHeader), line.hasSuffix("'") {
+                fileName = String(line.dropFirst(pubHeader.count).dropLast())
+                continue
+            }
             if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("public-key"), let eq = line.firstIndex(of: "=") {
+                line = String(line[line.index(after: eq)...]).trimmingSpaces
+            }
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            let key = parts[0].hasPrefix("public-key=") ? String(parts[0].dropFirst("public-key=".count)) : parts[0]
+            let key = parts[0]
             guard CurveKeyFile.isKey(key) else { throw CurveKeyError("line \(n + 1): '\(parts[0])' is not a 40-character Z85 public key") }
             guard out.names[key] == nil else { throw CurveKeyError("line \(n + 1): key listed twice") }
-            out.names[key] = parts.count > 1 ? parts[1...].joined(separator: " ") : "key-\(key.prefix(8))"
+            out.names[key] = parts.count > 1 ? parts[1...].joined(separator: " ") : (fileName ?? "key-\(key.prefix(8))")
+            fileName = nil
         }
         guard !out.names.isEmpty else { throw CurveKeyError("no keys: nobody could connect") }
         return out

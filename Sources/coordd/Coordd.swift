@@ -50,6 +50,8 @@ struct Coordd: ParsableCommand {
     }
 
     func run() throws {
+        // A reload signal before the allow-list handler is up must not end the process.
+        signal(SIGHUP, SIG_IGN)
         var logger = Logger(label: "coordd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         if insecure { logger.warning("--insecure: listening without authentication") }

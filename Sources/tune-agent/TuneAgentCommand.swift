@@ -267,8 +267,11 @@ struct NVRTCCompile: ParsableCommand {
     @Option var source: String
     @Option var out: String
     @Option var nvrtc: String?
+    /// Seconds after which the compile ends itself, should the agent's kill not arrive.
+    @Option var deadline: Double = 0
 
     func run() throws {
+        limitHelperLifetime(seconds: deadline)
         var s = CUDALibrarySettings.fromProcessEnvironment()
         s.nvrtcPath = nvrtc ?? s.environment["TUNEFLEET_NVRTC"]
         guard let text = readTextFile(source) else {

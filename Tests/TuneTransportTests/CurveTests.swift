@@ -35,6 +35,10 @@ import Testing
             _ = try AllowList.parse("\(a.publicKey) ok\nnot-a-key bad\n")
         }
         #expect(throws: CurveKeyError("no keys: nobody could connect")) { _ = try AllowList.parse("# empty\n") }
+        // .pub files appended as they are: the key is named after the file.
+        let appended = try AllowList.parse(CurveKeyFile.formatPublic(a.publicKey, name: "gpu0")
+                                           + CurveKeyFile.formatPublic(b.publicKey, name: "operator"))
+        #expect(appended.names == [a.publicKey: "gpu0", b.publicKey: "operator"])
     }
 }
 

@@ -2,4 +2,7 @@
 #define CSYSTEMSHIM_H
 /// Pins the calling thread to the CPU it is running on; returns that CPU or -1.
 int tf_pin_to_current_cpu(void);
+/// Asks the kernel to SIGKILL the calling process when its parent dies (prctl is variadic,
+/// hence out of Swift's reach); returns 0 on success.
+int tf_die_with_parent(void);
 #endif

@@ -92,7 +92,10 @@ public struct CUDABuilder: KernelBuilder {
         let limit = plan.compileTimeoutSeconds > 0 ? plan.compileTimeoutSeconds : 3600
         let outcome: CommandOutcome
         do {
-            outcome = try runCommand(command.executable, command.arguments + ["--arch", arch, "--source", String(source), "--out", cubinPath],
+            // The child also ends itself a little after the limit and dies with the agent.
+            outcome = try runCommand(command.executable,
+                                     command.arguments + ["--arch", arch, "--source", String(source), "--out", cubinPath,
+                                                          "--deadline", "\(limit + 5)"],
                                      timeout: limit, outputFile: logPath)
         } catch {
             return failed(.compileError, "cannot start the compiler process: \(error)", 0, [:])

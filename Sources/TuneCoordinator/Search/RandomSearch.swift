@@ -15,7 +15,14 @@ public struct RandomSearch: Sendable {
         var misses = 0
         while out.count < count && misses < patience {
             guard let s = space.sample(using: &rng, attempts: 200) else { misses += 200; continue }
-            if taken.insert(s.hash64).inserted { out.append(s); misses = 0 } else { misses += 1 }
+            // A job resumed across a space upgrade holds schedules stored without the knobs
+            // added since: the same point under its old spelling is not new either.
+            if taken.contains(space.withoutLaterDefaults(s).hash64) || !taken.insert(s.hash64).inserted {
+                misses += 1
+                continue
+            }
+            out.append(s)
+            misses = 0
         }
         return out
     }

@@ -50,7 +50,8 @@ public final class Coordinator {
                     return
                 }
                 let who = d.publicKey.isEmpty ? "a connection without CURVE keys" : "unknown key \(d.publicKey)"
-                if refused.withLock({ $0.insert(d.publicKey).inserted }) {
+                // Bounded: a stranger cycling keys cannot grow it without limit.
+                if refused.withLock({ $0.count < 1024 && $0.insert(d.publicKey).inserted }) {
                     log.warning("refused \(who) from \(d.address) (not on the allow-list; later attempts logged at debug level)")
                 } else {
                     log.debug("refused \(who) from \(d.address)")
@@ -74,6 +75,8 @@ public final class Coordinator {
     /// Makes `socket` a CURVE server checked by the allow-list, when keys are configured.
     private func secure(_ socket: ZMQSocket) throws {
         guard let curve = settings.curve else { return }
+        // Without a ZAP handler libzmq's CURVE server admits any key: never bind without one.
+        guard authenticator != nil else { throw ControlError("CURVE without the allow-list handler") }
         try socket.makeCurveServer(secretKey: curve.keys.secretKey)
         try socket.setZAPDomain("tunefleet")
     }
@@ -87,6 +90,12 @@ public final class Coordinator {
             logger.info("resumed \(resumed.count) unfinished jobs (\(resumed.reduce(0) { $0 + $1.pending.count }) candidates pending)")
         }
         let sockets = [agentSocket!, controlSocket!]
+        // Sockets close before the allow-list handler stops, on every way out.
+        defer {
+            agentSocket?.close()
+            controlSocket?.close()
+            authenticator?.stop()
+        }
         while !stop.isSet {
             let ready = try ZMQPoller.pollInput(sockets, timeout: 0.05)
             if ready[0] { try drainAgents() }
@@ -94,9 +103,6 @@ public final class Coordinator {
             step(.tick)
             topUpCandidates()
         }
-        agentSocket?.close()
-        controlSocket?.close()
-        authenticator?.stop()
     }
 
     func step(_ event: DispatchEvent) {
