@@ -66,6 +66,15 @@ public struct ExportRow: Codable, Sendable {
     /// What the backend reported beside the samples: registers and spills, the timing
     /// method (`timing`: cuda-graph or stream), the vendor library, ...
     public var detail: [String: String] = [:]
+
+    public init(campaign: Int64, task: String, deviceClass: String, candidate: Int64, schedule: String, device: String,
+                agent: String, status: String, medianSeconds: Double?, samples: [Double], compileSeconds: Double,
+                error: String, detail: [String: String] = [:]) {
+        self.campaign = campaign; self.task = task; self.deviceClass = deviceClass; self.candidate = candidate
+        self.schedule = schedule; self.device = device; self.agent = agent; self.status = status
+        self.medianSeconds = medianSeconds; self.samples = samples; self.compileSeconds = compileSeconds
+        self.error = error; self.detail = detail
+    }
 }
 
 /// The coordinator's SQLite database (WAL): everything a campaign needs to resume.

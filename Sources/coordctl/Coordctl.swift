@@ -12,7 +12,7 @@ struct Coordctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordctl",
         abstract: "Operate a TuneFleet cluster: launch and watch campaigns, export results, run the demo.",
-        subcommands: [Campaign.self, Status.self, Export.self, Keygen.self, Demo.self, Bench.self])
+        subcommands: [Campaign.self, Status.self, Export.self, Emit.self, Keygen.self, Demo.self, Bench.self])
 }
 
 struct ControlOptions: ParsableArguments {
@@ -40,6 +40,43 @@ struct ControlOptions: ParsableArguments {
                 throw ValidationError("\(error)")
             }
         }
+    }
+}
+
+/// `coordctl emit`: source to ship, one file per task and device class.
+struct Emit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the fastest verified kernel of each task and device class of a campaign as source.",
+        discussion: "Each file says what it computes, how fast it was and on what device, and how to build and call it.")
+    @Option(help: "The coordinator's database.") var db: String
+    @Option(help: "The campaign.") var campaign: Int64
+    @Option(name: .shortAndLong, help: "Output folder (created if missing).") var output = "tuned-kernels"
+
+    func run() throws {
+        let store: Store
+        do { store = try Store(readOnlyPath: db) } catch { throw ValidationError("\(error)") }
+        let rows = try store.export(campaign: campaign)
+        let choices = KernelEmitter.best(rows)
+        guard !choices.isEmpty else {
+            throw ValidationError("campaign \(campaign) has no verified (ok) measurement in \(db)")
+        }
+        let profiles = try store.deviceProfiles()
+        try makeDirectories(output)
+        var manifest = "# file\ttask\tdevice_class\tmedian_seconds\tschedule\n"
+        var failures = 0
+        for c in choices {
+            do {
+                let f = try KernelEmitter.file(for: c, profile: profiles[c.device])
+                try writeFile(output + "/" + f.name, f.text)
+                manifest += "\(f.name)\t\(c.task)\t\(c.deviceClass)\t\(c.medianSeconds)\t\(c.schedule)\n"
+                print("\(output)/\(f.name)  \(String(format: "%.3f", c.medianSeconds * 1e6)) us")
+            } catch {
+                failures += 1
+                FileHandle.standardError.write(Data("emit: \(error)\n".utf8))
+            }
+        }
+        try writeFile(output + "/MANIFEST.tsv", manifest)
+        if failures > 0 { throw ExitCode(1) }
     }
 }
 

@@ -105,3 +105,32 @@ import Glibc
         #expect(stat(keys.coordinatorKeyFile, &st) == 0 && st.st_mode & 0o777 == 0o600)
     }
 }
+
+@Suite struct ShippingKernels {
+    /// `coordctl emit` after a real campaign: one file per task, each built by the line in
+    /// its own header into a shared object.
+    @Test func emittedSourceBuildsWithItsOwnBuildLine() throws {
+        let cluster = try makeCluster(agents: 1)
+        defer { cluster.stopAll() }
+        let id = try launch(cluster, try smallWorkload(), trials: 3)
+        try waitFor(cluster, campaign: id) { $0.state == "completed" }
+        let bin = try #require(executableDirectory())
+        let out = cluster.settings.dir + "/emitted"
+        let r = try runCommand(bin + "/coordctl", ["emit", "--db", cluster.databasePath, "--campaign", "\(id)", "-o", out],
+                               timeout: 60, outputFile: cluster.settings.dir + "/emit.out")
+        #expect(r.status == .exited(0), "\(r.output)")
+        let manifest = (readTextFile(out + "/MANIFEST.tsv") ?? "").split(separator: "\n").dropFirst()
+        #expect(manifest.count == 2, "one kernel per task")
+        for line in manifest {
+            let file = String(line.split(separator: "\t")[0])
+            let text = try #require(readTextFile(out + "/" + file))
+            let build = try #require(text.split(separator: "\n").first { $0.hasPrefix("// build: ") })
+            let words = build.dropFirst("// build: ".count).split(separator: " ").map(String.init)
+            let cc = try #require(words.first)
+            let compiler = cc.hasPrefix("/") ? cc : "/usr/bin/" + cc
+            let b = try runCommand(compiler, Array(words.dropFirst()).map { $0 == file ? out + "/" + file : ($0 == "kernel.so" ? out + "/" + file + ".so" : $0) },
+                                   timeout: 120, outputFile: out + "/build.log")
+            #expect(b.status == .exited(0), "\(file): \(b.output)")
+        }
+    }
+}
