@@ -77,6 +77,7 @@ struct Demo: ParsableCommand {
             print("\nDemo campaign \(id) completed: \(c.trials_done) results in \(Dashboard.format1(wall)) s (\(agents) agents)\n")
             print(Dashboard.summary(c))
             print("Database and logs: \(workDir)")
+            print("The tuned kernels as source: coordctl emit --db \(workDir)/tunefleet.db --campaign \(id) -o tuned-kernels")
         }
     }
 
