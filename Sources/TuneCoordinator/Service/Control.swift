@@ -38,7 +38,7 @@ extension Coordinator {
         case .cancel(let c):
             do {
                 guard try store.campaignExists(c.campaignID) else { throw StoreError("no campaign \(c.campaignID)") }
-                for (id, job) in book.jobs where job.campaignID == c.campaignID {
+                for (id, job) in book.jobs where job.state.campaignID == c.campaignID {
                     _ = book.remove(jobID: id)
                     step(.jobRemoved(jobID: id))
                 }

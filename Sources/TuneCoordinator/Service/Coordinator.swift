@@ -263,9 +263,9 @@ public final class Coordinator {
                 continue
             }
             guard book.needsCandidates(jobID: jobID, queued: queued),
-                  let profile = dispatcher.profile(for: job.deviceClass) else { continue }
-            guard let space = SpaceCatalog.space(for: job.task, profile: profile, plan: job.plan) else {
-                logger.warning("no \(job.deviceClass.rawValue) template for \(job.task.name); the job ends without trials")
+                  let profile = dispatcher.profile(for: job.state.deviceClass) else { continue }
+            guard let space = SpaceCatalog.space(for: job.state.task, profile: profile, plan: job.state.plan) else {
+                logger.warning("no \(job.state.deviceClass.rawValue) template for \(job.state.task.name); the job ends without trials")
                 book.markExhausted(jobID: jobID)
                 continue
             }
@@ -285,9 +285,9 @@ public final class Coordinator {
         step(.jobRemoved(jobID: jobID))
         do {
             try store.completeJob(jobID)
-            if !book.campaignHasJobs(job.campaignID) {
-                try store.setCampaignState(job.campaignID, "completed")
-                logger.info("campaign \(job.campaignID) completed")
+            if !book.campaignHasJobs(job.state.campaignID) {
+                try store.setCampaignState(job.state.campaignID, "completed")
+                logger.info("campaign \(job.state.campaignID) completed")
             }
         } catch {
             logger.error("cannot record job completion: \(error)")
