@@ -94,10 +94,10 @@ public final class ZMQSocket {
         try setInt(ZMQ_CURVE_SERVER, 1)
         try setBytes(ZMQ_CURVE_SECRETKEY, Array(secretKey.utf8))
     }
-    public func makeCurveClient(serverPublicKey: String, publicKey: String, secretKey: String) throws(ZMQError) {
-        try setBytes(ZMQ_CURVE_SERVERKEY, Array(serverPublicKey.utf8))
-        try setBytes(ZMQ_CURVE_PUBLICKEY, Array(publicKey.utf8))
-        try setBytes(ZMQ_CURVE_SECRETKEY, Array(secretKey.utf8))
+    public func makeCurveClient(_ c: CurveClientKeys) throws(ZMQError) {
+        try setBytes(ZMQ_CURVE_SERVERKEY, Array(c.serverPublicKey.utf8))
+        try setBytes(ZMQ_CURVE_PUBLICKEY, Array(c.keys.publicKey.utf8))
+        try setBytes(ZMQ_CURVE_SECRETKEY, Array(c.keys.secretKey.utf8))
     }
     /// ZAP domain: with a ZAP handler running, CURVE clients are checked against it.
     public func setZAPDomain(_ domain: String) throws(ZMQError) { try setBytes(ZMQ_ZAP_DOMAIN, Array(domain.utf8)) }
@@ -172,6 +172,13 @@ public enum ZMQPoller {
         }
         return items.map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
     }
+}
+
+/// What a CURVE client holds: the server's public key and its own pair.
+public struct CurveClientKeys: Sendable, Equatable {
+    public var serverPublicKey: String
+    public var keys: CurveKeyPair
+    public init(serverPublicKey: String, keys: CurveKeyPair) { self.serverPublicKey = serverPublicKey; self.keys = keys }
 }
 
 /// CURVE key pairs in Z85 text (40 characters each).

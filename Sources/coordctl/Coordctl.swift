@@ -34,7 +34,7 @@ struct ControlOptions: ParsableArguments {
         get throws {
             guard let key, let serverKey else { return ControlClient(endpoint: control, timeout: requestTimeout) }
             do {
-                let curve = (try CurveKeyFile.loadPublic(serverKey), try CurveKeyFile.loadPair(key))
+                let curve = CurveClientKeys(serverPublicKey: try CurveKeyFile.loadPublic(serverKey), keys: try CurveKeyFile.loadPair(key))
                 return ControlClient(endpoint: control, timeout: requestTimeout, curve: curve)
             } catch {
                 throw ValidationError("\(error)")

@@ -150,10 +150,8 @@ struct Serve: ParsableCommand {
         settings.heartbeatInterval = heartbeat
         if let key, let serverKey {
             do {
-                let pair = try CurveKeyFile.loadPair(key)
-                settings.curvePublicKey = pair.publicKey
-                settings.curveSecretKey = pair.secretKey
-                settings.curveServerPublicKey = try CurveKeyFile.loadPublic(serverKey)
+                settings.curve = CurveClientKeys(serverPublicKey: try CurveKeyFile.loadPublic(serverKey),
+                                                 keys: try CurveKeyFile.loadPair(key))
             } catch {
                 logger.error("\(error)")
                 throw ExitCode(2)

@@ -15,7 +15,7 @@ import Glibc
         let ctx = ZMQContext()
         let s = try ZMQSocket(ctx, .dealer)
         if let k = cluster.keys {
-            try s.makeCurveClient(serverPublicKey: k.coordinator.publicKey, publicKey: k.agents.publicKey, secretKey: k.agents.secretKey)
+            try s.makeCurveClient(CurveClientKeys(serverPublicKey: k.coordinator.publicKey, keys: k.agents))
         }
         try s.connect(cluster.agentEndpoint)
         try s.send([payload])

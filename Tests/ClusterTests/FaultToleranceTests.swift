@@ -78,7 +78,7 @@ import Glibc
         let keyless = ControlClient(endpoint: cluster.controlEndpoint, timeout: 1)
         #expect(throws: ControlError.self) { _ = try keyless.status() }
         let stranger = ControlClient(endpoint: cluster.controlEndpoint, timeout: 1,
-                                     curve: (keys.coordinator.publicKey, intruder))
+                                     curve: CurveClientKeys(serverPublicKey: keys.coordinator.publicKey, keys: intruder))
         #expect(throws: ControlError.self) { _ = try stranger.status() }
         // A broken allow-list on reload changes nothing; a good one admits the new key.
         let allowed = readTextFile(keys.allowFile) ?? ""

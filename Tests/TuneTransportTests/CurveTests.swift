@@ -79,7 +79,7 @@ import Testing
         func client(_ keys: CurveKeyPair, id: String) throws -> ZMQSocket {
             let s = try ZMQSocket(ctx, .dealer)
             try s.setIdentity(id)
-            try s.makeCurveClient(serverPublicKey: server.publicKey, publicKey: keys.publicKey, secretKey: keys.secretKey)
+            try s.makeCurveClient(CurveClientKeys(serverPublicKey: server.publicKey, keys: keys))
             try s.connect(endpoint)
             try s.send([[42]])
             return s

@@ -49,9 +49,7 @@ public final class Agent {
         try s.setIdentity("\(settings.name)/\(instanceID)/\(connectionCount)")
         try s.setMaxMessageSize(Int64(WireLimits.standard.maxMessageBytes * 2))
         try s.setReconnectInterval(milliseconds: 100, max: 1000)
-        if let server = settings.curveServerPublicKey, let pub = settings.curvePublicKey, let sec = settings.curveSecretKey {
-            try s.makeCurveClient(serverPublicKey: server, publicKey: pub, secretKey: sec)
-        }
+        if let curve = settings.curve { try s.makeCurveClient(curve) }
         try s.connect(settings.coordinatorEndpoint)
         return s
     }

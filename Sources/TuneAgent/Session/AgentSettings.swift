@@ -1,4 +1,5 @@
 import TuneCore
+import TuneTransport
 
 /// Everything an agent needs to run; only the executable reads flags and files.
 public struct AgentSettings: Sendable {
@@ -16,9 +17,7 @@ public struct AgentSettings: Sendable {
     /// Lock file shared by every agent of this host: measurements exclude compiles and each
     /// other (see HostMeasureLock). nil: no host-wide exclusion (one agent per host).
     public var hostLockPath: String? = "/tmp/tunefleet-host.lock"
-    /// CURVE: the coordinator's public key and our own pair (all nil: plain TCP, loopback only).
-    public var curveServerPublicKey: String?
-    public var curvePublicKey: String?
-    public var curveSecretKey: String?
+    /// CURVE: the coordinator's public key and our own pair (nil: plain TCP, loopback only).
+    public var curve: CurveClientKeys?
     public init() {}
 }

@@ -12,9 +12,9 @@ public struct ControlClient {
     public var endpoint: String
     public var timeout: Double
     /// CURVE: the coordinator's public key and the operator's key pair (nil: plain TCP).
-    public var curve: (serverPublicKey: String, keys: CurveKeyPair)?
+    public var curve: CurveClientKeys?
 
-    public init(endpoint: String, timeout: Double = 5, curve: (serverPublicKey: String, keys: CurveKeyPair)? = nil) {
+    public init(endpoint: String, timeout: Double = 5, curve: CurveClientKeys? = nil) {
         self.endpoint = endpoint; self.timeout = timeout; self.curve = curve
     }
 
@@ -24,10 +24,7 @@ public struct ControlClient {
             let s = try ZMQSocket(context, .req)
             try s.setReceiveTimeout(milliseconds: Int32(timeout * 1000))
             try s.setSendTimeout(milliseconds: Int32(timeout * 1000))
-            if let curve {
-                try s.makeCurveClient(serverPublicKey: curve.serverPublicKey, publicKey: curve.keys.publicKey,
-                                      secretKey: curve.keys.secretKey)
-            }
+            if let curve { try s.makeCurveClient(curve) }
             try s.connect(endpoint)
             try s.send([Wire.encode(.controlRequest(req))])
             guard let frames = try s.receive(), let payload = frames.last else {

@@ -54,7 +54,7 @@ public final class LocalCluster {
     deinit { stopAll() }
 
     public var client: ControlClient {
-        ControlClient(endpoint: controlEndpoint, timeout: 10, curve: keys.map { ($0.coordinator.publicKey, $0.operatorKeys) })
+        ControlClient(endpoint: controlEndpoint, timeout: 10, curve: keys.map { CurveClientKeys(serverPublicKey: $0.coordinator.publicKey, keys: $0.operatorKeys) })
     }
 
     /// Fresh key pairs and the allow-list (operator and agents), as `coordctl keygen` writes them.
