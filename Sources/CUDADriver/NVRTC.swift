@@ -1,3 +1,4 @@
+import TuneCore
 /// Resources ptxas reported for one kernel (`--ptxas-options=-v`).
 public struct KernelResources: Hashable, Codable, Sendable {
     public var registers: Int = 0
@@ -43,9 +44,7 @@ public struct NVRTCCompiler: Sendable {
 
     /// `sm_XY` for a compute capability `"X.Y"` (nil when malformed).
     public static func architecture(computeCapability: String) -> String? {
-        let parts = computeCapability.split(separator: ".")
-        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]) else { return nil }
-        return "sm_\(major)\(minor)"
+        DeviceProfile.cudaArchitecture(computeCapability: computeCapability)
     }
 
     /// NVRTC's version, e.g. (13, 0).

@@ -55,3 +55,12 @@ public struct DeviceProfile: Hashable, Codable, Sendable {
         return FNV1a.hex(parts.joined(separator: "|"))
     }
 }
+
+extension DeviceProfile {
+    /// `sm_XY` for a CUDA compute capability "X.Y"; nil when it is not of that form.
+    public static func cudaArchitecture(computeCapability: String) -> String? {
+        let parts = computeCapability.split(separator: ".")
+        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]) else { return nil }
+        return "sm_\(major)\(minor)"
+    }
+}

@@ -102,17 +102,8 @@ public enum KernelEmitter {
             let flags = (profile.compilerFlags + k.extraFlags).joined(separator: " ")
             return "build: \(profile.compiler.isEmpty ? "cc" : profile.compiler) \(flags) -shared -fPIC \(fileName) -o kernel.so"
         case .cuda:
-            let arch = NVRTCArch.name(profile.computeCapability)
+            let arch = DeviceProfile.cudaArchitecture(computeCapability: profile.computeCapability) ?? "sm_?"
             return "build: NVRTC (or nvcc -cubin) for \(arch), e.g. nvcc -cubin -arch=\(arch) \(fileName)"
         }
-    }
-}
-
-/// `sm_XY` from a compute capability "X.Y".
-enum NVRTCArch {
-    static func name(_ cc: String) -> String {
-        let parts = cc.split(separator: ".")
-        guard parts.count == 2 else { return "sm_?" }
-        return "sm_\(parts[0])\(parts[1])"
     }
 }
