@@ -44,10 +44,21 @@ let package = Package(
         .target(name: "TuneStore", dependencies: [
             "TuneCore", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // Search strategies and task schedulers: pure, tested with fake models and results.
+        .target(name: "TuneSearch", dependencies: ["TuneCore"]),
         .target(name: "TuneCoordinator", dependencies: [
-            "TuneCore", "TuneWire", "TuneTransport", "TuneStore", "TuneSystem", "CPUKernels",
+            "TuneCore", "TuneWire", "TuneTransport", "TuneStore", "TuneSystem", "TuneSearch", "CPUKernels",
             "CUDAKernels", .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // coordctl's client side: control client, dashboard, emit, bench report, local cluster.
+        // It talks to coordd over the control socket and never links the daemon.
+        .target(name: "TuneConsole", dependencies: [
+            "TuneCore", "TuneWire", "TuneTransport", "TuneStore", "TuneSystem", "CPUKernels", "CUDAKernels",
+        ]),
+
+        // Test support, never a product: replay fleet, simulation, fixed cost models.
+        .target(name: "TuneTestKit", dependencies: ["TuneCore", "TuneCoordinator", "TuneStore", "TuneSearch"]),
 
         // Thin executables: flags, environment and files are read only here.
         .executableTarget(name: "coordd", dependencies: [
@@ -57,7 +68,7 @@ let package = Package(
             "TuneAgent", "TuneTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "coordctl", dependencies: [
-            "TuneCoordinator", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem",
+            "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -69,7 +80,8 @@ let package = Package(
         .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
-        .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator"]),
-        .testTarget(name: "ClusterTests", dependencies: ["TuneCoordinator", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
+        .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneSearch", "TuneTestKit"]),
+        .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore"]),
+        .testTarget(name: "ClusterTests", dependencies: ["TuneConsole", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
     ]
 )

@@ -84,6 +84,36 @@ enum Schema {
                 t.column("lastSeen", .double).notNull()
             }
         }
+        // v2: the search half. Which strategy proposed each candidate, with which model and
+        // what it predicted; the campaign's search and scheduler; trained models.
+        m.registerMigration("v2") { db in
+            try db.alter(table: "campaigns") { t in
+                t.add(column: "search", .text).notNull().defaults(to: "random")
+                t.add(column: "scheduler", .text).notNull().defaults(to: "round-robin")
+            }
+            try db.alter(table: "candidates") { t in
+                t.add(column: "proposer", .text).notNull().defaults(to: "random")
+                t.add(column: "modelVersion", .integer)
+                t.add(column: "predicted", .double)
+            }
+            try db.create(table: "models") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("deviceClass", .text)
+                t.column("featureSchemaVersion", .integer).notNull()
+                t.column("parameters", .text).notNull()
+                t.column("query", .text).notNull()
+                t.column("records", .integer).notNull().check { $0 >= 0 }
+                t.column("recordHash", .text).notNull()
+                t.column("trainingSeconds", .double).notNull()
+                t.column("metrics", .text).notNull()
+                t.column("blob", .blob).notNull()
+                t.column("baseId", .integer).references("models")
+                t.column("createdAt", .double).notNull()
+            }
+            try db.create(index: "candidates_job", on: "candidates", columns: ["jobId"])
+            try db.create(index: "campaigns_state", on: "campaigns", columns: ["state"])
+        }
         return m
     }
 }

@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import TuneCore
 
 // One Codable record per table. Column names are the migration's; records never appear in
 // migrations, so migrations stay valid as these types evolve.
@@ -7,14 +9,15 @@ public struct CampaignRecord: Codable, FetchableRecord, MutablePersistableRecord
     public static let databaseTableName = "campaigns"
     public var id: Int64?
     public var workload: String
-    /// running | completed | cancelled
-    public var state: String
+    public var state: CampaignState
     public var trialsPerTask: Int
     public var batchSize: Int
     public var plan: String
     public var seed: Int64
     public var createdAt: Double
     public var finishedAt: Double?
+    public var search: SearchChoice
+    public var scheduler: SchedulerChoice
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
@@ -35,8 +38,7 @@ public struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord, Sen
     public var deviceClass: String
     /// The budget: distinct candidates to measure.
     public var trials: Int
-    /// running | completed
-    public var state: String
+    public var state: JobState
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
@@ -48,6 +50,10 @@ public struct CandidateRecord: Codable, FetchableRecord, MutablePersistableRecor
     public var hash: String
     /// Dispatches that ended with the agent lost.
     public var attempts: Int
+    /// The strategy that proposed it, the model version that ranked it and its score.
+    public var proposer: String
+    public var modelVersion: Int64?
+    public var predicted: Double?
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
@@ -58,7 +64,7 @@ public struct MeasurementRecord: Codable, FetchableRecord, MutablePersistableRec
     public var jobId: Int64
     public var agent: String
     public var device: String
-    public var status: String
+    public var status: MeasureStatus
     public var medianSeconds: Double?
     /// JSON array of every sample, seconds.
     public var samples: String
@@ -76,7 +82,7 @@ public struct BaselineRecord: Codable, FetchableRecord, MutablePersistableRecord
     public var jobId: Int64
     public var device: String
     public var library: String
-    public var status: String
+    public var status: MeasureStatus
     public var medianSeconds: Double?
     public var samples: String
     public var error: String
@@ -102,3 +108,35 @@ public struct AgentRecord: Codable, FetchableRecord, PersistableRecord, Sendable
     public var firstSeen: Double
     public var lastSeen: Double
 }
+
+public enum CampaignState: String, Codable, Sendable, CaseIterable { case running, completed, cancelled }
+public enum JobState: String, Codable, Sendable, CaseIterable { case running, completed }
+
+extension MeasureStatus: DatabaseValueConvertible {}
+extension CampaignState: DatabaseValueConvertible {}
+extension JobState: DatabaseValueConvertible {}
+extension SearchChoice: DatabaseValueConvertible {}
+extension SchedulerChoice: DatabaseValueConvertible {}
+
+public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    public static let databaseTableName = "models"
+    public var id: Int64?
+    public var kind: String
+    public var deviceClass: DeviceClass?
+    public var featureSchemaVersion: Int
+    /// Hyper-parameters, JSON.
+    public var parameters: String
+    /// The `RecordQuery` trained on, JSON.
+    public var query: String
+    public var records: Int
+    public var recordHash: String
+    public var trainingSeconds: Double
+    /// Metrics, JSON.
+    public var metrics: String
+    public var blob: Data
+    public var baseId: Int64?
+    public var createdAt: Double
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+extension DeviceClass: DatabaseValueConvertible {}

@@ -7,26 +7,6 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public init(_ d: String) { description = d }
 }
 
-/// A job of a running campaign as the coordinator needs it to resume.
-public struct ActiveJob: Sendable {
-    public var jobID: Int64
-    public var campaignID: Int64
-    public var task: TaskSpec
-    public var weight: Int
-    public var deviceClass: DeviceClass
-    public var trials: Int
-    public var batchSize: Int
-    public var plan: MeasurePlan
-    public var seed: UInt64
-    /// Hashes of every candidate ever generated for the job (no repeats).
-    public var generated: Set<String>
-    /// Generated but not yet measured, oldest first.
-    public var pending: [Candidate]
-    public var measured: Int
-    /// Device fingerprints whose vendor baseline is recorded.
-    public var baselines: Set<String>
-}
-
 public struct TaskSummary: Codable, Sendable {
     public var name: String
     public var deviceClass: String
@@ -79,7 +59,7 @@ public struct ExportRow: Codable, Sendable {
 
 /// The coordinator's SQLite database (WAL): everything a campaign needs to resume.
 public final class Store: Sendable {
-    let pool: DatabasePool
+    let pool: any DatabaseWriter
     public let path: String
 
     /// Opens (creating if needed) and migrates. A file that is not a TuneFleet database, or
@@ -99,6 +79,21 @@ public final class Store: Sendable {
             throw StoreError("cannot open database \(path): \(e.description)")
         } catch {
             throw StoreError("cannot open database \(path): \(error)")
+        }
+    }
+
+    /// A database that lives in memory only, with the same schema and code paths: for tests
+    /// and simulations.
+    public static func inMemory() throws(StoreError) -> Store { try Store(queue: ()) }
+
+    private init(queue: Void) throws(StoreError) {
+        path = ":memory:"
+        do {
+            let q = try DatabaseQueue()
+            try Schema.migrator.migrate(q)
+            pool = q
+        } catch {
+            throw StoreError("cannot create an in-memory database: \(error)")
         }
     }
 
@@ -135,17 +130,18 @@ public final class Store: Sendable {
     // MARK: Campaigns
 
     public func createCampaign(workload: Workload, trialsPerTask: Int, deviceClasses: [DeviceClass], plan: MeasurePlan,
-                               batchSize: Int, seed: UInt64) throws(StoreError) -> Int64 {
+                               batchSize: Int, seed: UInt64, search: SearchChoice = .random,
+                               scheduler: SchedulerChoice = .roundRobin) throws(StoreError) -> Int64 {
         try write { db in
-            var c = CampaignRecord(id: nil, workload: workload.name, state: "running", trialsPerTask: trialsPerTask,
+            var c = CampaignRecord(id: nil, workload: workload.name, state: .running, trialsPerTask: trialsPerTask,
                                    batchSize: batchSize, plan: Self.json(plan), seed: Int64(bitPattern: seed),
-                                   createdAt: Self.now(), finishedAt: nil)
+                                   createdAt: Self.now(), finishedAt: nil, search: search, scheduler: scheduler)
             try c.insert(db)
             for wt in workload.tasks {
                 var t = TaskRecord(id: nil, campaignId: c.id!, name: wt.task.name, weight: wt.weight)
                 try t.insert(db)
                 for dc in deviceClasses {
-                    var j = JobRecord(id: nil, campaignId: c.id!, taskId: t.id!, deviceClass: dc.rawValue, trials: trialsPerTask, state: "running")
+                    var j = JobRecord(id: nil, campaignId: c.id!, taskId: t.id!, deviceClass: dc.rawValue, trials: trialsPerTask, state: .running)
                     try j.insert(db)
                 }
             }
@@ -153,10 +149,10 @@ public final class Store: Sendable {
         }
     }
 
-    public func setCampaignState(_ id: Int64, _ state: String) throws(StoreError) {
+    public func setCampaignState(_ id: Int64, _ state: CampaignState) throws(StoreError) {
         try write { db in
             try db.execute(sql: "UPDATE campaigns SET state = ?, finishedAt = ? WHERE id = ?",
-                           arguments: [state, state == "running" ? nil : Self.now(), id])
+                           arguments: [state, state == .running ? nil : Self.now(), id])
         }
     }
 
@@ -168,7 +164,8 @@ public final class Store: Sendable {
     public func activeJobs() throws(StoreError) -> [ActiveJob] {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT j.id, j.campaignId, j.deviceClass, j.trials, t.name, t.weight, c.batchSize, c.plan, c.seed
+                SELECT j.id, j.campaignId, j.deviceClass, j.trials, t.name, t.weight, c.batchSize, c.plan, c.seed,
+                       c.search, c.scheduler
                 FROM jobs j JOIN tasks t ON t.id = j.taskId JOIN campaigns c ON c.id = j.campaignId
                 WHERE c.state = 'running' AND j.state = 'running' ORDER BY j.id
                 """)
@@ -178,23 +175,29 @@ public final class Store: Sendable {
                 guard let dc = DeviceClass(rawValue: r[2]) else { continue }
                 let task = try TaskSpec(name: r[4])
                 let plan = try JSONDecoder().decode(MeasurePlan.self, from: Data((r[7] as String).utf8))
+                guard let search = SearchChoice(rawValue: r[9]), let scheduler = SchedulerChoice(rawValue: r[10]) else {
+                    throw StoreError("job \(jobID): search '\(r[9] as String)' or scheduler '\(r[10] as String)' unknown to this version")
+                }
                 let cands = try Row.fetchAll(db, sql: """
-                    SELECT c.id, c.schedule, c.hash, m.id IS NOT NULL FROM candidates c
+                    SELECT c.id, c.schedule, c.hash, m.id IS NOT NULL, c.attempts FROM candidates c
                     LEFT JOIN measurements m ON m.candidateId = c.id WHERE c.jobId = ? ORDER BY c.id
                     """, arguments: [jobID])
                 var generated = Set<String>()
                 var pending: [Candidate] = []
                 var measured = 0
+                var lost: [Int64: Int] = [:]
                 for c in cands {
                     generated.insert(c[2])
                     if c[3] as Bool { measured += 1 } else {
                         pending.append(Candidate(id: c[0], schedule: try Schedule(encoding: c[1])))
+                        if (c[4] as Int) > 0 { lost[c[0]] = c[4] }
                     }
                 }
                 let baselines = try String.fetchSet(db, sql: "SELECT device FROM baselines WHERE jobId = ?", arguments: [jobID])
                 out.append(ActiveJob(jobID: jobID, campaignID: r[1], task: task, weight: r[5], deviceClass: dc, trials: r[3],
-                                     batchSize: r[6], plan: plan, seed: UInt64(bitPattern: r[8]), generated: generated,
-                                     pending: pending, measured: measured, baselines: baselines))
+                                     batchSize: r[6], plan: plan, seed: UInt64(bitPattern: r[8]), search: search,
+                                     scheduler: scheduler, generated: generated, pending: pending, measured: measured,
+                                     baselines: baselines, lostAttempts: lost))
             }
             return out
         }
@@ -202,16 +205,24 @@ public final class Store: Sendable {
 
     /// Persists new candidates (before they are dispatched: a crash never loses the identity
     /// of what was sent). Schedules already generated for the job are skipped.
-    public func insertCandidates(jobID: Int64, _ schedules: [Schedule]) throws(StoreError) -> [Candidate] {
+    public func insertCandidates(jobID: Int64, _ proposed: [ProposedSchedule]) throws(StoreError) -> [Candidate] {
         try write { db in
             var out: [Candidate] = []
-            for s in schedules {
-                var c = CandidateRecord(id: nil, jobId: jobID, schedule: s.encoding, hash: s.hash64, attempts: 0)
+            for p in proposed {
+                let s = p.schedule
+                var c = CandidateRecord(id: nil, jobId: jobID, schedule: s.encoding, hash: s.hash64, attempts: 0,
+                                        proposer: p.provenance.proposer, modelVersion: p.provenance.modelVersion,
+                                        predicted: p.provenance.predicted.flatMap { $0.isFinite ? $0 : nil })
                 try c.insert(db, onConflict: .ignore)
                 if let id = c.id, db.changesCount > 0 { out.append(Candidate(id: id, schedule: s)) }
             }
             return out
         }
+    }
+
+    /// Random proposals, as a campaign without a search of its own would store them.
+    public func insertCandidates(jobID: Int64, _ schedules: [Schedule]) throws(StoreError) -> [Candidate] {
+        try insertCandidates(jobID: jobID, schedules.map { ProposedSchedule($0, Provenance(proposer: "random")) })
     }
 
     public func recordLostAttempt(candidateIDs: [Int64]) throws(StoreError) -> [Int64: Int] {
@@ -228,22 +239,37 @@ public final class Store: Sendable {
     /// Commits one result. Returns the candidate's job when a row was written, nil when the
     /// candidate already has a measurement (a redelivery) or is unknown: idempotent by construction.
     public func commit(_ r: MeasureResult, agent: String, device: String) throws(StoreError) -> Int64? {
-        try write { db in
-            guard let jobID = try Int64.fetchOne(db, sql: "SELECT jobId FROM candidates WHERE id = ?", arguments: [r.candidateID]) else {
-                return nil
+        try commitAll([ResultToCommit(r, agent: agent, device: device)])[0]?.jobID
+    }
+
+    /// Commits results in one transaction (the results of one drain of the agent socket):
+    /// for each the record written, or nil for a redelivery or an unknown candidate.
+    public func commitAll(_ results: [ResultToCommit]) throws(StoreError) -> [TuningRecord?] {
+        guard !results.isEmpty else { return [] }
+        return try write { db in
+            var out: [TuningRecord?] = []
+            var reader = RecordReader(db)
+            for c in results {
+                let r = c.result
+                guard let jobID = try Int64.fetchOne(db, sql: "SELECT jobId FROM candidates WHERE id = ?", arguments: [r.candidateID]) else {
+                    out.append(nil)
+                    continue
+                }
+                var m = MeasurementRecord(id: nil, candidateId: r.candidateID, jobId: jobID, agent: c.agent, device: c.device,
+                                          status: r.status, medianSeconds: r.medianSeconds, samples: Self.json(r.samples),
+                                          compileSeconds: r.compileSeconds, error: String(r.errorText.prefix(16384)),
+                                          detail: Self.json(r.detail), createdAt: Self.now())
+                try m.insert(db, onConflict: .ignore)
+                guard db.changesCount > 0, let id = m.id else { out.append(nil); continue }
+                out.append(try reader.records(where: "m.id = ?", [id]).first)
             }
-            var m = MeasurementRecord(id: nil, candidateId: r.candidateID, jobId: jobID, agent: agent, device: device,
-                                      status: r.status.rawValue, medianSeconds: r.medianSeconds, samples: Self.json(r.samples),
-                                      compileSeconds: r.compileSeconds, error: String(r.errorText.prefix(16384)),
-                                      detail: Self.json(r.detail), createdAt: Self.now())
-            try m.insert(db, onConflict: .ignore)
-            return db.changesCount > 0 ? jobID : nil
+            return out
         }
     }
 
     public func commitBaseline(_ r: MeasureResult, jobID: Int64, device: String, library: String) throws(StoreError) -> Bool {
         try write { db in
-            var b = BaselineRecord(id: nil, jobId: jobID, device: device, library: library, status: r.status.rawValue,
+            var b = BaselineRecord(id: nil, jobId: jobID, device: device, library: library, status: r.status,
                                    medianSeconds: r.medianSeconds, samples: Self.json(r.samples),
                                    error: String(r.errorText.prefix(16384)), createdAt: Self.now())
             try b.insert(db, onConflict: .ignore)
@@ -278,9 +304,18 @@ public final class Store: Sendable {
         try read { db in try CampaignRecord.fetchOne(db, key: id) != nil }
     }
 
-    public func campaigns() throws(StoreError) -> [CampaignSummary] {
+    /// Every campaign, or (with `finishedLimit`) the running ones and the newest finished
+    /// ones: what a status query needs, however many campaigns the database holds.
+    public func campaigns(finishedLimit: Int? = nil) throws(StoreError) -> [CampaignSummary] {
         try read { db in
-            let cs = try CampaignRecord.order(Column("id")).fetchAll(db)
+            var cs: [CampaignRecord]
+            if let limit = finishedLimit {
+                cs = try CampaignRecord.filter(Column("state") == CampaignState.running).fetchAll(db)
+                cs += try CampaignRecord.filter(Column("state") != CampaignState.running).order(Column("id").desc).limit(limit).fetchAll(db)
+                cs.sort { $0.id! < $1.id! }
+            } else {
+                cs = try CampaignRecord.order(Column("id")).fetchAll(db)
+            }
             return try cs.map { c in
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT t.name, j.deviceClass, t.weight, j.trials,
@@ -297,7 +332,7 @@ public final class Store: Sendable {
                                 bestSeconds: r[6], bestSchedule: r[7], vendorSeconds: r[8],
                                 flops: (try? TaskSpec(name: r[0]))?.flops ?? 0)
                 }
-                return CampaignSummary(id: c.id!, workload: c.workload, state: c.state, tasks: tasks)
+                return CampaignSummary(id: c.id!, workload: c.workload, state: c.state.rawValue, tasks: tasks)
             }
         }
     }

@@ -164,3 +164,27 @@ extension MeasureResult {
                   errorText: r.errorText, detail: r.detail)
     }
 }
+
+extension SearchChoice {
+    public var wire: Tunefleet_V1_SearchStrategy {
+        switch self { case .random: return .random }
+    }
+    public init(wire: Tunefleet_V1_SearchStrategy) throws(WireError) {
+        switch wire {
+        case .random: self = .random
+        case .UNRECOGNIZED(let n): throw .invalid("unknown search strategy \(n) (this coordinator knows: \(SearchChoice.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+    }
+}
+
+extension SchedulerChoice {
+    public var wire: Tunefleet_V1_TaskScheduler {
+        switch self { case .roundRobin: return .roundRobin }
+    }
+    public init(wire: Tunefleet_V1_TaskScheduler) throws(WireError) {
+        switch wire {
+        case .roundRobin: self = .roundRobin
+        case .UNRECOGNIZED(let n): throw .invalid("unknown task scheduler \(n) (this coordinator knows: \(SchedulerChoice.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+    }
+}

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TuneCoordinator
+import TuneConsole
 import TuneCore
 import TuneStore
 import TuneSystem

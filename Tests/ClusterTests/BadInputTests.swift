@@ -1,5 +1,5 @@
 import Testing
-import TuneCoordinator
+import TuneConsole
 import TuneCore
 import TuneSystem
 import TuneTransport

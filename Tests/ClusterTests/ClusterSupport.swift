@@ -1,5 +1,5 @@
 import Foundation
-import TuneCoordinator
+import TuneConsole
 import TuneCore
 import TuneStore
 import TuneSystem

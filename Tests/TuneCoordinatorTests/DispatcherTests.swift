@@ -92,6 +92,32 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
         #expect(d.pendingCount(jobID: 1) == 0)
     }
 
+    /// Lost attempts are counted durably and a resumed job carries them: a restart does not
+    /// give a candidate that kills agents fresh chances.
+    @Test func lostAttemptsAreReportedAndResumed() throws {
+        var s = DispatchSettings()
+        s.heartbeatInterval = 1
+        s.agentTimeoutIntervals = 1
+        s.maxLostAttempts = 3
+        var d = Dispatcher(settings: s, firstBatchID: 1)
+        var q = try job(1, candidates: 1..<2, batch: 1)
+        q.lostAttempts = [1: 2]
+        _ = d.handle(.jobAdded(q), now: 0)
+        _ = d.handle(.hello(a, hello("a")), now: 0)
+        let out = d.handle(.tick, now: 2)
+        #expect(out.contains(.attemptsLost(candidateIDs: [1])))
+        #expect(out.contains(.giveUp(candidateIDs: [1])), "the third loss, counting the two before the restart")
+    }
+
+    @Test func theSchedulersPriorityOrdersDispatch() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<3, batch: 1, priority: 10)), now: 0)
+        _ = d.handle(.jobAdded(try job(2, candidates: 3..<5, batch: 1, priority: 1)), now: 0)
+        _ = d.handle(.prioritySet(jobID: 2, 100), now: 0)
+        let out = dispatched(d.handle(.hello(a, hello("a")), now: 0))
+        #expect(out.first?.1.jobID == 2)
+    }
+
     @Test func aReconnectingAgentKeepsItsBatches() throws {
         var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
         _ = d.handle(.jobAdded(try job(1, candidates: 1..<3)), now: 0)
@@ -116,22 +142,5 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
         _ = d.handle(.hello(a, hello("a")), now: 0)
         let out = d.handle(.result(a, batchID: 999, MeasureResult(candidateID: 2, status: .ok, samples: [1])), now: 1)
         #expect(out.contains { if case .commit(a, 999, _, _, _) = $0 { return true }; return false })
-    }
-}
-
-@Suite struct DashboardRendering {
-    @Test func summaryShowsTheVendorRatio() {
-        let c = StatusJSON.Campaign(id: 1, workload: "w", state: "completed", trials_done: 2, trials_total: 2, tasks: [
-            .init(name: "matmul(m=1,n=1,k=1,bias=0,act=0,f32)", device_class: "cpu", weight: 1, trials_done: 2, trials_total: 2,
-                  failures: 0, best_seconds: 0.002, vendor_seconds: 0.003, best_gflops: 1.5),
-        ])
-        let text = Dashboard.summary(c)
-        #expect(text.contains("1.50x"))
-        #expect(text.contains("2.00 ms"))
-    }
-
-    @Test func progressBarsFill() {
-        #expect(Dashboard.bar(done: 5, total: 10, width: 10) == "[#####.....]")
-        #expect(Dashboard.bar(done: 0, total: 0, width: 4) == "[....]")
     }
 }

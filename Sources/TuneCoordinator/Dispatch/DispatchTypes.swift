@@ -14,6 +14,9 @@ public struct AgentHello: Sendable, Equatable {
     public var instance: String
     public var profile: DeviceProfile
     public var slots: Int
+    public init(name: String, instance: String, profile: DeviceProfile, slots: Int) {
+        self.name = name; self.instance = instance; self.profile = profile; self.slots = slots
+    }
 }
 
 /// The dispatcher's view of one job: what is waiting to be measured.
@@ -23,16 +26,19 @@ public struct JobQueue: Sendable {
     public var deviceClass: DeviceClass
     public var plan: MeasurePlan
     public var batchSize: Int
-    /// FLOPs-weighted priority: jobs that carry more of the network go first.
+    /// Dispatch order, higher first: the task scheduler's call.
     public var priority: Double
     public var pending: [Candidate]
     /// Devices (fingerprints) whose vendor baseline is recorded or on its way.
     public var baselines: Set<String>
+    /// Times a pending candidate's agent was lost while measuring it (from the database).
+    public var lostAttempts: [Int64: Int]
 
     public init(jobID: Int64, task: TaskSpec, deviceClass: DeviceClass, plan: MeasurePlan, batchSize: Int,
-                priority: Double, pending: [Candidate], baselines: Set<String>) {
+                priority: Double, pending: [Candidate], baselines: Set<String>, lostAttempts: [Int64: Int] = [:]) {
         self.jobID = jobID; self.task = task; self.deviceClass = deviceClass; self.plan = plan
         self.batchSize = batchSize; self.priority = priority; self.pending = pending; self.baselines = baselines
+        self.lostAttempts = lostAttempts
     }
 }
 
@@ -54,6 +60,7 @@ public enum DispatchEvent: Sendable {
     case jobAdded(JobQueue)
     case candidatesAdded(jobID: Int64, [Candidate])
     case jobRemoved(jobID: Int64)
+    case prioritySet(jobID: Int64, Double)
 }
 
 public enum Directive: Sendable, Equatable {
@@ -68,6 +75,8 @@ public enum Directive: Sendable, Equatable {
     case acknowledge(AgentKey, batchID: UInt64, candidateID: Int64)
     /// The agent went silent; its unfinished candidates went back to their queues.
     case agentLost(AgentKey, name: String, deviceClass: DeviceClass, requeued: Int)
+    /// Candidates whose agent was lost while measuring them: count the attempt durably.
+    case attemptsLost(candidateIDs: [Int64])
     /// Candidates lost with their agents too often: record them as `agent_lost`.
     case giveUp(candidateIDs: [Int64])
     case agentJoined(AgentKey, AgentHello)

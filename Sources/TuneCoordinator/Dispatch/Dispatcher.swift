@@ -59,10 +59,13 @@ public struct Dispatcher: Sendable {
             out += onTick(now: now)
         case .jobAdded(let job):
             jobs[job.jobID] = job
+            for (id, n) in job.lostAttempts { lostAttempts[id] = n }
         case .candidatesAdded(let jobID, let cands):
             jobs[jobID]?.pending.append(contentsOf: cands)
         case .jobRemoved(let jobID):
             jobs[jobID] = nil
+        case .prioritySet(let jobID, let priority):
+            jobs[jobID]?.priority = priority
         }
         out += assignWork()
         return out
@@ -125,6 +128,7 @@ public struct Dispatcher: Sendable {
             agents[key] = nil
             var requeued = 0
             var givenUp: [Int64] = []
+            var lost: [Int64] = []
             for id in agent.batches.sorted() {
                 guard let b = batches.removeValue(forKey: id) else { continue }
                 if let dev = b.baselineDevice { jobs[b.jobID]?.baselines.remove(dev) }
@@ -132,12 +136,14 @@ public struct Dispatcher: Sendable {
                 for cid in b.outstanding.sorted() {
                     let n = (lostAttempts[cid] ?? 0) + 1
                     lostAttempts[cid] = n
+                    lost.append(cid)
                     if n >= settings.maxLostAttempts { givenUp.append(cid) } else if let c = b.candidates[cid] { back.append(c) }
                 }
                 requeued += back.count
                 jobs[b.jobID]?.pending.insert(contentsOf: back, at: 0)
             }
             out.append(.agentLost(key, name: agent.hello.name, deviceClass: agent.hello.profile.deviceClass, requeued: requeued))
+            if !lost.isEmpty { out.append(.attemptsLost(candidateIDs: lost)) }
             if !givenUp.isEmpty { out.append(.giveUp(candidateIDs: givenUp)) }
         }
         if now - lastHeartbeat >= settings.heartbeatInterval {

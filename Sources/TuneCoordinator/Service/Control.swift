@@ -38,11 +38,8 @@ extension Coordinator {
         case .cancel(let c):
             do {
                 guard try store.campaignExists(c.campaignID) else { throw StoreError("no campaign \(c.campaignID)") }
-                for (id, job) in book.jobs where job.state.campaignID == c.campaignID {
-                    _ = book.remove(jobID: id)
-                    step(.jobRemoved(jobID: id))
-                }
-                try store.setCampaignState(c.campaignID, "cancelled")
+                tune(.cancelled(campaignID: c.campaignID))
+                try store.setCampaignState(c.campaignID, .cancelled)
                 reply.ok = true
             } catch { reply.error = "\(error)" }
         case nil:
@@ -66,9 +63,11 @@ extension Coordinator {
         guard batch <= WireLimits.standard.maxCandidatesPerBatch else { throw WireError.invalid("batch size too large") }
         let workload = Workload(name: l.workloadName.isEmpty ? "custom" : l.workloadName, tasks: tasks)
         let seed = l.seed == 0 ? UInt64.random(in: 1...UInt64.max) : l.seed
+        let search = try SearchChoice(wire: l.search)
+        let scheduler = try SchedulerChoice(wire: l.scheduler)
         let id = try store.createCampaign(workload: workload, trialsPerTask: Int(l.trialsPerTask), deviceClasses: classes,
-                                          plan: plan, batchSize: batch, seed: seed)
-        for q in book.adopt(try store.activeJobs().filter { $0.campaignID == id }) { step(.jobAdded(q)) }
+                                          plan: plan, batchSize: batch, seed: seed, search: search, scheduler: scheduler)
+        try adopt(try store.activeJobs().filter { $0.campaignID == id })
         logger.info("campaign \(id) launched: \(workload.name), \(tasks.count) tasks x \(classes.map(\.rawValue)), \(l.trialsPerTask) trials each")
         return id
     }
@@ -94,7 +93,8 @@ extension Coordinator {
             w.state = "lost"
             s.agents.append(w)
         }
-        for c in try store.campaigns() {
+        // Running campaigns and the newest finished ones: bounded however many are stored.
+        for c in try store.campaigns(finishedLimit: settings.finishedCampaignsInStatus) {
             var w = Tunefleet_V1_CampaignStatus()
             w.id = c.id
             w.workload = c.workload

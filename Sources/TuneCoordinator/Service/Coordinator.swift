@@ -7,6 +7,11 @@ import TuneSystem
 import TuneTransport
 import TuneWire
 
+public struct CoordinatorError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
 /// The coordinator's I/O shell: one loop owns both sockets, feeds events to the pure
 /// `Dispatcher`, and carries out its directives (send, commit-then-acknowledge).
 public final class Coordinator {
@@ -20,16 +25,22 @@ public final class Coordinator {
     public private(set) var authenticator: ZAPAuthenticator?
     var controlSocketForControl: ZMQSocket? { controlSocket }
     var dispatcher: Dispatcher
-    var book = CampaignBook()
+    var tuning: TuningLoop
+    /// Commits decided during one drain of the agent socket: stored in one transaction,
+    /// then acknowledged (never the other way round).
+    private var pendingCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
+    let training: BackgroundTraining
     var recentlyLost: [(name: String, deviceClass: DeviceClass, at: Double)] = []
     var commitTimes: [Double] = []
     var resultsTotal = 0
     let startedAt = Monotonic.now()
 
-    public init(settings: CoordinatorSettings, store: Store, logger: Logger) {
+    public init(settings: CoordinatorSettings, store: Store, logger: Logger, trainer: (any ModelTrainer)? = nil) {
         self.settings = settings
         self.store = store
         self.logger = logger
+        tuning = TuningLoop(settings: settings.tuning)
+        training = BackgroundTraining(trainer: trainer, database: store)
         // Batch ids differ across restarts, so a late result of an old batch is never taken
         // for a batch of this run.
         let first = UInt64(Date().timeIntervalSince1970 * 1000) << 8
@@ -76,7 +87,7 @@ public final class Coordinator {
     private func secure(_ socket: ZMQSocket) throws {
         guard let curve = settings.curve else { return }
         // Without a ZAP handler libzmq's CURVE server admits any key: never bind without one.
-        guard authenticator != nil else { throw ControlError("CURVE without the allow-list handler") }
+        guard authenticator != nil else { throw CoordinatorError("CURVE without the allow-list handler") }
         try socket.makeCurveServer(secretKey: curve.keys.secretKey)
         try socket.setZAPDomain("tunefleet")
     }
@@ -84,8 +95,8 @@ public final class Coordinator {
     /// Resumes unfinished campaigns from the database, then serves until `stop` is set.
     public func run(stop: StopSignal) throws {
         if agentSocket == nil { try bind() }
-        let resumed = book.adopt(try store.activeJobs())
-        for q in resumed { _ = dispatcher.handle(.jobAdded(q), now: Monotonic.now()) }
+        let resumed = try store.activeJobs()
+        try adopt(resumed)
         if !resumed.isEmpty {
             logger.info("resumed \(resumed.count) unfinished jobs (\(resumed.reduce(0) { $0 + $1.pending.count }) candidates pending)")
         }
@@ -99,14 +110,37 @@ public final class Coordinator {
         while !stop.isSet {
             let ready = try ZMQPoller.pollInput(sockets, timeout: 0.05)
             if ready[0] { try drainAgents() }
+            flushCommits()
             if ready[1] { try drainControl() }
             step(.tick)
-            topUpCandidates()
+            flushCommits()
+            for (dc, model) in training.finished(logger: logger) { tune(.modelReady(dc, model)) }
+            tune(.tick(queues()))
         }
     }
 
     func step(_ event: DispatchEvent) {
         for d in dispatcher.handle(event, now: Monotonic.now()) { carryOut(d) }
+    }
+
+    func tune(_ event: TuningLoop.Event) {
+        for d in tuning.handle(event) { carryOut(d) }
+    }
+
+    /// Hands jobs from the database (with their histories) to the tuning loop.
+    func adopt(_ jobs: [ActiveJob]) throws {
+        let history = try store.histories(jobIDs: jobs.map(\.jobID))
+        tune(.adopted(jobs, history: history))
+    }
+
+    private func queues() -> TuningLoop.Queues {
+        var q = TuningLoop.Queues()
+        for id in tuning.jobIDs {
+            q.queued[id] = dispatcher.pendingCount(jobID: id)
+            q.inFlight[id] = dispatcher.inFlightCount(jobID: id)
+        }
+        for dc in DeviceClass.allCases { q.profiles[dc] = dispatcher.profile(for: dc) }
+        return q
     }
 
     // MARK: Agents
@@ -202,13 +236,7 @@ public final class Coordinator {
             logger.debug("batch \(batch.batchID) of \(batch.candidates.count) to \(key)", metadata: ["task": "\(batch.task.name)"])
             send(key, .measureBatch(b))
         case .commit(let key, let batchID, let result, let agent, let device):
-            do {
-                try commitResult(result, agent: agent, device: device)
-                acknowledge(key, batchID: batchID, candidateID: result.candidateID)
-            } catch {
-                // Not acknowledged: the agent keeps the result and sends it again.
-                logger.error("commit failed, result kept by the agent: \(error)")
-            }
+            pendingCommits.append((key, batchID, ResultToCommit(result, agent: agent, device: device)))
         case .commitBaseline(let key, let batchID, let jobID, let result, let device):
             do {
                 _ = try store.commitBaseline(result, jobID: jobID, device: device, library: result.detail["library"] ?? "vendor")
@@ -221,13 +249,15 @@ public final class Coordinator {
         case .agentLost(_, let name, let deviceClass, let requeued):
             logger.warning("agent \(name) lost; \(requeued) candidates requeued")
             recentlyLost.append((name, deviceClass, Monotonic.now()))
+        case .attemptsLost(let ids):
+            do { _ = try store.recordLostAttempt(candidateIDs: ids) } catch {
+                logger.error("cannot record lost attempts: \(error)")
+            }
         case .giveUp(let ids):
             for id in ids {
                 let r = MeasureResult(candidateID: id, status: .agentLost,
                                       errorText: "lost with its agent \(settings.dispatch.maxLostAttempts) times; not retried")
-                do { try commitResult(r, agent: "-", device: "-") } catch {
-                    logger.error("cannot record candidate \(id) as agent_lost: \(error)")
-                }
+                pendingCommits.append((nil, 0, ResultToCommit(r, agent: "-", device: "-")))
             }
         case .agentJoined(let key, let hello):
             recentlyLost.removeAll { $0.name == hello.name }
@@ -235,11 +265,24 @@ public final class Coordinator {
         }
     }
 
-    /// Stores a result and counts it toward its job's budget; a redelivery stores nothing.
-    private func commitResult(_ r: MeasureResult, agent: String, device: String) throws(StoreError) {
-        guard let jobID = try store.commit(r, agent: agent, device: device) else { return }
-        noteCommitted()
-        if book.recordMeasured(jobID: jobID) { finishJob(jobID) }
+    /// Stores the results of one drain in one transaction, then acknowledges them and tells
+    /// the tuning loop. A failed transaction acknowledges nothing: the agents keep their
+    /// results and send them again; a redelivery stores nothing and is acknowledged again.
+    private func flushCommits() {
+        guard !pendingCommits.isEmpty else { return }
+        let batch = pendingCommits
+        pendingCommits = []
+        let records: [TuningRecord?]
+        do { records = try store.commitAll(batch.map(\.commit)) } catch {
+            logger.error("commit of \(batch.count) results failed, results kept by the agents: \(error)")
+            return
+        }
+        for (c, record) in zip(batch, records) {
+            if let key = c.key { acknowledge(key, batchID: c.batchID, candidateID: c.commit.result.candidateID) }
+            guard let record else { continue }
+            noteCommitted()
+            tune(.committed(record))
+        }
     }
 
     private func noteCommitted() {
@@ -253,44 +296,35 @@ public final class Coordinator {
 
     // MARK: Campaign progress
 
-    /// Generates and persists candidates for jobs whose queues run low, then hands them to
-    /// the dispatcher. Persisting first means a crash never loses what was sent.
-    func topUpCandidates() {
-        for (jobID, job) in book.jobs {
-            let queued = dispatcher.pendingCount(jobID: jobID)
-            if book.isFinished(jobID: jobID, inFlight: dispatcher.inFlightCount(jobID: jobID), queued: queued) {
-                finishJob(jobID)
-                continue
-            }
-            guard book.needsCandidates(jobID: jobID, queued: queued),
-                  let profile = dispatcher.profile(for: job.state.deviceClass) else { continue }
-            guard let space = SpaceCatalog.space(for: job.state.task, profile: profile, plan: job.state.plan) else {
-                logger.warning("no \(job.state.deviceClass.rawValue) template for \(job.state.task.name); the job ends without trials")
-                book.markExhausted(jobID: jobID)
-                continue
-            }
-            let schedules = book.propose(jobID: jobID, queued: queued, space: space)
-            guard !schedules.isEmpty else { continue }
+    private func carryOut(_ d: TuningLoop.Directive) {
+        switch d {
+        case .addJob(let q):
+            step(.jobAdded(q))
+        case .persistCandidates(let jobID, let proposed):
             do {
-                let cands = try store.insertCandidates(jobID: jobID, schedules)
+                let cands = try store.insertCandidates(jobID: jobID, proposed)
                 step(.candidatesAdded(jobID: jobID, cands))
             } catch {
                 logger.error("cannot persist candidates: \(error)")
             }
-        }
-    }
-
-    func finishJob(_ jobID: Int64) {
-        guard let job = book.remove(jobID: jobID) else { return }
-        step(.jobRemoved(jobID: jobID))
-        do {
-            try store.completeJob(jobID)
-            if !book.campaignHasJobs(job.state.campaignID) {
-                try store.setCampaignState(job.state.campaignID, "completed")
-                logger.info("campaign \(job.state.campaignID) completed")
+        case .setPriority(let jobID, let p):
+            step(.prioritySet(jobID: jobID, p))
+        case .train(let dc, let n):
+            if training.start(dc) { logger.debug("training a \(dc.rawValue) model after \(n) new results") }
+        case .finishJob(let jobID):
+            step(.jobRemoved(jobID: jobID))
+            do { try store.completeJob(jobID) } catch { logger.error("cannot record job completion: \(error)") }
+        case .finishCampaign(let id):
+            do {
+                try store.setCampaignState(id, .completed)
+                logger.info("campaign \(id) completed")
+            } catch {
+                logger.error("cannot record campaign completion: \(error)")
             }
-        } catch {
-            logger.error("cannot record job completion: \(error)")
+        case .dropJob(let jobID):
+            step(.jobRemoved(jobID: jobID))
+        case .noTemplate(_, let task, let dc):
+            logger.warning("no \(dc.rawValue) template for \(task.name); the job ends without trials")
         }
     }
 }

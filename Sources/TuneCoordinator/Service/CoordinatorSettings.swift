@@ -7,6 +7,10 @@ public struct CoordinatorSettings: Sendable {
     /// Where coordctl connects. Default: loopback only.
     public var controlEndpoint = "tcp://127.0.0.1:7701"
     public var dispatch = DispatchSettings()
+    /// Search, scheduling and retraining.
+    public var tuning = TuningLoop.Settings()
+    /// Finished campaigns a status reply lists (the newest), beside every running one.
+    public var finishedCampaignsInStatus = 20
     /// Candidates per batch unless a launch says otherwise.
     public var defaultBatchSize = 4
     /// Name sent in Welcome, for logs on the agents.

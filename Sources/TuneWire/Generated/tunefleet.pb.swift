@@ -171,86 +171,152 @@ public nonisolated enum Tunefleet_V1_MeasureStatus: SwiftProtobuf.Enum, Swift.Ca
 
 }
 
+public nonisolated enum Tunefleet_V1_SearchStrategy: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case random // = 0
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .random
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .random
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .random: return 0
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tunefleet_V1_SearchStrategy] = [
+    .random,
+  ]
+
+}
+
+public nonisolated enum Tunefleet_V1_TaskScheduler: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case roundRobin // = 0
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .roundRobin
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .roundRobin
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .roundRobin: return 0
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tunefleet_V1_TaskScheduler] = [
+    .roundRobin,
+  ]
+
+}
+
 /// Every message on every socket is one Envelope in one ZeroMQ frame.
-public nonisolated struct Tunefleet_V1_Envelope: Sendable {
+public nonisolated struct Tunefleet_V1_Envelope: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var protocolVersion: UInt32 = 0
+  public var protocolVersion: UInt32 {
+    get {_storage._protocolVersion}
+    set {_uniqueStorage()._protocolVersion = newValue}
+  }
 
-  public var body: Tunefleet_V1_Envelope.OneOf_Body? = nil
+  public var body: OneOf_Body? {
+    get {return _storage._body}
+    set {_uniqueStorage()._body = newValue}
+  }
 
   public var hello: Tunefleet_V1_Hello {
     get {
-      if case .hello(let v)? = body {return v}
+      if case .hello(let v)? = _storage._body {return v}
       return Tunefleet_V1_Hello()
     }
-    set {body = .hello(newValue)}
+    set {_uniqueStorage()._body = .hello(newValue)}
   }
 
   public var welcome: Tunefleet_V1_Welcome {
     get {
-      if case .welcome(let v)? = body {return v}
+      if case .welcome(let v)? = _storage._body {return v}
       return Tunefleet_V1_Welcome()
     }
-    set {body = .welcome(newValue)}
+    set {_uniqueStorage()._body = .welcome(newValue)}
   }
 
   public var reject: Tunefleet_V1_Reject {
     get {
-      if case .reject(let v)? = body {return v}
+      if case .reject(let v)? = _storage._body {return v}
       return Tunefleet_V1_Reject()
     }
-    set {body = .reject(newValue)}
+    set {_uniqueStorage()._body = .reject(newValue)}
   }
 
   public var heartbeat: Tunefleet_V1_Heartbeat {
     get {
-      if case .heartbeat(let v)? = body {return v}
+      if case .heartbeat(let v)? = _storage._body {return v}
       return Tunefleet_V1_Heartbeat()
     }
-    set {body = .heartbeat(newValue)}
+    set {_uniqueStorage()._body = .heartbeat(newValue)}
   }
 
   public var measureBatch: Tunefleet_V1_MeasureBatch {
     get {
-      if case .measureBatch(let v)? = body {return v}
+      if case .measureBatch(let v)? = _storage._body {return v}
       return Tunefleet_V1_MeasureBatch()
     }
-    set {body = .measureBatch(newValue)}
+    set {_uniqueStorage()._body = .measureBatch(newValue)}
   }
 
   public var measureResult: Tunefleet_V1_MeasureResult {
     get {
-      if case .measureResult(let v)? = body {return v}
+      if case .measureResult(let v)? = _storage._body {return v}
       return Tunefleet_V1_MeasureResult()
     }
-    set {body = .measureResult(newValue)}
+    set {_uniqueStorage()._body = .measureResult(newValue)}
   }
 
   public var resultAck: Tunefleet_V1_ResultAck {
     get {
-      if case .resultAck(let v)? = body {return v}
+      if case .resultAck(let v)? = _storage._body {return v}
       return Tunefleet_V1_ResultAck()
     }
-    set {body = .resultAck(newValue)}
+    set {_uniqueStorage()._body = .resultAck(newValue)}
   }
 
   public var controlRequest: Tunefleet_V1_ControlRequest {
     get {
-      if case .controlRequest(let v)? = body {return v}
+      if case .controlRequest(let v)? = _storage._body {return v}
       return Tunefleet_V1_ControlRequest()
     }
-    set {body = .controlRequest(newValue)}
+    set {_uniqueStorage()._body = .controlRequest(newValue)}
   }
 
   public var controlReply: Tunefleet_V1_ControlReply {
     get {
-      if case .controlReply(let v)? = body {return v}
+      if case .controlReply(let v)? = _storage._body {return v}
       return Tunefleet_V1_ControlReply()
     }
-    set {body = .controlReply(newValue)}
+    set {_uniqueStorage()._body = .controlReply(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -269,6 +335,8 @@ public nonisolated struct Tunefleet_V1_Envelope: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Tunefleet_V1_DeviceProfile: @unchecked Sendable {
@@ -727,6 +795,12 @@ public nonisolated struct Tunefleet_V1_LaunchCampaign: Sendable {
 
   public var seed: UInt64 = 0
 
+  /// How each job searches its space, and how the campaign spends trials across its jobs.
+  /// A value this coordinator does not know is refused at launch.
+  public var search: Tunefleet_V1_SearchStrategy = .random
+
+  public var scheduler: Tunefleet_V1_TaskScheduler = .roundRobin
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -932,192 +1006,238 @@ nonisolated extension Tunefleet_V1_MeasureStatus: SwiftProtobuf._ProtoNameProvid
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MEASURE_STATUS_UNSPECIFIED\0\u{1}MEASURE_STATUS_OK\0\u{1}MEASURE_STATUS_INVALID_SCHEDULE\0\u{1}MEASURE_STATUS_COMPILE_ERROR\0\u{1}MEASURE_STATUS_COMPILE_TIMEOUT\0\u{1}MEASURE_STATUS_RUNTIME_ERROR\0\u{1}MEASURE_STATUS_RUN_TIMEOUT\0\u{1}MEASURE_STATUS_WRONG_ANSWER\0\u{1}MEASURE_STATUS_AGENT_LOST\0")
 }
 
+nonisolated extension Tunefleet_V1_SearchStrategy: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SEARCH_STRATEGY_RANDOM\0")
+}
+
+nonisolated extension Tunefleet_V1_TaskScheduler: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_SCHEDULER_ROUND_ROBIN\0")
+}
+
 nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}reject\0\u{1}heartbeat\0\u{3}measure_batch\0\u{3}measure_result\0\u{3}result_ack\0\u{4}\u{4}control_request\0\u{3}control_reply\0")
 
+  fileprivate class _StorageClass {
+    var _protocolVersion: UInt32 = 0
+    var _body: Tunefleet_V1_Envelope.OneOf_Body?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _protocolVersion = source._protocolVersion
+      _body = source._body
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
-      case 10: try {
-        var v: Tunefleet_V1_Hello?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .hello(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
+        case 10: try {
+          var v: Tunefleet_V1_Hello?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .hello(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .hello(v)
+          }
+        }()
+        case 11: try {
+          var v: Tunefleet_V1_Welcome?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .welcome(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .welcome(v)
+          }
+        }()
+        case 12: try {
+          var v: Tunefleet_V1_Reject?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .reject(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .reject(v)
+          }
+        }()
+        case 13: try {
+          var v: Tunefleet_V1_Heartbeat?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .heartbeat(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .heartbeat(v)
+          }
+        }()
+        case 14: try {
+          var v: Tunefleet_V1_MeasureBatch?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .measureBatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .measureBatch(v)
+          }
+        }()
+        case 15: try {
+          var v: Tunefleet_V1_MeasureResult?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .measureResult(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .measureResult(v)
+          }
+        }()
+        case 16: try {
+          var v: Tunefleet_V1_ResultAck?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .resultAck(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .resultAck(v)
+          }
+        }()
+        case 20: try {
+          var v: Tunefleet_V1_ControlRequest?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .controlRequest(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .controlRequest(v)
+          }
+        }()
+        case 21: try {
+          var v: Tunefleet_V1_ControlReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .controlReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .controlReply(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .hello(v)
-        }
-      }()
-      case 11: try {
-        var v: Tunefleet_V1_Welcome?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .welcome(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .welcome(v)
-        }
-      }()
-      case 12: try {
-        var v: Tunefleet_V1_Reject?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .reject(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .reject(v)
-        }
-      }()
-      case 13: try {
-        var v: Tunefleet_V1_Heartbeat?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .heartbeat(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .heartbeat(v)
-        }
-      }()
-      case 14: try {
-        var v: Tunefleet_V1_MeasureBatch?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .measureBatch(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .measureBatch(v)
-        }
-      }()
-      case 15: try {
-        var v: Tunefleet_V1_MeasureResult?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .measureResult(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .measureResult(v)
-        }
-      }()
-      case 16: try {
-        var v: Tunefleet_V1_ResultAck?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .resultAck(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .resultAck(v)
-        }
-      }()
-      case 20: try {
-        var v: Tunefleet_V1_ControlRequest?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .controlRequest(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .controlRequest(v)
-        }
-      }()
-      case 21: try {
-        var v: Tunefleet_V1_ControlReply?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .controlReply(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .controlReply(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.protocolVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
-    }
-    switch self.body {
-    case .hello?: try {
-      guard case .hello(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .welcome?: try {
-      guard case .welcome(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .reject?: try {
-      guard case .reject(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .heartbeat?: try {
-      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    }()
-    case .measureBatch?: try {
-      guard case .measureBatch(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-    }()
-    case .measureResult?: try {
-      guard case .measureResult(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-    }()
-    case .resultAck?: try {
-      guard case .resultAck(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
-    }()
-    case .controlRequest?: try {
-      guard case .controlRequest(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-    }()
-    case .controlReply?: try {
-      guard case .controlReply(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._protocolVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 1)
+      }
+      switch _storage._body {
+      case .hello?: try {
+        guard case .hello(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .welcome?: try {
+        guard case .welcome(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .reject?: try {
+        guard case .reject(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .heartbeat?: try {
+        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
+      case .measureBatch?: try {
+        guard case .measureBatch(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      }()
+      case .measureResult?: try {
+        guard case .measureResult(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      }()
+      case .resultAck?: try {
+        guard case .resultAck(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      }()
+      case .controlRequest?: try {
+        guard case .controlRequest(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .controlReply?: try {
+        guard case .controlReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tunefleet_V1_Envelope, rhs: Tunefleet_V1_Envelope) -> Bool {
-    if lhs.protocolVersion != rhs.protocolVersion {return false}
-    if lhs.body != rhs.body {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
+        if _storage._body != rhs_storage._body {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1972,7 +2092,7 @@ nonisolated extension Tunefleet_V1_WorkloadTask: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LaunchCampaign"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workload_name\0\u{1}tasks\0\u{3}trials_per_task\0\u{3}device_classes\0\u{3}batch_size\0\u{1}plan\0\u{1}seed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workload_name\0\u{1}tasks\0\u{3}trials_per_task\0\u{3}device_classes\0\u{3}batch_size\0\u{1}plan\0\u{1}seed\0\u{1}search\0\u{1}scheduler\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1987,6 +2107,8 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.batchSize) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.search) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self.scheduler) }()
       default: break
       }
     }
@@ -2018,6 +2140,12 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
     if self.seed != 0 {
       try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 7)
     }
+    if self.search != .random {
+      try visitor.visitSingularEnumField(value: self.search, fieldNumber: 8)
+    }
+    if self.scheduler != .roundRobin {
+      try visitor.visitSingularEnumField(value: self.scheduler, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2029,6 +2157,8 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
     if lhs.batchSize != rhs.batchSize {return false}
     if lhs._plan != rhs._plan {return false}
     if lhs.seed != rhs.seed {return false}
+    if lhs.search != rhs.search {return false}
+    if lhs.scheduler != rhs.scheduler {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,7 +1,7 @@
 import Testing
 import TuneCore
 import TuneStore
-@testable import TuneCoordinator
+@testable import TuneConsole
 
 @Suite struct KernelEmission {
     let matmul = "matmul(m=64,n=64,k=64,bias=0,act=0,f32)"

@@ -1,0 +1,217 @@
+import TuneCore
+import TuneSearch
+
+/// The search half's decisions as a pure value, beside the `Dispatcher`: events in
+/// (jobs adopted, results committed, models ready, ticks, cancellations), directives out
+/// (persist candidates, set priorities, train, finish). No sockets, no clock, no database.
+///
+/// Each job has its own `SearchStrategy` (rebuilt from the job's history when adopted) and
+/// each campaign its `TaskScheduler`, which decides how many candidates each job generates
+/// now and in which order dispatch serves them.
+public struct TuningLoop: Sendable {
+    public struct Settings: Sendable {
+        /// After this many new `ok` results of a device class, ask for a new model; nil: never.
+        public var retrainEvery: Int?
+        /// Builds a job's search from its stored history.
+        public var makeStrategy: @Sendable (ActiveJob, [TuningRecord]) -> any SearchStrategy
+        /// Builds a campaign's scheduler.
+        public var makeScheduler: @Sendable (SchedulerChoice) -> any TaskScheduler
+        /// The schedule space of a task on a real device.
+        public var space: @Sendable (TaskSpec, DeviceProfile, MeasurePlan) -> (any ScheduleSpace)?
+
+        public init(retrainEvery: Int? = nil,
+                    makeStrategy: @escaping @Sendable (ActiveJob, [TuningRecord]) -> any SearchStrategy = {
+                        SearchCatalog.strategy($0.search, job: $0, history: $1)
+                    },
+                    makeScheduler: @escaping @Sendable (SchedulerChoice) -> any TaskScheduler = SearchCatalog.scheduler,
+                    space: @escaping @Sendable (TaskSpec, DeviceProfile, MeasurePlan) -> (any ScheduleSpace)? = SpaceCatalog.space) {
+            self.retrainEvery = retrainEvery; self.makeStrategy = makeStrategy
+            self.makeScheduler = makeScheduler; self.space = space
+        }
+    }
+
+    /// What the dispatcher holds of each job, and which device of each class is connected.
+    public struct Queues: Sendable {
+        public var queued: [Int64: Int]
+        public var inFlight: [Int64: Int]
+        public var profiles: [DeviceClass: DeviceProfile]
+        public init(queued: [Int64: Int] = [:], inFlight: [Int64: Int] = [:], profiles: [DeviceClass: DeviceProfile] = [:]) {
+            self.queued = queued; self.inFlight = inFlight; self.profiles = profiles
+        }
+    }
+
+    public enum Event: Sendable {
+        /// Jobs from the database (launch or resume) with their committed history.
+        case adopted([ActiveJob], history: [Int64: [TuningRecord]])
+        case committed(TuningRecord)
+        case modelReady(DeviceClass, any CostModel)
+        case tick(Queues)
+        case cancelled(campaignID: Int64)
+    }
+
+    public enum Directive: Sendable {
+        /// Hand the job and its pending candidates to the dispatcher.
+        case addJob(JobQueue)
+        /// Store these candidates, then hand them to the dispatcher (a crash never loses
+        /// the identity of what was sent).
+        case persistCandidates(jobID: Int64, [ProposedSchedule])
+        case setPriority(jobID: Int64, Double)
+        /// Train a new model for the class on what arrived since the last one.
+        case train(DeviceClass, newResults: Int)
+        /// Budget spent or space exhausted: complete the job (and take it from the dispatcher).
+        case finishJob(jobID: Int64)
+        /// Its last job finished.
+        case finishCampaign(campaignID: Int64)
+        /// A cancelled campaign's job: take it from the dispatcher.
+        case dropJob(jobID: Int64)
+        /// The backend has no template for the task: the job ends without trials.
+        case noTemplate(jobID: Int64, task: TaskSpec, deviceClass: DeviceClass)
+    }
+
+    struct Job: Sendable {
+        var state: ActiveJob
+        var strategy: any SearchStrategy
+        var exhausted = false
+        var bestSeconds: Double?
+        var priority: Double
+    }
+
+    public let settings: Settings
+    private(set) var jobs: [Int64: Job] = [:]
+    private var schedulers: [Int64: any TaskScheduler] = [:]
+    private var models: [DeviceClass: any CostModel] = [:]
+    private var newResults: [DeviceClass: Int] = [:]
+
+    public init(settings: Settings = Settings()) { self.settings = settings }
+
+    public var jobIDs: [Int64] { jobs.keys.sorted() }
+    public func campaignID(ofJob id: Int64) -> Int64? { jobs[id]?.state.campaignID }
+    public func model(for deviceClass: DeviceClass) -> (any CostModel)? { models[deviceClass] }
+
+    public mutating func handle(_ event: Event) -> [Directive] {
+        switch event {
+        case .adopted(let active, let history): return adopt(active, history: history)
+        case .committed(let record): return onCommitted(record)
+        case .modelReady(let dc, let model):
+            models[dc] = model
+            return []
+        case .tick(let queues): return onTick(queues)
+        case .cancelled(let campaignID):
+            let ids = jobs.values.filter { $0.state.campaignID == campaignID }.map(\.state.jobID).sorted()
+            for id in ids { jobs[id] = nil }
+            schedulers[campaignID] = nil
+            return ids.map { .dropJob(jobID: $0) }
+        }
+    }
+
+    private mutating func adopt(_ active: [ActiveJob], history: [Int64: [TuningRecord]]) -> [Directive] {
+        var out: [Directive] = []
+        for a in active where jobs[a.jobID] == nil {
+            let past = history[a.jobID] ?? []
+            if schedulers[a.campaignID] == nil { schedulers[a.campaignID] = settings.makeScheduler(a.scheduler) }
+            for r in past { schedulers[a.campaignID]!.observe(r) }
+            let progress = Self.progress(a, queued: a.pending.count, inFlight: 0, best: Self.best(past))
+            let priority = schedulers[a.campaignID]!.allocate([progress])[a.jobID]?.priority ?? 0
+            var state = a
+            state.pending = []
+            jobs[a.jobID] = Job(state: state, strategy: settings.makeStrategy(a, past), bestSeconds: Self.best(past),
+                                priority: priority)
+            out.append(.addJob(JobQueue(jobID: a.jobID, task: a.task, deviceClass: a.deviceClass, plan: a.plan,
+                                        batchSize: a.batchSize, priority: priority, pending: a.pending,
+                                        baselines: a.baselines, lostAttempts: a.lostAttempts)))
+        }
+        return out
+    }
+
+    private mutating func onCommitted(_ r: TuningRecord) -> [Directive] {
+        guard var job = jobs[r.jobID] else { return [] }
+        var out: [Directive] = []
+        job.state.measured += 1
+        if let s = r.okSeconds { job.bestSeconds = min(job.bestSeconds ?? s, s) }
+        job.strategy.observe(r)
+        jobs[r.jobID] = job
+        schedulers[job.state.campaignID]?.observe(r)
+        if r.status == .ok, let every = settings.retrainEvery {
+            let n = newResults[r.deviceClass, default: 0] + 1
+            if n >= every {
+                newResults[r.deviceClass] = 0
+                out.append(.train(r.deviceClass, newResults: n))
+            } else {
+                newResults[r.deviceClass] = n
+            }
+        }
+        if job.state.measured >= job.state.trials { out += finish(r.jobID) }
+        return out
+    }
+
+    private mutating func onTick(_ q: Queues) -> [Directive] {
+        var out: [Directive] = []
+        // Jobs that are done, first: what is left is what the schedulers share.
+        for id in jobIDs {
+            guard let j = jobs[id] else { continue }
+            let queued = q.queued[id] ?? 0, inFlight = q.inFlight[id] ?? 0
+            let spent = j.state.measured >= j.state.trials
+            let drained = j.exhausted && inFlight == 0 && queued == 0 && j.state.measured >= j.state.generated.count
+            if spent || drained { out += finish(id) }
+        }
+        for campaignID in schedulers.keys.sorted() {
+            let ids = jobIDs.filter { jobs[$0]!.state.campaignID == campaignID && !jobs[$0]!.exhausted }
+            let progress = ids.map { id in
+                Self.progress(jobs[id]!.state, queued: q.queued[id] ?? 0, inFlight: q.inFlight[id] ?? 0, best: jobs[id]!.bestSeconds)
+            }
+            guard !progress.isEmpty else { continue }
+            let allocation = schedulers[campaignID]!.allocate(progress)
+            for id in ids {
+                guard let a = allocation[id] else { continue }
+                if a.priority != jobs[id]!.priority {
+                    jobs[id]!.priority = a.priority
+                    out.append(.setPriority(jobID: id, a.priority))
+                }
+                let room = jobs[id]!.state.trials - jobs[id]!.state.generated.count
+                let want = min(a.quota, room)
+                guard want > 0, let profile = q.profiles[jobs[id]!.state.deviceClass] else { continue }
+                out += propose(id, count: want, profile: profile)
+            }
+        }
+        return out
+    }
+
+    private mutating func propose(_ id: Int64, count: Int, profile: DeviceProfile) -> [Directive] {
+        var job = jobs[id]!
+        guard let space = settings.space(job.state.task, profile, job.state.plan) else {
+            job.exhausted = true
+            jobs[id] = job
+            return [.noTemplate(jobID: id, task: job.state.task, deviceClass: job.state.deviceClass)]
+        }
+        let context = SearchContext(task: job.state.task, device: profile, threads: job.state.plan.threads, space: space,
+                                    generated: job.state.generated, model: models[job.state.deviceClass])
+        var fresh = job.strategy.propose(count: count, context: context)
+        // The seam's promise, kept here whatever a strategy does: valid, new, at most `count`.
+        var seen: Set<String> = []
+        fresh = Array(fresh.filter { context.isNew($0.schedule) && space.isValid($0.schedule) && seen.insert($0.schedule.hash64).inserted }
+            .prefix(count))
+        if fresh.count < count { job.exhausted = true }
+        for p in fresh { job.state.generated.insert(p.schedule.hash64) }
+        jobs[id] = job
+        return fresh.isEmpty ? [] : [.persistCandidates(jobID: id, fresh)]
+    }
+
+    private mutating func finish(_ id: Int64) -> [Directive] {
+        guard let job = jobs.removeValue(forKey: id) else { return [] }
+        var out: [Directive] = [.finishJob(jobID: id)]
+        let campaignID = job.state.campaignID
+        if !jobs.values.contains(where: { $0.state.campaignID == campaignID }) {
+            schedulers[campaignID] = nil
+            out.append(.finishCampaign(campaignID: campaignID))
+        }
+        return out
+    }
+
+    static func best(_ records: [TuningRecord]) -> Double? { records.compactMap(\.okSeconds).min() }
+
+    static func progress(_ a: ActiveJob, queued: Int, inFlight: Int, best: Double?) -> JobProgress {
+        JobProgress(jobID: a.jobID, campaignID: a.campaignID, task: a.task, weight: a.weight, deviceClass: a.deviceClass,
+                    budget: a.trials, generated: a.generated.count, measured: a.measured, queued: queued,
+                    inFlight: inFlight, batchSize: a.batchSize, bestSeconds: best)
+    }
+}

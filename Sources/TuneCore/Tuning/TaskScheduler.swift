@@ -1,0 +1,51 @@
+/// Where a job stands, as a task scheduler sees it.
+public struct JobProgress: Hashable, Sendable {
+    public var jobID: Int64
+    public var campaignID: Int64
+    public var task: TaskSpec
+    /// Times the network runs the task.
+    public var weight: Int
+    public var deviceClass: DeviceClass
+    /// Distinct candidates the job may measure.
+    public var budget: Int
+    public var generated: Int
+    public var measured: Int
+    /// Generated, waiting in the dispatcher's queue.
+    public var queued: Int
+    /// Sent to agents, not yet committed.
+    public var inFlight: Int
+    public var batchSize: Int
+    /// Fastest verified time so far.
+    public var bestSeconds: Double?
+
+    public init(jobID: Int64, campaignID: Int64, task: TaskSpec, weight: Int, deviceClass: DeviceClass, budget: Int,
+                generated: Int, measured: Int, queued: Int, inFlight: Int, batchSize: Int, bestSeconds: Double?) {
+        self.jobID = jobID; self.campaignID = campaignID; self.task = task; self.weight = weight
+        self.deviceClass = deviceClass; self.budget = budget; self.generated = generated; self.measured = measured
+        self.queued = queued; self.inFlight = inFlight; self.batchSize = batchSize; self.bestSeconds = bestSeconds
+    }
+}
+
+/// What a scheduler gives one job now: how many new candidates to generate, and the job's
+/// place in the dispatch order (higher goes first).
+public struct JobAllocation: Hashable, Sendable {
+    public var quota: Int
+    public var priority: Double
+    public init(quota: Int, priority: Double) { self.quota = quota; self.priority = priority }
+}
+
+/// Spends a campaign's trials across its jobs: decides each job's generation quota and
+/// dispatch priority from where every job stands.
+public protocol TaskScheduler: Sendable {
+    var name: String { get }
+    /// An allocation for each job given (jobs left out get nothing now).
+    mutating func allocate(_ jobs: [JobProgress]) -> [Int64: JobAllocation]
+    mutating func observe(_ record: TuningRecord)
+}
+
+/// The task scheduler a campaign uses, chosen at launch as a typed value and stored with it.
+public enum SchedulerChoice: String, Codable, Sendable, CaseIterable {
+    /// Every job keeps a batch or two queued until its budget is spent; dispatch serves the
+    /// jobs that carry most of the network (weight x FLOPs) first.
+    case roundRobin = "round-robin"
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+@testable import TuneConsole
+
+@Suite struct DashboardRendering {
+    @Test func summaryShowsTheVendorRatio() {
+        let c = StatusJSON.Campaign(id: 1, workload: "w", state: "completed", trials_done: 2, trials_total: 2, tasks: [
+            .init(name: "matmul(m=1,n=1,k=1,bias=0,act=0,f32)", device_class: "cpu", weight: 1, trials_done: 2, trials_total: 2,
+                  failures: 0, best_seconds: 0.002, vendor_seconds: 0.003, best_gflops: 1.5),
+        ])
+        let text = Dashboard.summary(c)
+        #expect(text.contains("1.50x"))
+        #expect(text.contains("2.00 ms"))
+    }
+
+    @Test func progressBarsFill() {
+        #expect(Dashboard.bar(done: 5, total: 10, width: 10) == "[#####.....]")
+        #expect(Dashboard.bar(done: 0, total: 0, width: 4) == "[....]")
+    }
+}
+
+/// A campaign over cpu and cuda shows both device classes on the dashboard.
+@Suite struct MixedDeviceDashboard {
+    @Test func dashboardShowsBothDeviceClasses() throws {
+        let name = "matmul(m=1024,n=1024,k=1024,bias=0,act=0,f32)"
+        // The status as coordctl receives it (`status --json` shape).
+        let json = """
+        {"agents": [
+          {"name": "node-cpu", "device_class": "cpu", "state": "idle", "device": "Xeon", "slots": 1, "busy_slots": 0},
+          {"name": "node-cuda0", "device_class": "cuda", "state": "busy", "device": "NVIDIA H100", "slots": 1, "busy_slots": 1}],
+         "campaigns": [{"id": 1, "workload": "w", "state": "running", "trials_done": 3, "trials_total": 4, "tasks": [
+          {"name": "\(name)", "device_class": "cpu", "weight": 1, "trials_done": 2, "trials_total": 2, "failures": 0,
+           "best_seconds": 0.01, "vendor_seconds": 0.012, "best_gflops": 214},
+          {"name": "\(name)", "device_class": "cuda", "weight": 1, "trials_done": 1, "trials_total": 2, "failures": 0,
+           "best_seconds": 0.0001, "best_gflops": 21474}]}],
+         "results_per_second": 1, "results_total": 3}
+        """
+        let s = try JSONDecoder().decode(StatusJSON.self, from: Data(json.utf8))
+        let text = Dashboard.render(s)
+        #expect(text.contains("node-cuda0") && text.contains("NVIDIA H100"))
+        let taskLines = text.split(separator: "\n").filter { $0.contains(name) }
+        #expect(taskLines.count == 2)
+        #expect(taskLines.contains { $0.contains(" cpu ") } && taskLines.contains { $0.contains(" cuda ") })
+    }
+}
