@@ -23,6 +23,9 @@ public struct DeviceProfile: Hashable, Codable, Sendable {
     /// Peak FP32 rate of the device (all cores/SMs), GFLOP/s; 0 if unknown.
     public var peakGFLOPS: Double = 0
     public var clockMHz: Double = 0
+    /// The instruction-set level kernels are compiled for (`x86-64-v3`, `native`, ...);
+    /// empty for CUDA devices and for profiles that predate levels.
+    public var target: String = ""
 
     // CUDA
     public var smCount: Int = 0
@@ -57,6 +60,33 @@ public struct DeviceProfile: Hashable, Codable, Sendable {
 }
 
 extension DeviceProfile {
+    enum CodingKeys: String, CodingKey {
+        case deviceClass, model, cores, threads, l1dBytes, l2Bytes, l3Bytes, cacheLineBytes, isa, vectorBits, compiler,
+             compilerVersion, compilerFlags, peakGFLOPS, clockMHz, target, smCount, maxThreadsPerBlock, sharedMemPerBlock,
+             sharedMemPerBlockOptin, registersPerSM, registersPerBlock, warpSize, computeCapability, memoryBandwidthGBs,
+             driverVersion
+    }
+
+    /// Profiles stored by earlier versions lack the fields added since: those read as their
+    /// defaults, so old databases and exports stay readable.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(deviceClass: try c.decode(DeviceClass.self, forKey: .deviceClass), model: try c.decode(String.self, forKey: .model))
+        func read<T: Decodable>(_ key: CodingKeys, _ into: inout T) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: key) { into = v }
+        }
+        try read(.cores, &cores); try read(.threads, &threads)
+        try read(.l1dBytes, &l1dBytes); try read(.l2Bytes, &l2Bytes); try read(.l3Bytes, &l3Bytes)
+        try read(.cacheLineBytes, &cacheLineBytes); try read(.isa, &isa); try read(.vectorBits, &vectorBits)
+        try read(.compiler, &compiler); try read(.compilerVersion, &compilerVersion); try read(.compilerFlags, &compilerFlags)
+        try read(.peakGFLOPS, &peakGFLOPS); try read(.clockMHz, &clockMHz); try read(.target, &target)
+        try read(.smCount, &smCount); try read(.maxThreadsPerBlock, &maxThreadsPerBlock)
+        try read(.sharedMemPerBlock, &sharedMemPerBlock); try read(.sharedMemPerBlockOptin, &sharedMemPerBlockOptin)
+        try read(.registersPerSM, &registersPerSM); try read(.registersPerBlock, &registersPerBlock)
+        try read(.warpSize, &warpSize); try read(.computeCapability, &computeCapability)
+        try read(.memoryBandwidthGBs, &memoryBandwidthGBs); try read(.driverVersion, &driverVersion)
+    }
+
     /// `sm_XY` for a CUDA compute capability "X.Y"; nil when it is not of that form.
     public static func cudaArchitecture(computeCapability: String) -> String? {
         let parts = computeCapability.split(separator: ".")

@@ -56,7 +56,7 @@ extension DeviceProfile {
         p.isa = isa
         p.vectorBits = UInt32(vectorBits)
         p.compiler = compiler; p.compilerVersion = compilerVersion; p.compilerFlags = compilerFlags
-        p.peakGflops = peakGFLOPS; p.clockMhz = clockMHz
+        p.peakGflops = peakGFLOPS; p.clockMhz = clockMHz; p.target = target
         p.smCount = UInt32(smCount); p.maxThreadsPerBlock = UInt32(maxThreadsPerBlock)
         p.sharedMemPerBlock = UInt64(sharedMemPerBlock); p.sharedMemPerBlockOptin = UInt64(sharedMemPerBlockOptin)
         p.registersPerSm = UInt32(registersPerSM); p.registersPerBlock = UInt32(registersPerBlock)
@@ -73,7 +73,7 @@ extension DeviceProfile {
         isa = p.isa
         vectorBits = Int(p.vectorBits)
         compiler = p.compiler; compilerVersion = p.compilerVersion; compilerFlags = p.compilerFlags
-        peakGFLOPS = p.peakGflops; clockMHz = p.clockMhz
+        peakGFLOPS = p.peakGflops; clockMHz = p.clockMhz; target = p.target
         smCount = Int(p.smCount); maxThreadsPerBlock = Int(p.maxThreadsPerBlock)
         sharedMemPerBlock = Int(clamping: p.sharedMemPerBlock); sharedMemPerBlockOptin = Int(clamping: p.sharedMemPerBlockOptin)
         registersPerSM = Int(p.registersPerSm); registersPerBlock = Int(p.registersPerBlock)

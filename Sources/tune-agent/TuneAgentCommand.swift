@@ -28,8 +28,10 @@ struct DeviceOptions: ParsableArguments {
     var device = "cpu"
     @Option(name: .customLong("cc"), help: "C compiler for CPU kernels.")
     var compiler = "cc"
-    @Option(name: .customLong("cflags"), help: "Compiler flags for CPU kernels (space-separated).")
-    var cflags = "-O3 -march=native"
+    @Option(name: .customLong("cflags"), help: "Compiler flags for CPU kernels (space-separated; default -O3 -march=native).")
+    var cflags: String?
+    @Option(help: "Instruction-set level CPU kernels are compiled for: x86-64-v2 (SSE4.2), x86-64-v3 (AVX2), x86-64-v4 (AVX-512) or native. Each level is a target of its own.")
+    var isa: String?
     @Option(help: "NVRTC library or its folder (default: $TUNEFLEET_NVRTC, then the usual places).")
     var nvrtc: String?
     @Option(help: "cuBLAS library or its folder, for the vendor baseline (default: $TUNEFLEET_CUBLAS, then the usual places).")
@@ -38,6 +40,23 @@ struct DeviceOptions: ParsableArguments {
     func validate() throws {
         guard device == "cpu" || cudaOrdinal != nil else {
             throw ValidationError("unknown device '\(device)': use cpu or cuda[:N]")
+        }
+        if let isa {
+            guard CPUTargetLevel(rawValue: isa) != nil else {
+                throw ValidationError("unknown --isa '\(isa)': use \(CPUTargetLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard device == "cpu" else { throw ValidationError("--isa applies to CPU devices only") }
+            guard cflags == nil else { throw ValidationError("--isa sets the compiler flags; leave out --cflags") }
+        }
+    }
+
+    /// The CPU's profile as a target of `--isa` (or as the flags say), or an exit with a
+    /// clear message when the host cannot run that level.
+    func cpuProfile() throws -> DeviceProfile {
+        guard let level = isa.flatMap(CPUTargetLevel.init(rawValue:)) else { return CPUProbe.probe(compiler: compilerSettings) }
+        do { return try CPUProbe.probe(level: level, compiler: compilerSettings) } catch {
+            printError("tune-agent: \(error)")
+            throw ExitCode(2)
         }
     }
 
@@ -86,7 +105,7 @@ struct DeviceOptions: ParsableArguments {
             // No address-space limit: the CUDA driver reserves far more virtual memory than it uses.
             workerArguments += ["--memory-limit-mb", "0"] + libraryArguments
         } else {
-            let profile = CPUProbe.probe(compiler: compilerSettings)
+            let profile = try cpuProfile()
             builder = CPUBuilder(profile: profile, compiler: CCompiler(settings: compilerSettings, cacheDir: cacheDir), options: options)
             workerArguments += ["--memory-limit-mb", "\(memoryLimitMb)"]
         }
@@ -101,7 +120,8 @@ struct DeviceOptions: ParsableArguments {
     var compilerSettings: CompilerSettings {
         var c = CompilerSettings()
         c.compiler = compiler
-        c.flags = cflags.split(separator: " ").map(String.init)
+        c.flags = isa.flatMap(CPUTargetLevel.init(rawValue:))?.compilerFlags
+            ?? (cflags ?? "-O3 -march=native").split(separator: " ").map(String.init)
         return c
     }
 }
@@ -142,7 +162,6 @@ struct Serve: ParsableCommand {
     func run() throws {
         var logger = Logger(label: "tune-agent")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let compilerSettings = deviceOptions.compilerSettings
         var settings = AgentSettings()
         settings.coordinatorEndpoint = coordinator
         settings.name = name ?? "\(hostName())-\(deviceOptions.device)"
@@ -193,7 +212,7 @@ struct Probe: ParsableCommand {
                 }
             }
         } else {
-            p = CPUProbe.probe(compiler: deviceOptions.compilerSettings)
+            p = try deviceOptions.cpuProfile()
         }
         if json {
             struct Out: Encodable { var profile: DeviceProfile; var fingerprint: String; var libraries: [String: String]? }
@@ -218,6 +237,7 @@ struct Probe: ParsableCommand {
             device:      \(p.deviceClass.rawValue) — \(p.model)
             cores:       \(p.cores) (\(p.threads) threads), \(Int(p.clockMHz)) MHz
             caches:      L1d \(p.l1dBytes / 1024) KiB, L2 \(p.l2Bytes / 1024) KiB, L3 \(p.l3Bytes / 1024 / 1024) MiB, line \(p.cacheLineBytes) B
+            target:      \(p.target.isEmpty ? "native" : p.target)
             isa:         \(p.isa.joined(separator: " ")) (vector \(p.vectorBits) bit)
             peak fp32:   \(Int(p.peakGFLOPS)) GFLOP/s
             compiler:    \(p.compiler) \(p.compilerFlags.joined(separator: " ")) — \(p.compilerVersion)

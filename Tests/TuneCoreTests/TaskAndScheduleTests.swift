@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TuneCore
 
@@ -137,5 +138,39 @@ import Testing
     @Test func aSpaceWithAnEmptyDomainHasNoSample() {
         var rng = SplitMix64(seed: 1)
         #expect(Empty().sample(using: &rng) == nil)
+    }
+}
+
+@Suite struct CPUTargetLevels {
+    func host() -> DeviceProfile {
+        var p = DeviceProfile(deviceClass: .cpu, model: "Xeon")
+        p.cores = 2; p.threads = 2; p.clockMHz = 2000; p.vectorBits = 512; p.peakGFLOPS = 256
+        p.isa = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni"]
+        p.compilerFlags = ["-O3", "-march=native"]
+        return p
+    }
+
+    @Test func eachLevelIsATargetOfItsOwn() {
+        let levels = CPUTargetLevel.allCases.map { $0.restrict(host()) }
+        #expect(Set(levels.map(\.fingerprint)).count == 4)
+        let v2 = CPUTargetLevel.x86_64_v2.restrict(host()), v3 = CPUTargetLevel.x86_64_v3.restrict(host())
+        let v4 = CPUTargetLevel.x86_64_v4.restrict(host())
+        #expect(v2.vectorBits == 128 && v3.vectorBits == 256 && v4.vectorBits == 512)
+        #expect(!v3.isa.contains("avx512f") && v3.isa.contains("avx2") && v4.isa.contains("avx512f"))
+        #expect(v2.peakGFLOPS == 32 && v3.peakGFLOPS == 128 && v4.peakGFLOPS == 256)
+        #expect(v3.compilerFlags.contains("-march=x86-64-v3") && v3.target == "x86-64-v3")
+        #expect(CPUTargetLevel.x86_64_v4.restrict(host(), amdBefore512BitPipes: true).peakGFLOPS == 128)
+    }
+
+    @Test func aLevelTheHostCannotRunNamesWhatIsMissing() {
+        let avx2Host: Set<String> = ["sse4_2", "ssse3", "popcnt", "cx16", "avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe"]
+        #expect(CPUTargetLevel.x86_64_v3.missingFlags(host: avx2Host).isEmpty)
+        #expect(CPUTargetLevel.x86_64_v4.missingFlags(host: avx2Host) == ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"])
+    }
+
+    @Test func profilesStoredBeforeLevelsStillDecode() throws {
+        let old = #"{"deviceClass":"cpu","model":"old","cores":4,"isa":["avx2"],"vectorBits":256}"#
+        let p = try JSONDecoder().decode(DeviceProfile.self, from: Data(old.utf8))
+        #expect(p.cores == 4 && p.target == "" && p.vectorBits == 256 && p.cacheLineBytes == 64)
     }
 }

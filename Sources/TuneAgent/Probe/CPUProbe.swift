@@ -6,6 +6,45 @@ import Glibc
 
 /// Reads the host CPU's profile from /proc/cpuinfo, sysfs and the compiler.
 public enum CPUProbe {
+    public struct TargetError: Error, CustomStringConvertible, Sendable {
+        public var level: CPUTargetLevel
+        public var missing: [String]
+        public var description: String {
+            "this CPU cannot run \(level.rawValue) kernels: it lacks \(missing.joined(separator: ", "))"
+        }
+    }
+
+    /// The host as a target of `level`: kernels compiled for that level, the profile saying
+    /// so (its vector width, registers and peak). A level the host cannot run is refused.
+    public static func probe(level: CPUTargetLevel, compiler: CompilerSettings) throws(TargetError) -> DeviceProfile {
+        let cpuinfo = readTextFile("/proc/cpuinfo") ?? ""
+        let missing = level.missingFlags(host: hostFlags(cpuinfo))
+        guard missing.isEmpty else { throw TargetError(level: level, missing: missing) }
+        var c = compiler
+        c.flags = level.compilerFlags
+        let host = probe(compiler: c)
+        let zen4 = cpuinfo.contains("AuthenticAMD") && cpuFamily(cpuinfo) < 0x1A
+        return level.restrict(host, amdBefore512BitPipes: zen4)
+    }
+
+    static func hostFlags(_ cpuinfo: String) -> Set<String> {
+        for line in cpuinfo.split(separator: "\n") {
+            let kv = line.split(separator: ":", maxSplits: 1)
+            if kv.count == 2, ["flags", "Features"].contains(kv[0].trimmingCharacters(in: " \t")) {
+                return Set(kv[1].split(separator: " ").map(String.init))
+            }
+        }
+        return []
+    }
+
+    static func cpuFamily(_ cpuinfo: String) -> Int {
+        for line in cpuinfo.split(separator: "\n") {
+            let kv = line.split(separator: ":", maxSplits: 1)
+            if kv.count == 2, kv[0].trimmingCharacters(in: " \t") == "cpu family" { return Int(kv[1].trimmingCharacters(in: " ")) ?? 0 }
+        }
+        return 0
+    }
+
     public static func probe(compiler: CompilerSettings) -> DeviceProfile {
         let cpuinfo = readTextFile("/proc/cpuinfo") ?? ""
         var model = "unknown CPU"

@@ -424,6 +424,13 @@ public nonisolated struct Tunefleet_V1_DeviceProfile: @unchecked Sendable {
     set {_uniqueStorage()._clockMhz = newValue}
   }
 
+  /// The instruction-set level kernels are compiled for: x86-64-v2, x86-64-v3, x86-64-v4 or
+  /// native (empty from agents that predate levels; they compiled for the host).
+  public var target: String {
+    get {_storage._target}
+    set {_uniqueStorage()._target = newValue}
+  }
+
   /// CUDA
   public var smCount: UInt32 {
     get {_storage._smCount}
@@ -1245,7 +1252,7 @@ nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Tunefleet_V1_DeviceProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DeviceProfile"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}device_class\0\u{1}model\0\u{1}fingerprint\0\u{1}cores\0\u{1}threads\0\u{3}l1d_bytes\0\u{3}l2_bytes\0\u{3}l3_bytes\0\u{3}cache_line_bytes\0\u{1}isa\0\u{3}vector_bits\0\u{1}compiler\0\u{3}compiler_version\0\u{3}compiler_flags\0\u{3}peak_gflops\0\u{3}clock_mhz\0\u{4}\u{4}sm_count\0\u{3}max_threads_per_block\0\u{3}shared_mem_per_block\0\u{3}shared_mem_per_block_optin\0\u{3}registers_per_sm\0\u{3}registers_per_block\0\u{3}warp_size\0\u{3}compute_capability\0\u{3}memory_bandwidth_gbs\0\u{3}driver_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}device_class\0\u{1}model\0\u{1}fingerprint\0\u{1}cores\0\u{1}threads\0\u{3}l1d_bytes\0\u{3}l2_bytes\0\u{3}l3_bytes\0\u{3}cache_line_bytes\0\u{1}isa\0\u{3}vector_bits\0\u{1}compiler\0\u{3}compiler_version\0\u{3}compiler_flags\0\u{3}peak_gflops\0\u{3}clock_mhz\0\u{1}target\0\u{4}\u{3}sm_count\0\u{3}max_threads_per_block\0\u{3}shared_mem_per_block\0\u{3}shared_mem_per_block_optin\0\u{3}registers_per_sm\0\u{3}registers_per_block\0\u{3}warp_size\0\u{3}compute_capability\0\u{3}memory_bandwidth_gbs\0\u{3}driver_version\0")
 
   fileprivate class _StorageClass {
     var _deviceClass: Tunefleet_V1_DeviceClass = .unspecified
@@ -1264,6 +1271,7 @@ nonisolated extension Tunefleet_V1_DeviceProfile: SwiftProtobuf.Message, SwiftPr
     var _compilerFlags: [String] = []
     var _peakGflops: Double = 0
     var _clockMhz: Double = 0
+    var _target: String = String()
     var _smCount: UInt32 = 0
     var _maxThreadsPerBlock: UInt32 = 0
     var _sharedMemPerBlock: UInt64 = 0
@@ -1300,6 +1308,7 @@ nonisolated extension Tunefleet_V1_DeviceProfile: SwiftProtobuf.Message, SwiftPr
       _compilerFlags = source._compilerFlags
       _peakGflops = source._peakGflops
       _clockMhz = source._clockMhz
+      _target = source._target
       _smCount = source._smCount
       _maxThreadsPerBlock = source._maxThreadsPerBlock
       _sharedMemPerBlock = source._sharedMemPerBlock
@@ -1344,6 +1353,7 @@ nonisolated extension Tunefleet_V1_DeviceProfile: SwiftProtobuf.Message, SwiftPr
         case 14: try { try decoder.decodeRepeatedStringField(value: &_storage._compilerFlags) }()
         case 15: try { try decoder.decodeSingularDoubleField(value: &_storage._peakGflops) }()
         case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._clockMhz) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._target) }()
         case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._smCount) }()
         case 21: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxThreadsPerBlock) }()
         case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._sharedMemPerBlock) }()
@@ -1410,6 +1420,9 @@ nonisolated extension Tunefleet_V1_DeviceProfile: SwiftProtobuf.Message, SwiftPr
       if _storage._clockMhz.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._clockMhz, fieldNumber: 16)
       }
+      if !_storage._target.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._target, fieldNumber: 17)
+      }
       if _storage._smCount != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._smCount, fieldNumber: 20)
       }
@@ -1465,6 +1478,7 @@ nonisolated extension Tunefleet_V1_DeviceProfile: SwiftProtobuf.Message, SwiftPr
         if _storage._compilerFlags != rhs_storage._compilerFlags {return false}
         if _storage._peakGflops != rhs_storage._peakGflops {return false}
         if _storage._clockMhz != rhs_storage._clockMhz {return false}
+        if _storage._target != rhs_storage._target {return false}
         if _storage._smCount != rhs_storage._smCount {return false}
         if _storage._maxThreadsPerBlock != rhs_storage._maxThreadsPerBlock {return false}
         if _storage._sharedMemPerBlock != rhs_storage._sharedMemPerBlock {return false}
