@@ -53,7 +53,8 @@ public struct ControlClient {
     /// Launches a campaign over `workload` and returns its id. `batchSize` 0 and a nil plan
     /// leave the coordinator's defaults; `seed` 0 asks for a random one.
     public func launch(workload: Workload, trials: Int, devices: [DeviceClass], batchSize: Int, plan: MeasurePlan?,
-                       seed: UInt64) throws(ControlError) -> Int64 {
+                       seed: UInt64, search: SearchChoice = .random,
+                       scheduler: SchedulerChoice = .roundRobin) throws(ControlError) -> Int64 {
         var l = Tunefleet_V1_LaunchCampaign()
         l.workloadName = workload.name
         l.tasks = workload.tasks.map { t in
@@ -64,6 +65,8 @@ public struct ControlClient {
         l.batchSize = UInt32(batchSize)
         if let plan { l.plan = plan.wire }
         l.seed = seed
+        l.search = search.wire
+        l.scheduler = scheduler.wire
         var r = Tunefleet_V1_ControlRequest()
         r.launch = l
         return try request(r).launched.campaignID

@@ -46,6 +46,15 @@ public struct ExportRow: Codable, Sendable {
     /// What the backend reported beside the samples: registers and spills, the timing
     /// method (`timing`: cuda-graph or stream), the vendor library, ...
     public var detail: [String: String] = [:]
+    /// Seconds since 1970 when the result was committed (or first recorded, for imports).
+    public var createdAt: Double = 0
+    /// Threads the kernel and the vendor library were allowed.
+    public var threads: Int = 1
+    /// The campaign's search seed.
+    public var seed: UInt64 = 0
+    public var provenance = Provenance(proposer: "random")
+    /// The vendor libraries' times for the task on the same device, by library.
+    public var vendorSeconds: [String: Double] = [:]
 
     public init(campaign: Int64, task: String, deviceClass: String, candidate: Int64, schedule: String, device: String,
                 agent: String, status: String, medianSeconds: Double?, samples: [Double], compileSeconds: Double,
@@ -341,19 +350,34 @@ public final class Store: Sendable {
         try read { db in
             var sql = """
                 SELECT j.campaignId, t.name, j.deviceClass, c.id, c.schedule, m.device, m.agent, m.status,
-                       m.medianSeconds, m.samples, m.compileSeconds, m.error, m.detail
+                       m.medianSeconds, m.samples, m.compileSeconds, m.error, m.detail, m.createdAt, cp.plan, cp.seed,
+                       c.proposer, c.modelVersion, c.predicted, m.jobId
                 FROM measurements m JOIN candidates c ON c.id = m.candidateId JOIN jobs j ON j.id = m.jobId
-                JOIN tasks t ON t.id = j.taskId
+                JOIN tasks t ON t.id = j.taskId JOIN campaigns cp ON cp.id = j.campaignId
                 """
             var args: StatementArguments = []
             if let campaign { sql += " WHERE j.campaignId = ?"; args = [campaign] }
             sql += " ORDER BY m.id"
+            var vendor: [Int64: [String: [String: Double]]] = [:]
+            for b in try Row.fetchAll(db, sql: "SELECT jobId, device, library, medianSeconds FROM baselines WHERE status = 'ok'") {
+                vendor[b[0], default: [:]][b[1], default: [:]][b[2]] = b[3]
+            }
+            var threads: [String: Int] = [:]
+            // A row that cannot be decoded is an error, not a silent gap in the export.
             return try Row.fetchAll(db, sql: sql, arguments: args).map { r in
-                let samples = (try? JSONDecoder().decode([Double].self, from: Data((r[9] as String).utf8))) ?? []
-                let detail = (try? JSONDecoder().decode([String: String].self, from: Data((r[12] as String).utf8))) ?? [:]
-                return ExportRow(campaign: r[0], task: r[1], deviceClass: r[2], candidate: r[3], schedule: r[4], device: r[5],
-                                 agent: r[6], status: r[7], medianSeconds: r[8], samples: samples, compileSeconds: r[10], error: r[11],
-                                 detail: detail)
+                let samples = try JSONDecoder().decode([Double].self, from: Data((r[9] as String).utf8))
+                let detail = try JSONDecoder().decode([String: String].self, from: Data((r[12] as String).utf8))
+                let plan: String = r[14]
+                if threads[plan] == nil { threads[plan] = try JSONDecoder().decode(MeasurePlan.self, from: Data(plan.utf8)).threads }
+                var row = ExportRow(campaign: r[0], task: r[1], deviceClass: r[2], candidate: r[3], schedule: r[4], device: r[5],
+                                    agent: r[6], status: r[7], medianSeconds: r[8], samples: samples, compileSeconds: r[10],
+                                    error: r[11], detail: detail)
+                row.createdAt = r[13]
+                row.threads = threads[plan]!
+                row.seed = UInt64(bitPattern: r[15])
+                row.provenance = Provenance(proposer: r[16], modelVersion: r[17], predicted: r[18])
+                row.vendorSeconds = vendor[r[19]]?[r[5]] ?? [:]
+                return row
             }
         }
     }

@@ -12,7 +12,7 @@ struct Coordctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordctl",
         abstract: "Operate a TuneFleet cluster: launch and watch campaigns, export results, run the demo.",
-        subcommands: [Campaign.self, Status.self, Export.self, Emit.self, Keygen.self, Demo.self, Bench.self])
+        subcommands: [Campaign.self, Status.self, Export.self, Dataset.self, Emit.self, Keygen.self, Demo.self, Bench.self])
 }
 
 struct ControlOptions: ParsableArguments {
@@ -157,9 +157,19 @@ struct Launch: ParsableCommand {
     var repeats = 5
     @Option(help: "Search seed (0: random).")
     var seed: UInt64 = 0
+    @Option(help: "How each job searches: \(SearchChoice.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var strategy = SearchChoice.random.rawValue
+    @Option(help: "How trials are spread across tasks: \(SchedulerChoice.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scheduler = SchedulerChoice.roundRobin.rawValue
     @Flag(help: "Print {\"campaign\": ID}.") var json = false
 
     func validate() throws {
+        guard SearchChoice(rawValue: strategy) != nil else {
+            throw ValidationError("unknown --strategy '\(strategy)': use \(SearchChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard SchedulerChoice(rawValue: scheduler) != nil else {
+            throw ValidationError("unknown --scheduler '\(scheduler)': use \(SchedulerChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard trials >= 1 && trials <= 1_000_000 else { throw ValidationError("--trials must be 1...1000000") }
         guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1...1024") }
         guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be 1...1000") }
@@ -172,7 +182,8 @@ struct Launch: ParsableCommand {
         plan.threads = threads
         plan.repeats = repeats
         let id = try control.client.launch(workload: w, trials: trials, devices: try parseDeviceClasses(device),
-                                           batchSize: batchSize, plan: plan, seed: seed)
+                                           batchSize: batchSize, plan: plan, seed: seed,
+                                           search: SearchChoice(rawValue: strategy)!, scheduler: SchedulerChoice(rawValue: scheduler)!)
         print(json ? "{\"campaign\": \(id)}" : "campaign \(id) launched: \(w.name), \(w.tasks.count) tasks, \(trials) trials each")
     }
 }
@@ -254,7 +265,7 @@ struct Export: ParsableCommand {
         let store: Store
         do { store = try Store(readOnlyPath: db) } catch { throw ValidationError("\(error)") }
         let rows = try store.export(campaign: campaign)
-        let text = format == "jsonl" ? ExportFormat.jsonl(rows) : ExportFormat.csv(rows)
+        let text = format == "jsonl" ? ExportFormat.jsonl(rows, profiles: try store.deviceProfiles()) : ExportFormat.csv(rows)
         if let output { try writeFile(output, text) } else { print(text, terminator: "") }
     }
 }

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import TuneConsole
+import TuneCore
+import TuneStore
+import TuneSystem
+
+struct Dataset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Collect and import measurement datasets for the cost model.",
+        subcommands: [DatasetCollect.self, DatasetImportCommand.self])
+}
+
+/// `coordctl dataset collect`: random candidates of every task of the workloads, on the
+/// connected agents. It is a campaign like any other, so it resumes after a restart.
+struct DatasetCollect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "collect",
+        abstract: "Launch a campaign of random candidates for every task of the workloads (resumable like any campaign).")
+    @OptionGroup var control: ControlOptions
+    @Option(help: "Workloads: built-in names or files, comma-separated.") var workload: String
+    @Option(help: "Random candidates per task and device class.") var perTask: Int
+    @Option(help: "Device classes: cpu, cuda, or both.") var device = "cpu"
+    @Option(help: "Threads per kernel.") var threads = 1
+    @Option(help: "Timed repeats per candidate.") var repeats = 5
+    @Option(help: "Search seed (0: random).") var seed: UInt64 = 0
+    @Option(help: "Wait for completion, at most this many seconds (0: do not wait).") var wait = 0.0
+    @Flag(help: "Print {\"campaign\": ID}.") var json = false
+
+    func validate() throws {
+        guard perTask >= 1 && perTask <= 1_000_000 else { throw ValidationError("--per-task must be 1...1000000") }
+        guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1...1024") }
+        guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be 1...1000") }
+    }
+
+    func run() throws {
+        let parts = workload.split(separator: ",").map(String.init)
+        guard !parts.isEmpty else { throw ValidationError("--workload needs at least one workload") }
+        var tasks: [WeightedTask] = []
+        var seen = Set<TaskSpec>()
+        for w in try parts.map(loadWorkload) {
+            for t in w.tasks where seen.insert(t.task).inserted { tasks.append(t) }
+        }
+        let w = Workload(name: "dataset:" + parts.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: "+"), tasks: tasks)
+        var plan = MeasurePlan()
+        plan.threads = threads
+        plan.repeats = repeats
+        let client = try control.client
+        let id = try client.launch(workload: w, trials: perTask, devices: try parseDeviceClasses(device), batchSize: 0,
+                                   plan: plan, seed: seed, search: .random)
+        print(json ? "{\"campaign\": \(id)}" : "campaign \(id) collects \(perTask) random candidates for each of \(tasks.count) tasks")
+        if wait > 0 {
+            let start = Monotonic.now()
+            while Monotonic.now() - start < wait {
+                if let c = try client.status().campaigns.first(where: { $0.id == id }), c.state != "running" { return }
+                Monotonic.sleep(1)
+            }
+            FileHandle.standardError.write(Data("campaign \(id) still running after \(wait) s; it goes on\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// `coordctl dataset import`: records measured elsewhere into a database.
+struct DatasetImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import exported records (JSONL, or a GPU bench table .tsv; plain, .gz or .xz) into a database.",
+        discussion: "The same content imported twice is recognised and skipped. Every device needs its profile: exports made now carry it; for older files give --profile (e.g. tools/gpu-results/h100-run4/probe.json).")
+    @Option(help: "The database (created if missing).") var db: String
+    @Argument(help: "Files to import.") var files: [String]
+    @Option(help: "Device profile (tune-agent probe --json output) for records that carry none.") var profile: String?
+    @Flag(help: "Skip records of devices without a profile instead of refusing the file.") var skipUnprofiled = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("name at least one file to import") }
+    }
+
+    func run() throws {
+        let given: DeviceProfile?
+        do { given = try profile.map(DatasetImport.profile) } catch { throw ValidationError("\(error)") }
+        let store: Store
+        do { store = try Store(path: db) } catch { throw ValidationError("\(error)") }
+        var total = ImportSummary()
+        var skipped = 0
+        for file in files {
+            var parsed: DatasetImport.Parsed
+            let text: String
+            do {
+                text = try DatasetImport.read(file)
+                parsed = try DatasetImport.parse(text, file: file, profile: given)
+            } catch { throw ValidationError("\(error)") }
+            let known = try store.deviceProfiles()
+            for device in Set(parsed.records.map(\.device)) where parsed.profiles[device] == nil && known[device] == nil {
+                if let given, parsed.records.contains(where: { $0.device == device && $0.deviceClass == given.deviceClass }) {
+                    parsed.profiles[device] = given
+                } else if skipUnprofiled {
+                    skipped += parsed.records.filter { $0.device == device }.count
+                    parsed.records.removeAll { $0.device == device }
+                }
+            }
+            let name = URL(fileURLWithPath: file).lastPathComponent
+            let s: ImportSummary
+            do { s = try store.importRecords(parsed.records, source: name, digest: DatasetImport.digest(text), profiles: parsed.profiles) } catch {
+                throw ValidationError("\(file): \(error)")
+            }
+            total.campaigns += s.campaigns
+            total.records += s.records
+            total.alreadyImported += s.alreadyImported
+            total.duplicates += s.duplicates
+            if !json {
+                print("\(file): \(s.records) records in \(s.campaigns.count) campaigns" +
+                      (s.alreadyImported > 0 ? ", \(s.alreadyImported) already imported" : "") +
+                      (s.duplicates > 0 ? ", \(s.duplicates) duplicates skipped" : ""))
+            }
+        }
+        if skipped > 0 && !json { print("skipped \(skipped) records of devices without a profile") }
+        if json {
+            print("{\"records\": \(total.records), \"campaigns\": \(total.campaigns.count), \"already_imported\": \(total.alreadyImported), \"duplicates\": \(total.duplicates), \"skipped\": \(skipped)}")
+        }
+    }
+}
