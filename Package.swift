@@ -57,6 +57,9 @@ let package = Package(
             "TuneCore", "TuneWire", "TuneTransport", "TuneStore", "TuneSystem", "CPUKernels", "CUDAKernels",
         ]),
 
+        // Learning from records: labels, splits, pruning, trainers and evaluation. The agent never links it.
+        .target(name: "TuneLearning", dependencies: ["TuneCore"]),
+
         // Test support, never a product: replay fleet, simulation, fixed cost models.
         .target(name: "TuneTestKit", dependencies: ["TuneCore", "TuneCoordinator", "TuneStore", "TuneSearch"]),
 
@@ -79,6 +82,7 @@ let package = Package(
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
         .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
+        .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
         .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneSearch", "TuneTestKit"]),
         .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore"]),

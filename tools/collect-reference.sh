@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Collects the reference dataset: random candidates of every task of the workloads on each
+# x86-64 level this CPU can run (each level is a target of its own), one target at a time,
+# the agent pinned to one core. Run it on an otherwise quiet machine. Resumable: run it
+# again with the same DIR and it carries on where it stopped.
+#
+#   tools/collect-reference.sh [DIR]        (default DIR: .build-dataset)
+#   env: PER_TASK (64), LEVELS ("x86-64-v2 x86-64-v3 x86-64-v4"),
+#        WORKLOADS (resnet50,mobilenetv2,inceptionv3,bert-base), CPU (core for the agent: 0)
+# Then: coordctl export --db DIR/collect.db -o FILE.jsonl, and xz it into tools/datasets/reference/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dir="$(realpath -m "${1:-$root/.build-dataset}")"
+per="${PER_TASK:-64}"
+levels="${LEVELS:-x86-64-v2 x86-64-v3 x86-64-v4}"
+workloads="${WORKLOADS:-resnet50,mobilenetv2,inceptionv3,bert-base}"
+bin="$root/.build/release"
+[ -x "$bin/coordd" ] && [ -x "$bin/tune-agent" ] && [ -x "$bin/coordctl" ] || (cd "$root" && swift build -c release)
+mkdir -p "$dir"
+state="$dir/state"
+touch "$state"
+pin=()
+command -v taskset >/dev/null && pin=(taskset -c "${CPU:-0}")
+
+rm -f "$dir/ready"
+"$bin/coordd" --listen tcp://127.0.0.1:0 --control tcp://127.0.0.1:0 --db "$dir/collect.db" --batch-size 4 \
+  --ready-file "$dir/ready" >>"$dir/coordd.log" 2>&1 &
+coordd=$!
+agent=""
+cleanup() { [ -n "$agent" ] && kill "$agent" 2>/dev/null; kill "$coordd" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 600); do [ -s "$dir/ready" ] && break; kill -0 "$coordd" || { echo "coordd died; see $dir/coordd.log" >&2; exit 1; }; sleep 0.1; done
+read -r agent_ep control_ep < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["agent"], r["control"])' "$dir/ready")
+
+seed=1
+for level in $levels; do
+  seed=$((seed + 1))
+  if grep -q "^$level done" "$state"; then echo "$level: done before"; continue; fi
+  if ! "$bin/tune-agent" probe --isa "$level" >/dev/null 2>&1; then echo "$level: this CPU cannot run it; skipped"; continue; fi
+  id=$(awk -v l="$level" '$1 == l && $2 == "campaign" {print $3}' "$state")
+  if [ -z "$id" ]; then
+    id=$("$bin/coordctl" dataset collect --control "$control_ep" --workload "$workloads" --per-task "$per" --seed "$seed" --json |
+         python3 -c 'import json,sys; print(json.load(sys.stdin)["campaign"])')
+    echo "$level campaign $id" >>"$state"
+  fi
+  echo "$level: campaign $id, $per random candidates per task ($(date -u +%FT%TZ))"
+  "${pin[@]}" "$bin/tune-agent" --coordinator "$agent_ep" --name "collect-$level" --isa "$level" \
+    --work-dir "$dir/agent-$level" >>"$dir/agent-$level.log" 2>&1 &
+  agent=$!
+  "$bin/coordctl" campaign wait "$id" --control "$control_ep"
+  kill "$agent"; wait "$agent" 2>/dev/null || true; agent=""
+  echo "$level done" >>"$state"
+done
+echo "collected: $(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*), sum(status=\"ok\") from measurements").fetchone())' "$dir/collect.db") (records, ok)"
