@@ -68,7 +68,7 @@ let package = Package(
             "TuneCoordinator", "TuneTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tune-agent", dependencies: [
-            "TuneAgent", "TuneTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TuneAgent", "TuneTransport", "KernelReference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "coordctl", dependencies: [
             "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem",

@@ -18,6 +18,12 @@ enum BLAS {
     static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }
 
+/// Which OpenBLAS this process loaded and which kernel set it chose.
+public enum OpenBLASInfo {
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+    public static var config: String { openblas_get_config().map { String(cString: $0) } ?? "unknown" }
+}
+
 /// Activations as the kernels define them (GELU: tanh approximation), in double.
 enum Activations {
     static func apply(_ act: Activation, _ x: Double) -> Double {

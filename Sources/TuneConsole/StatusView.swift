@@ -21,6 +21,10 @@ public struct StatusJSON: Codable, Sendable {
         public var best_seconds: Double?
         public var vendor_seconds: Double?
         public var best_gflops: Double?
+        /// The vendor library of `vendor_seconds` (the fastest measured).
+        public var vendor_library: String?
+        /// Why that baseline may be weaker than it could be.
+        public var vendor_note: String?
     }
     public struct Campaign: Codable, Sendable {
         public var id: Int64
@@ -47,7 +51,9 @@ public struct StatusJSON: Codable, Sendable {
                               trials_done: Int(t.trialsDone), trials_total: Int(t.trialsTotal), failures: Int(t.failures),
                               best_seconds: t.bestSeconds > 0 ? t.bestSeconds : nil,
                               vendor_seconds: t.vendorSeconds > 0 ? t.vendorSeconds : nil,
-                              best_gflops: t.bestSeconds > 0 ? t.flops / t.bestSeconds / 1e9 : nil)
+                              best_gflops: t.bestSeconds > 0 ? t.flops / t.bestSeconds / 1e9 : nil,
+                              vendor_library: t.vendorLibrary.isEmpty ? nil : t.vendorLibrary,
+                              vendor_note: t.vendorNote.isEmpty ? nil : t.vendorNote)
                      })
         }
         results_per_second = s.resultsPerSecond
@@ -85,16 +91,25 @@ public enum Dashboard {
         return out
     }
 
-    /// Per task: best tuned latency, GFLOP/s, the vendor library's latency and the ratio.
+    /// Per task: best tuned latency, GFLOP/s, the fastest vendor library's latency (named)
+    /// and the ratio; a baseline that ran below the device's level is marked and explained.
     public static func summary(_ c: StatusJSON.Campaign) -> String {
         var out = pad("task", 58) + pad("dev", 5) + pad("trials", 8) + pad("best", 11) + pad("GFLOP/s", 9)
-            + pad("vendor", 11) + "vendor/tuned\n"
+            + pad("vendor (fastest)", 22) + "vendor/tuned\n"
+        var notes: [String] = []
         for t in c.tasks {
             let ratio = (t.best_seconds != nil && t.vendor_seconds != nil) ? format2(t.vendor_seconds! / t.best_seconds!) + "x" : "-"
+            var vendor = t.vendor_seconds.map(formatSeconds) ?? "-"
+            if let lib = t.vendor_library { vendor += " " + lib }
+            if let note = t.vendor_note {
+                vendor += " !"
+                if !notes.contains(note) { notes.append(note) }
+            }
             out += pad(t.name, 58) + pad(t.device_class, 5) + pad("\(t.trials_done)", 8)
                 + pad(t.best_seconds.map(formatSeconds) ?? "-", 11) + pad(t.best_gflops.map(format1) ?? "-", 9)
-                + pad(t.vendor_seconds.map(formatSeconds) ?? "-", 11) + ratio + "\n"
+                + pad(vendor, 22) + ratio + "\n"
         }
+        for n in notes { out += "! \(n): ratios against it flatter the tuned kernels\n" }
         return out
     }
 

@@ -111,6 +111,8 @@ enum Schema {
                 t.column("baseId", .integer).references("models")
                 t.column("createdAt", .double).notNull()
             }
+            // What the vendor library ran (kernel set, version), as the agent reported it.
+            try db.alter(table: "baselines") { t in t.add(column: "detail", .text).notNull().defaults(to: "{}") }
             try db.create(index: "candidates_job", on: "candidates", columns: ["jobId"])
             try db.create(index: "campaigns_state", on: "campaigns", columns: ["state"])
         }

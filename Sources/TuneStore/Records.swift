@@ -87,6 +87,9 @@ public struct BaselineRecord: Codable, FetchableRecord, MutablePersistableRecord
     public var samples: String
     public var error: String
     public var createdAt: Double
+    /// JSON object: what the library ran (OpenBLAS kernel set, configuration, a note when it
+    /// is below the device's level).
+    public var detail: String = "{}"
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 

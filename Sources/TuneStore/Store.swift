@@ -18,6 +18,10 @@ public struct TaskSummary: Codable, Sendable {
     public var bestSchedule: String?
     public var vendorSeconds: Double?
     public var flops: Double
+    /// The library of `vendorSeconds`: the fastest one measured.
+    public var vendorLibrary: String?
+    /// Set when that baseline ran below the device's level (e.g. OpenBLAS's SSE kernels).
+    public var vendorNote: String?
 }
 
 public struct CampaignSummary: Codable, Sendable {
@@ -280,7 +284,7 @@ public final class Store: Sendable {
         try write { db in
             var b = BaselineRecord(id: nil, jobId: jobID, device: device, library: library, status: r.status,
                                    medianSeconds: r.medianSeconds, samples: Self.json(r.samples),
-                                   error: String(r.errorText.prefix(16384)), createdAt: Self.now())
+                                   error: String(r.errorText.prefix(16384)), createdAt: Self.now(), detail: Self.json(r.detail))
             try b.insert(db, onConflict: .ignore)
             return db.changesCount > 0
         }
@@ -333,13 +337,16 @@ public final class Store: Sendable {
                       (SELECT MIN(m.medianSeconds) FROM measurements m WHERE m.jobId = j.id AND m.status = 'ok'),
                       (SELECT cd.schedule FROM measurements m JOIN candidates cd ON cd.id = m.candidateId
                          WHERE m.jobId = j.id AND m.status = 'ok' ORDER BY m.medianSeconds LIMIT 1),
-                      (SELECT MIN(b.medianSeconds) FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok')
+                      (SELECT MIN(b.medianSeconds) FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok'),
+                      (SELECT b.library FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok' ORDER BY b.medianSeconds LIMIT 1),
+                      (SELECT json_extract(b.detail, '$.baseline_note') FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok'
+                         ORDER BY b.medianSeconds LIMIT 1)
                     FROM jobs j JOIN tasks t ON t.id = j.taskId WHERE j.campaignId = ? ORDER BY t.id, j.deviceClass
                     """, arguments: [c.id])
                 let tasks = rows.map { r in
                     TaskSummary(name: r[0], deviceClass: r[1], weight: r[2], trialsDone: r[4], trialsTotal: r[3], failures: r[5],
                                 bestSeconds: r[6], bestSchedule: r[7], vendorSeconds: r[8],
-                                flops: (try? TaskSpec(name: r[0]))?.flops ?? 0)
+                                flops: (try? TaskSpec(name: r[0]))?.flops ?? 0, vendorLibrary: r[9], vendorNote: r[10])
                 }
                 return CampaignSummary(id: c.id!, workload: c.workload, state: c.state.rawValue, tasks: tasks)
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CUDADriver
+import KernelReference
 import Logging
 import TuneAgent
 import TuneCore
@@ -105,15 +106,26 @@ struct DeviceOptions: ParsableArguments {
             // No address-space limit: the CUDA driver reserves far more virtual memory than it uses.
             workerArguments += ["--memory-limit-mb", "0"] + libraryArguments
         } else {
-            let profile = try cpuProfile()
-            builder = CPUBuilder(profile: profile, compiler: CCompiler(settings: compilerSettings, cacheDir: cacheDir), options: options)
-            workerArguments += ["--memory-limit-mb", "\(memoryLimitMb)"]
+            builder = CPUBuilder(profile: try cpuProfile(), compiler: CCompiler(settings: compilerSettings, cacheDir: cacheDir), options: options)
+            workerArguments += ["--memory-limit-mb", "\(memoryLimitMb)"] + (isa.map { ["--isa", $0] } ?? [])
         }
-        guard let exe = currentExecutablePath() else { throw ValidationError("cannot find this executable's path") }
         // A crashing kernel is an expected outcome in the worker, recorded with its signal;
         // Swift's crash backtracer would only delay the agent and flood its log.
         var env = currentEnvironment()
         env["SWIFT_BACKTRACE"] = "enable=no"
+        if let cpu = builder as? CPUBuilder {
+            let profile = cpu.profile
+            // The vendor baseline runs the OpenBLAS kernel set of the target's level, set for
+            // the worker alone (never this process or the machine): the library's own choice
+            // can be far below the CPU (Prescott's SSE3 on a recent Xeon), and a baseline
+            // above the target's level would time instructions the target may not use. An
+            // OPENBLAS_CORETYPE already in the environment is the operator's, and is kept.
+            if env["OPENBLAS_CORETYPE"] == nil, let want = OpenBLASCore.coreType(for: profile), want != OpenBLASInfo.coreName {
+                logger.notice("vendor baseline: OpenBLAS picks \(OpenBLASInfo.coreName) kernels here; the worker uses \(want) (the level of \(profile.target.isEmpty ? "this CPU" : profile.target))")
+                env["OPENBLAS_CORETYPE"] = want
+            }
+        }
+        guard let exe = currentExecutablePath() else { throw ValidationError("cannot find this executable's path") }
         return (builder, WorkerHost.Settings(executable: exe, arguments: workerArguments, environment: env))
     }
 
@@ -258,7 +270,7 @@ struct Worker: ParsableCommand {
             // The context opens on the first request, so even a driverless worker answers.
             runner = CUDARunner(ordinal: ordinal, libraries: deviceOptions.cudaLibraries)
         } else {
-            runner = CPURunner(profile: CPUProbe.probe(compiler: CompilerSettings()))
+            runner = CPURunner(profile: try deviceOptions.cpuProfile())
         }
         let rc = WorkerMain.run(runner: runner, memoryLimitBytes: memoryLimitMb * 1024 * 1024)
         throw ExitCode(rc)

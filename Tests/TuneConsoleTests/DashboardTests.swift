@@ -13,6 +13,17 @@ import Testing
         #expect(text.contains("2.00 ms"))
     }
 
+    @Test func theFastestVendorIsNamedAndAWeakOneIsFlagged() {
+        let c = StatusJSON.Campaign(id: 1, workload: "w", state: "completed", trials_done: 2, trials_total: 2, tasks: [
+            .init(name: "matmul(m=1,n=1,k=1,bias=0,act=0,f32)", device_class: "cpu", weight: 1, trials_done: 2, trials_total: 2,
+                  failures: 0, best_seconds: 0.002, vendor_seconds: 0.003, best_gflops: 1.5, vendor_library: "openblas",
+                  vendor_note: "OpenBLAS ran its Prescott kernels, below this device's x86-64-v4"),
+        ])
+        let text = Dashboard.summary(c)
+        #expect(text.contains("3.00 ms openblas !"))
+        #expect(text.contains("! OpenBLAS ran its Prescott kernels"))
+    }
+
     @Test func progressBarsFill() {
         #expect(Dashboard.bar(done: 5, total: 10, width: 10) == "[#####.....]")
         #expect(Dashboard.bar(done: 0, total: 0, width: 4) == "[....]")

@@ -174,3 +174,22 @@ import Testing
         #expect(p.cores == 4 && p.target == "" && p.vectorBits == 256 && p.cacheLineBytes == 64)
     }
 }
+
+@Suite struct OpenBLASKernelSets {
+    @Test func aKernelSetBelowTheDeviceIsNoted() {
+        var xeon = DeviceProfile(deviceClass: .cpu, model: "Xeon")
+        xeon.vectorBits = 512
+        xeon.isa = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16"]
+        xeon.target = "native"
+        #expect(OpenBLASCore.coreType(for: xeon) == "Cooperlake")
+        #expect(OpenBLASCore.belowDevice(coreName: "Prescott", device: xeon)?.contains("Prescott") == true)
+        #expect(OpenBLASCore.belowDevice(coreName: "SkylakeX", device: xeon) == nil)
+        let v3 = CPUTargetLevel.x86_64_v3.restrict(xeon)
+        #expect(OpenBLASCore.coreType(for: v3) == "Haswell")
+        #expect(OpenBLASCore.belowDevice(coreName: "Haswell", device: v3) == nil)
+        #expect(OpenBLASCore.coreType(for: CPUTargetLevel.x86_64_v2.restrict(xeon)) == "Nehalem")
+        var arm = DeviceProfile(deviceClass: .cpu, model: "Neoverse")
+        arm.isa = ["asimd"]
+        #expect(OpenBLASCore.coreType(for: arm) == nil && OpenBLASCore.level("NEOVERSEN1") == nil)
+    }
+}

@@ -46,10 +46,13 @@ public final class CPURunner: KernelRunner {
     typealias Entry = @convention(c) (UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
 
     let flushBytes: Int
+    /// The target the kernels are compiled for: the vendor baseline is judged against it.
+    let profile: DeviceProfile
     // One task's inputs and reference outputs, reused while batches of that task arrive.
     private var cached: (task: TaskSpec, buffers: TensorBuffers, reference: TensorBuffers)?
 
     public init(profile: DeviceProfile) {
+        self.profile = profile
         flushBytes = max(profile.l3Bytes, profile.l2Bytes) * 2
         // Kernels built with -fopenmp are never dlclose'd: unloading the last user of
         // libgomp while its idle threads still run in it crashes. Loading it globally once
@@ -93,6 +96,9 @@ public final class CPURunner: KernelRunner {
         var r = time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: vendorBaselineCandidateID,
                      compileSeconds: 0) { vendor.run(buffers.args) }
         r.detail["library"] = vendor.name
+        r.detail["openblas_core"] = OpenBLASInfo.coreName
+        r.detail["openblas_config"] = OpenBLASInfo.config
+        if let note = OpenBLASCore.belowDevice(coreName: OpenBLASInfo.coreName, device: profile) { r.detail["baseline_note"] = note }
         return r
     }
 

@@ -112,6 +112,8 @@ extension Coordinator {
                 x.flops = t.flops
                 x.weight = UInt32(t.weight)
                 x.failures = UInt32(t.failures)
+                x.vendorLibrary = t.vendorLibrary ?? ""
+                x.vendorNote = t.vendorNote ?? ""
                 return x
             }
             s.campaigns.append(w)

@@ -952,6 +952,12 @@ public nonisolated struct Tunefleet_V1_TaskStatus: Sendable {
 
   public var failures: UInt32 = 0
 
+  /// the fastest vendor library measured for the task
+  public var vendorLibrary: String = String()
+
+  /// why that baseline may be weaker than it could be
+  public var vendorNote: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2415,7 +2421,7 @@ nonisolated extension Tunefleet_V1_AgentStatus: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Tunefleet_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}device_class\0\u{3}trials_done\0\u{3}trials_total\0\u{3}best_seconds\0\u{1}flops\0\u{3}vendor_seconds\0\u{1}weight\0\u{1}failures\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}device_class\0\u{3}trials_done\0\u{3}trials_total\0\u{3}best_seconds\0\u{1}flops\0\u{3}vendor_seconds\0\u{1}weight\0\u{1}failures\0\u{3}vendor_library\0\u{3}vendor_note\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2432,6 +2438,8 @@ nonisolated extension Tunefleet_V1_TaskStatus: SwiftProtobuf.Message, SwiftProto
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.vendorSeconds) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.weight) }()
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.failures) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.vendorLibrary) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.vendorNote) }()
       default: break
       }
     }
@@ -2465,6 +2473,12 @@ nonisolated extension Tunefleet_V1_TaskStatus: SwiftProtobuf.Message, SwiftProto
     if self.failures != 0 {
       try visitor.visitSingularUInt32Field(value: self.failures, fieldNumber: 9)
     }
+    if !self.vendorLibrary.isEmpty {
+      try visitor.visitSingularStringField(value: self.vendorLibrary, fieldNumber: 10)
+    }
+    if !self.vendorNote.isEmpty {
+      try visitor.visitSingularStringField(value: self.vendorNote, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2478,6 +2492,8 @@ nonisolated extension Tunefleet_V1_TaskStatus: SwiftProtobuf.Message, SwiftProto
     if lhs.vendorSeconds != rhs.vendorSeconds {return false}
     if lhs.weight != rhs.weight {return false}
     if lhs.failures != rhs.failures {return false}
+    if lhs.vendorLibrary != rhs.vendorLibrary {return false}
+    if lhs.vendorNote != rhs.vendorNote {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
