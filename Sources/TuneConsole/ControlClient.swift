@@ -54,7 +54,7 @@ public struct ControlClient {
     /// leave the coordinator's defaults; `seed` 0 asks for a random one.
     public func launch(workload: Workload, trials: Int, devices: [DeviceClass], batchSize: Int, plan: MeasurePlan?,
                        seed: UInt64, search: SearchChoice = .random,
-                       scheduler: SchedulerChoice = .roundRobin) throws(ControlError) -> Int64 {
+                       scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil) throws(ControlError) -> Int64 {
         var l = Tunefleet_V1_LaunchCampaign()
         l.workloadName = workload.name
         l.tasks = workload.tasks.map { t in
@@ -67,6 +67,7 @@ public struct ControlClient {
         l.seed = seed
         l.search = search.wire
         l.scheduler = scheduler.wire
+        l.budget = UInt32(budget ?? 0)
         var r = Tunefleet_V1_ControlRequest()
         r.launch = l
         return try request(r).launched.campaignID

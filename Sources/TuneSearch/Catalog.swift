@@ -11,12 +11,18 @@ public enum SearchCatalog {
             var s = RandomSearch(seed: seed)
             for r in history { s.observe(r) }
             return s
+        case .evolutionary:
+            var s = EvolutionarySearch(seed: seed)
+            for r in history { s.observe(r) }
+            return s
         }
     }
 
     public static func scheduler(_ choice: SchedulerChoice) -> any TaskScheduler {
         switch choice {
         case .roundRobin: return RoundRobinScheduler()
+        case .flops: return FLOPsWeightedScheduler()
+        case .gradient: return GradientScheduler()
         }
     }
 }

@@ -1,17 +1,21 @@
 import TuneCore
 
 /// The baseline scheduler: every job keeps one to two batches queued until its budget is
-/// spent, and dispatch serves the jobs that carry most of the network (weight x FLOPs) first.
+/// spent, and dispatch serves the jobs that carry most of the network (weight x FLOPs)
+/// first. Under a campaign budget the jobs share it equally: the least tried go first.
 public struct RoundRobinScheduler: TaskScheduler {
     public let name = "round-robin"
     public init() {}
 
-    public mutating func allocate(_ jobs: [JobProgress]) -> [Int64: JobAllocation] {
+    public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
         var out: [Int64: JobAllocation] = [:]
-        for j in jobs {
-            let room = max(0, j.budget - j.generated)
+        var left = room ?? Int.max
+        for j in jobs.sorted(by: { ($0.generated, $0.jobID) < ($1.generated, $1.jobID) }) {
+            let own = max(0, j.budget - j.generated)
             // Top up only when less than a batch waits, to two batches.
-            let quota = j.queued < j.batchSize ? min(room, max(0, 2 * j.batchSize - j.queued)) : 0
+            let want = j.queued < j.batchSize ? min(own, max(0, 2 * j.batchSize - j.queued)) : 0
+            let quota = room == nil ? want : min(want, left, max(1, j.batchSize))
+            left -= quota
             out[j.jobID] = JobAllocation(quota: quota, priority: j.task.flops * Double(j.weight))
         }
         return out

@@ -77,7 +77,7 @@ extension Store {
                 var c = CampaignRecord(id: nil, workload: name, state: .completed,
                                        trialsPerTask: max(1, jobsOf.values.map(\.count).max() ?? 1), batchSize: 1,
                                        plan: Self.json(plan), seed: Int64(bitPattern: rows[0].seed), createdAt: Self.now(),
-                                       finishedAt: Self.now(), search: .random, scheduler: .roundRobin)
+                                       finishedAt: Self.now(), search: .random, scheduler: .roundRobin, budget: nil)
                 try c.insert(db)
                 summary.campaigns.append(c.id!)
                 var taskIDs: [String: Int64] = [:]

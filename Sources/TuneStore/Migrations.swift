@@ -90,6 +90,8 @@ enum Schema {
             try db.alter(table: "campaigns") { t in
                 t.add(column: "search", .text).notNull().defaults(to: "random")
                 t.add(column: "scheduler", .text).notNull().defaults(to: "round-robin")
+                // Trials over the whole workload, per device class (nil: trialsPerTask per task).
+                t.add(column: "budget", .integer).check { $0 > 0 }
             }
             try db.alter(table: "candidates") { t in
                 t.add(column: "proposer", .text).notNull().defaults(to: "random")

@@ -18,6 +18,8 @@ public struct CampaignRecord: Codable, FetchableRecord, MutablePersistableRecord
     public var finishedAt: Double?
     public var search: SearchChoice
     public var scheduler: SchedulerChoice
+    /// Trials over the whole workload per device class; nil: `trialsPerTask` per task.
+    public var budget: Int?
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 

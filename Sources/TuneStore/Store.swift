@@ -144,11 +144,11 @@ public final class Store: Sendable {
 
     public func createCampaign(workload: Workload, trialsPerTask: Int, deviceClasses: [DeviceClass], plan: MeasurePlan,
                                batchSize: Int, seed: UInt64, search: SearchChoice = .random,
-                               scheduler: SchedulerChoice = .roundRobin) throws(StoreError) -> Int64 {
+                               scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil) throws(StoreError) -> Int64 {
         try write { db in
             var c = CampaignRecord(id: nil, workload: workload.name, state: .running, trialsPerTask: trialsPerTask,
                                    batchSize: batchSize, plan: Self.json(plan), seed: Int64(bitPattern: seed),
-                                   createdAt: Self.now(), finishedAt: nil, search: search, scheduler: scheduler)
+                                   createdAt: Self.now(), finishedAt: nil, search: search, scheduler: scheduler, budget: budget)
             try c.insert(db)
             for wt in workload.tasks {
                 var t = TaskRecord(id: nil, campaignId: c.id!, name: wt.task.name, weight: wt.weight)
@@ -178,7 +178,7 @@ public final class Store: Sendable {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT j.id, j.campaignId, j.deviceClass, j.trials, t.name, t.weight, c.batchSize, c.plan, c.seed,
-                       c.search, c.scheduler
+                       c.search, c.scheduler, c.budget
                 FROM jobs j JOIN tasks t ON t.id = j.taskId JOIN campaigns c ON c.id = j.campaignId
                 WHERE c.state = 'running' AND j.state = 'running' ORDER BY j.id
                 """)
@@ -207,10 +207,20 @@ public final class Store: Sendable {
                     }
                 }
                 let baselines = try String.fetchSet(db, sql: "SELECT device FROM baselines WHERE jobId = ?", arguments: [jobID])
+                let budget: Int? = r[11]
+                var spent = (generated: 0, measured: 0)
+                if budget != nil {
+                    let counts = try Row.fetchOne(db, sql: """
+                        SELECT COUNT(c.id), COUNT(m.id) FROM candidates c JOIN jobs j ON j.id = c.jobId
+                        LEFT JOIN measurements m ON m.candidateId = c.id WHERE j.campaignId = ? AND j.deviceClass = ?
+                        """, arguments: [r[1] as Int64, dc.rawValue])
+                    spent = (counts?[0] ?? 0, counts?[1] ?? 0)
+                }
                 out.append(ActiveJob(jobID: jobID, campaignID: r[1], task: task, weight: r[5], deviceClass: dc, trials: r[3],
                                      batchSize: r[6], plan: plan, seed: UInt64(bitPattern: r[8]), search: search,
                                      scheduler: scheduler, generated: generated, pending: pending, measured: measured,
-                                     baselines: baselines, lostAttempts: lost))
+                                     baselines: baselines, lostAttempts: lost, campaignBudget: budget,
+                                     campaignGenerated: spent.generated, campaignMeasured: spent.measured))
             }
             return out
         }

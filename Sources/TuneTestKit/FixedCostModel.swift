@@ -18,8 +18,7 @@ public struct FixedCostModel: CostModel {
     /// The model that knows the recording: it ranks every replay point by its recorded time.
     public static func oracle(_ fleet: ReplayFleet) -> FixedCostModel {
         FixedCostModel { task, s in
-            guard let i = s["point"], let r = fleet.recording.points[task], r.indices.contains(i),
-                  let t = r[i].outcome.seconds else { return -.infinity }
+            guard let t = fleet.measure(task: task, candidate: Candidate(id: 1, schedule: s)).medianSeconds else { return -.infinity }
             return -t
         }
     }

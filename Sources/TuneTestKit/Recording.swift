@@ -76,22 +76,41 @@ public struct ReplaySpace: ScheduleSpace {
     public func recorded(_ s: Schedule) -> Schedule? { s["point"].flatMap { schedules.indices.contains($0) ? schedules[$0] : nil } }
 }
 
-/// Answers measurements from a recording, as an agent would: the same status and time
-/// every time, no process, no clock.
+/// Answers measurements as an agent would, without a process or a clock: from a recording
+/// (every point of a recorded task, the same status and time every time), or from a
+/// synthetic landscape over a real space.
 public struct ReplayFleet: Sendable {
     public let recording: Recording
-    public init(_ recording: Recording) { self.recording = recording }
+    let spaceOf: @Sendable (TaskSpec) -> (any ScheduleSpace)?
+    let outcomeOf: @Sendable (TaskSpec, Schedule) -> Recording.Outcome?
 
-    public func space(for task: TaskSpec) -> ReplaySpace? {
-        recording.points[task].map { ReplaySpace(schedules: $0.map(\.schedule)) }
+    public init(_ recording: Recording) {
+        self.recording = recording
+        spaceOf = { task in recording.points[task].map { ReplaySpace(schedules: $0.map(\.schedule)) } }
+        outcomeOf = { task, s in
+            guard let i = s["point"], let r = recording.points[task], r.indices.contains(i) else { return nil }
+            return r[i].outcome
+        }
     }
 
-    /// The result of measuring `candidate` (a replay point) of `task`.
+    /// A landscape: `space` gives each task's space, `seconds` each valid schedule's time.
+    public init(space: @escaping @Sendable (TaskSpec) -> (any ScheduleSpace)?,
+                seconds: @escaping @Sendable (TaskSpec, Schedule) -> Double) {
+        recording = Recording()
+        spaceOf = space
+        outcomeOf = { task, s in
+            guard let sp = space(task), sp.isValid(s) else { return nil }
+            return .init(status: .ok, seconds: seconds(task, s))
+        }
+    }
+
+    public func space(for task: TaskSpec) -> (any ScheduleSpace)? { spaceOf(task) }
+
+    /// The result of measuring `candidate` of `task`.
     public func measure(task: TaskSpec, candidate: Candidate) -> MeasureResult {
-        guard let index = candidate.schedule["point"], let recorded = recording.points[task], recorded.indices.contains(index) else {
+        guard let o = outcomeOf(task, candidate.schedule) else {
             return MeasureResult(candidateID: candidate.id, status: .invalidSchedule, errorText: "not in the recording")
         }
-        let o = recorded[index].outcome
         return MeasureResult(candidateID: candidate.id, status: o.status, samples: o.seconds.map { [$0] } ?? [],
                              errorText: o.status == .ok ? "" : "recorded \(o.status.rawValue)")
     }

@@ -39,11 +39,12 @@ public struct TuningSimulation {
 
     /// A campaign over `tasks` of the recording (all of them by default) on the device's class.
     public mutating func launch(tasks: [WeightedTask]? = nil, trialsPerTask: Int, batchSize: Int = 4, seed: UInt64 = 1,
-                                search: SearchChoice = .random, scheduler: SchedulerChoice = .roundRobin) throws -> Int64 {
+                                search: SearchChoice = .random, scheduler: SchedulerChoice = .roundRobin,
+                                budget: Int? = nil) throws -> Int64 {
         let ts = tasks ?? fleet.recording.tasks.map { WeightedTask($0, weight: 1) }
-        let id = try store.createCampaign(workload: Workload(name: "replay", tasks: ts), trialsPerTask: trialsPerTask,
+        let id = try store.createCampaign(workload: Workload(name: "replay", tasks: ts), trialsPerTask: budget ?? trialsPerTask,
                                           deviceClasses: [profile.deviceClass], plan: MeasurePlan(), batchSize: batchSize,
-                                          seed: seed, search: search, scheduler: scheduler)
+                                          seed: seed, search: search, scheduler: scheduler, budget: budget)
         try adopt(try store.activeJobs().filter { $0.campaignID == id })
         return id
     }

@@ -167,11 +167,12 @@ extension MeasureResult {
 
 extension SearchChoice {
     public var wire: Tunefleet_V1_SearchStrategy {
-        switch self { case .random: return .random }
+        switch self { case .random: return .random; case .evolutionary: return .evolutionary }
     }
     public init(wire: Tunefleet_V1_SearchStrategy) throws(WireError) {
         switch wire {
         case .random: self = .random
+        case .evolutionary: self = .evolutionary
         case .UNRECOGNIZED(let n): throw .invalid("unknown search strategy \(n) (this coordinator knows: \(SearchChoice.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
     }
@@ -179,11 +180,13 @@ extension SearchChoice {
 
 extension SchedulerChoice {
     public var wire: Tunefleet_V1_TaskScheduler {
-        switch self { case .roundRobin: return .roundRobin }
+        switch self { case .roundRobin: return .roundRobin; case .flops: return .flops; case .gradient: return .gradient }
     }
     public init(wire: Tunefleet_V1_TaskScheduler) throws(WireError) {
         switch wire {
         case .roundRobin: self = .roundRobin
+        case .flops: self = .flops
+        case .gradient: self = .gradient
         case .UNRECOGNIZED(let n): throw .invalid("unknown task scheduler \(n) (this coordinator knows: \(SchedulerChoice.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
     }

@@ -146,7 +146,9 @@ struct Launch: ParsableCommand {
     @Option(help: "Built-in workload name (\(BuiltinWorkloads.names.joined(separator: ", "))) or a workload file.")
     var workload: String
     @Option(help: "Trials (distinct candidates measured) per task and device class.")
-    var trials: Int
+    var trials: Int?
+    @Option(help: "Trials over the whole workload per device class, shared out by the scheduler (instead of --trials).")
+    var budget: Int?
     @Option(help: "Device classes: cpu, cuda, or both (comma-separated).")
     var device = "cpu"
     @Option(help: "Candidates per batch (0: the coordinator's default).")
@@ -170,7 +172,12 @@ struct Launch: ParsableCommand {
         guard SchedulerChoice(rawValue: scheduler) != nil else {
             throw ValidationError("unknown --scheduler '\(scheduler)': use \(SchedulerChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard trials >= 1 && trials <= 1_000_000 else { throw ValidationError("--trials must be 1...1000000") }
+        switch (trials, budget) {
+        case (nil, nil): throw ValidationError("give --trials (per task) or --budget (over the workload)")
+        case (.some, .some): throw ValidationError("--trials and --budget exclude each other")
+        case (let t?, nil): guard t >= 1 && t <= 1_000_000 else { throw ValidationError("--trials must be 1...1000000") }
+        case (nil, let b?): guard b >= 1 && b <= 100_000_000 else { throw ValidationError("--budget must be 1...100000000") }
+        }
         guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1...1024") }
         guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be 1...1000") }
         guard batchSize >= 0 && batchSize <= 512 else { throw ValidationError("--batch-size must be 0...512") }
@@ -181,10 +188,12 @@ struct Launch: ParsableCommand {
         var plan = MeasurePlan()
         plan.threads = threads
         plan.repeats = repeats
-        let id = try control.client.launch(workload: w, trials: trials, devices: try parseDeviceClasses(device),
+        let id = try control.client.launch(workload: w, trials: trials ?? 0, devices: try parseDeviceClasses(device),
                                            batchSize: batchSize, plan: plan, seed: seed,
-                                           search: SearchChoice(rawValue: strategy)!, scheduler: SchedulerChoice(rawValue: scheduler)!)
-        print(json ? "{\"campaign\": \(id)}" : "campaign \(id) launched: \(w.name), \(w.tasks.count) tasks, \(trials) trials each")
+                                           search: SearchChoice(rawValue: strategy)!, scheduler: SchedulerChoice(rawValue: scheduler)!,
+                                           budget: budget)
+        let size = budget.map { "a budget of \($0) trials" } ?? "\(trials!) trials each"
+        print(json ? "{\"campaign\": \(id)}" : "campaign \(id) launched: \(w.name), \(w.tasks.count) tasks, \(size)")
     }
 }
 

@@ -35,6 +35,14 @@ import TuneSearch
 }
 
 @Suite struct RoundRobinScheduling {
+    @Test func aCampaignBudgetIsSharedEquallyAndNeverExceeded() throws {
+        var s = RoundRobinScheduler()
+        let a = s.allocate([try progress(1, flops: 8, budget: 100, generated: 4), try progress(2, flops: 8, budget: 100),
+                            try progress(3, flops: 8, budget: 100, generated: 2)], room: 6)
+        #expect(a.values.reduce(0) { $0 + $1.quota } == 6)
+        #expect(a[2]!.quota == 4 && a[3]!.quota == 2 && a[1]!.quota == 0, "the least tried first")
+    }
+
     func progress(_ id: Int64, flops m: Int, weight: Int = 1, budget: Int = 10, generated: Int = 0, queued: Int = 0) throws -> JobProgress {
         JobProgress(jobID: id, campaignID: 1, task: try TaskSpec(op: .matmul, params: ["m": m, "n": 8, "k": 8]), weight: weight,
                     deviceClass: .cpu, budget: budget, generated: generated, measured: 0, queued: queued, inFlight: 0,
@@ -45,7 +53,7 @@ import TuneSearch
     @Test func topsUpToTwoBatchesWithinTheBudget() throws {
         var s = RoundRobinScheduler()
         let a = s.allocate([try progress(1, flops: 8, queued: 0), try progress(2, flops: 8, queued: 3),
-                            try progress(3, flops: 8, queued: 4), try progress(4, flops: 8, budget: 10, generated: 8, queued: 0)])
+                            try progress(3, flops: 8, queued: 4), try progress(4, flops: 8, budget: 10, generated: 8, queued: 0)], room: nil)
         #expect(a[1]?.quota == 8)
         #expect(a[2]?.quota == 5)
         #expect(a[3]?.quota == 0)
@@ -54,7 +62,7 @@ import TuneSearch
 
     @Test func heavierJobsGoFirst() throws {
         var s = RoundRobinScheduler()
-        let a = s.allocate([try progress(1, flops: 8, weight: 3), try progress(2, flops: 64)])
+        let a = s.allocate([try progress(1, flops: 8, weight: 3), try progress(2, flops: 64)], room: nil)
         #expect(a[2]!.priority > a[1]!.priority)
         let expected: Double = 2 * 8 * 8 * 8 * 3
         #expect(a[1]!.priority == expected)

@@ -49,7 +49,11 @@ extension Coordinator {
     }
 
     private func launch(_ l: Tunefleet_V1_LaunchCampaign) throws -> Int64 {
-        guard l.trialsPerTask >= 1, l.trialsPerTask <= 1_000_000 else { throw WireError.invalid("trials per task must be 1...1000000") }
+        let budget: Int? = l.budget == 0 ? nil : Int(l.budget)
+        if let budget, budget > 100_000_000 { throw WireError.invalid("budget must be 1...100000000") }
+        // With a budget, a task may take all of it; trials per task is then only an upper bound.
+        let trials = budget ?? Int(l.trialsPerTask)
+        guard trials >= 1, trials <= 100_000_000 else { throw WireError.invalid("trials per task must be 1...1000000 (or give a budget)") }
         guard !l.tasks.isEmpty else { throw WireError.invalid("a campaign needs at least one task") }
         var tasks: [WeightedTask] = []
         for t in l.tasks {
@@ -65,8 +69,9 @@ extension Coordinator {
         let seed = l.seed == 0 ? UInt64.random(in: 1...UInt64.max) : l.seed
         let search = try SearchChoice(wire: l.search)
         let scheduler = try SchedulerChoice(wire: l.scheduler)
-        let id = try store.createCampaign(workload: workload, trialsPerTask: Int(l.trialsPerTask), deviceClasses: classes,
-                                          plan: plan, batchSize: batch, seed: seed, search: search, scheduler: scheduler)
+        let id = try store.createCampaign(workload: workload, trialsPerTask: trials, deviceClasses: classes,
+                                          plan: plan, batchSize: batch, seed: seed, search: search, scheduler: scheduler,
+                                          budget: budget)
         try adopt(try store.activeJobs().filter { $0.campaignID == id })
         logger.info("campaign \(id) launched: \(workload.name), \(tasks.count) tasks x \(classes.map(\.rawValue)), \(l.trialsPerTask) trials each")
         return id

@@ -76,8 +76,13 @@ public struct TuningLoop: Sendable {
         var priority: Double
     }
 
+    /// A campaign's total budget for one device class, and what it has spent.
+    struct BudgetKey: Hashable, Sendable { var campaign: Int64; var deviceClass: DeviceClass }
+    struct Budget: Sendable { var total: Int; var generated: Int; var measured: Int }
+
     public let settings: Settings
     private(set) var jobs: [Int64: Job] = [:]
+    private var budgets: [BudgetKey: Budget] = [:]
     private var schedulers: [Int64: any TaskScheduler] = [:]
     private var models: [DeviceClass: any CostModel] = [:]
     private var newResults: [DeviceClass: Int] = [:]
@@ -100,6 +105,7 @@ public struct TuningLoop: Sendable {
             let ids = jobs.values.filter { $0.state.campaignID == campaignID }.map(\.state.jobID).sorted()
             for id in ids { jobs[id] = nil }
             schedulers[campaignID] = nil
+            for key in budgets.keys where key.campaign == campaignID { budgets[key] = nil }
             return ids.map { .dropJob(jobID: $0) }
         }
     }
@@ -108,10 +114,16 @@ public struct TuningLoop: Sendable {
         var out: [Directive] = []
         for a in active where jobs[a.jobID] == nil {
             let past = history[a.jobID] ?? []
+            if let total = a.campaignBudget {
+                let key = BudgetKey(campaign: a.campaignID, deviceClass: a.deviceClass)
+                let b = budgets[key]
+                budgets[key] = Budget(total: total, generated: max(b?.generated ?? 0, a.campaignGenerated),
+                                      measured: max(b?.measured ?? 0, a.campaignMeasured))
+            }
             if schedulers[a.campaignID] == nil { schedulers[a.campaignID] = settings.makeScheduler(a.scheduler) }
             for r in past { schedulers[a.campaignID]!.observe(r) }
             let progress = Self.progress(a, queued: a.pending.count, inFlight: 0, best: Self.best(past))
-            let priority = schedulers[a.campaignID]!.allocate([progress])[a.jobID]?.priority ?? 0
+            let priority = schedulers[a.campaignID]!.allocate([progress], room: 0)[a.jobID]?.priority ?? 0
             var state = a
             state.pending = []
             jobs[a.jobID] = Job(state: state, strategy: settings.makeStrategy(a, past), bestSeconds: Self.best(past),
@@ -141,6 +153,17 @@ public struct TuningLoop: Sendable {
             }
         }
         if job.state.measured >= job.state.trials { out += finish(r.jobID) }
+        let key = BudgetKey(campaign: job.state.campaignID, deviceClass: job.state.deviceClass)
+        if var b = budgets[key] {
+            b.measured += 1
+            budgets[key] = b
+            // The campaign's budget for the class is spent: every job of the class ends.
+            if b.measured >= b.total {
+                for id in jobIDs where jobs[id]?.state.campaignID == key.campaign && jobs[id]?.state.deviceClass == key.deviceClass {
+                    out += finish(id)
+                }
+            }
+        }
         return out
     }
 
@@ -154,15 +177,26 @@ public struct TuningLoop: Sendable {
             let drained = j.exhausted && inFlight == 0 && queued == 0 && j.state.measured >= j.state.generated.count
             if spent || drained { out += finish(id) }
         }
-        for campaignID in schedulers.keys.sorted() {
-            let ids = jobIDs.filter { jobs[$0]!.state.campaignID == campaignID && !jobs[$0]!.exhausted }
+        // Each campaign's scheduler shares out each device class's trials.
+        var classes: [BudgetKey: [Int64]] = [:]
+        for id in jobIDs where !jobs[id]!.exhausted {
+            classes[BudgetKey(campaign: jobs[id]!.state.campaignID, deviceClass: jobs[id]!.state.deviceClass), default: []].append(id)
+        }
+        for key in classes.keys.sorted(by: { ($0.campaign, $0.deviceClass.rawValue) < ($1.campaign, $1.deviceClass.rawValue) }) {
+            let ids = classes[key]!
             let progress = ids.map { id in
                 Self.progress(jobs[id]!.state, queued: q.queued[id] ?? 0, inFlight: q.inFlight[id] ?? 0, best: jobs[id]!.bestSeconds)
             }
-            guard !progress.isEmpty else { continue }
-            let allocation = schedulers[campaignID]!.allocate(progress)
+            let room = budgets[key].map { max(0, $0.total - $0.generated) }
+            let allocation = schedulers[key.campaign]!.allocate(progress, room: room)
             for id in ids {
                 guard let a = allocation[id] else { continue }
+                if a.done {
+                    // Stopped early by the scheduler: ends once nothing of it is queued or in flight.
+                    jobs[id]!.exhausted = true
+                    if (q.queued[id] ?? 0) == 0 && (q.inFlight[id] ?? 0) == 0 { out += finish(id) }
+                    continue
+                }
                 if a.priority != jobs[id]!.priority {
                     jobs[id]!.priority = a.priority
                     out.append(.setPriority(jobID: id, a.priority))
@@ -193,6 +227,7 @@ public struct TuningLoop: Sendable {
         if fresh.count < count { job.exhausted = true }
         for p in fresh { job.state.generated.insert(p.schedule.hash64) }
         jobs[id] = job
+        budgets[BudgetKey(campaign: job.state.campaignID, deviceClass: job.state.deviceClass)]?.generated += fresh.count
         return fresh.isEmpty ? [] : [.persistCandidates(jobID: id, fresh)]
     }
 
@@ -202,6 +237,7 @@ public struct TuningLoop: Sendable {
         let campaignID = job.state.campaignID
         if !jobs.values.contains(where: { $0.state.campaignID == campaignID }) {
             schedulers[campaignID] = nil
+            for key in budgets.keys where key.campaign == campaignID { budgets[key] = nil }
             out.append(.finishCampaign(campaignID: campaignID))
         }
         return out

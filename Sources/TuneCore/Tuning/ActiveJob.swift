@@ -21,11 +21,20 @@ public struct ActiveJob: Sendable {
     public var baselines: Set<String>
     /// Times each pending candidate's agent was lost while measuring it.
     public var lostAttempts: [Int64: Int]
+    /// The campaign's total budget for the job's device class (trials over all its jobs);
+    /// nil when each job has its own `trials`.
+    public var campaignBudget: Int?
+    /// Candidates generated and measured so far in the campaign for the job's device
+    /// class, finished jobs included.
+    public var campaignGenerated = 0
+    public var campaignMeasured = 0
 
     public init(jobID: Int64, campaignID: Int64, task: TaskSpec, weight: Int, deviceClass: DeviceClass, trials: Int,
                 batchSize: Int, plan: MeasurePlan, seed: UInt64, search: SearchChoice = .random,
                 scheduler: SchedulerChoice = .roundRobin, generated: Set<String> = [], pending: [Candidate] = [],
-                measured: Int = 0, baselines: Set<String> = [], lostAttempts: [Int64: Int] = [:]) {
+                measured: Int = 0, baselines: Set<String> = [], lostAttempts: [Int64: Int] = [:],
+                campaignBudget: Int? = nil, campaignGenerated: Int = 0, campaignMeasured: Int = 0) {
+        self.campaignBudget = campaignBudget; self.campaignGenerated = campaignGenerated; self.campaignMeasured = campaignMeasured
         self.jobID = jobID; self.campaignID = campaignID; self.task = task; self.weight = weight
         self.deviceClass = deviceClass; self.trials = trials; self.batchSize = batchSize; self.plan = plan
         self.seed = seed; self.search = search; self.scheduler = scheduler; self.generated = generated

@@ -39,4 +39,7 @@ public protocol SearchStrategy: Sendable {
 public enum SearchChoice: String, Codable, Sendable, CaseIterable {
     /// Uniform draws from the valid space without repeats: the honest baseline.
     case random
+    /// Model-guided evolution: mutation and crossover of the best measured schedules, the
+    /// newest model picks the batch from a large pool, plus a share of random exploration.
+    case evolutionary
 }

@@ -26,26 +26,36 @@ public struct JobProgress: Hashable, Sendable {
     }
 }
 
-/// What a scheduler gives one job now: how many new candidates to generate, and the job's
-/// place in the dispatch order (higher goes first).
+/// What a scheduler gives one job now: how many new candidates to generate, the job's
+/// place in the dispatch order (higher goes first), and whether it is done (stopped early:
+/// it finishes once what it has in flight is back).
 public struct JobAllocation: Hashable, Sendable {
     public var quota: Int
     public var priority: Double
-    public init(quota: Int, priority: Double) { self.quota = quota; self.priority = priority }
+    public var done: Bool
+    public init(quota: Int, priority: Double, done: Bool = false) { self.quota = quota; self.priority = priority; self.done = done }
 }
 
 /// Spends a campaign's trials across its jobs: decides each job's generation quota and
 /// dispatch priority from where every job stands.
 public protocol TaskScheduler: Sendable {
     var name: String { get }
-    /// An allocation for each job given (jobs left out get nothing now).
-    mutating func allocate(_ jobs: [JobProgress]) -> [Int64: JobAllocation]
+    /// An allocation for each job given (jobs left out get nothing now). `room`: trials the
+    /// campaign may still generate for these jobs (one device class) under a total budget;
+    /// nil when only each job's own budget counts. The quotas never add up to more.
+    mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation]
     mutating func observe(_ record: TuningRecord)
 }
 
 /// The task scheduler a campaign uses, chosen at launch as a typed value and stored with it.
 public enum SchedulerChoice: String, Codable, Sendable, CaseIterable {
-    /// Every job keeps a batch or two queued until its budget is spent; dispatch serves the
-    /// jobs that carry most of the network (weight x FLOPs) first.
+    /// Every job keeps a batch or two queued until its budget (or its equal share of the
+    /// campaign's) is spent; dispatch serves the jobs that carry most of the network first.
     case roundRobin = "round-robin"
+    /// Trials in proportion to weight x FLOPs, the heaviest tasks first (the seed paper).
+    case flops
+    /// Ansor's: after a warm-up, the next trials go to the task whose improvement most
+    /// lowers the network's estimated latency (sum of weight x best latency); a task that
+    /// stops improving stops early.
+    case gradient
 }

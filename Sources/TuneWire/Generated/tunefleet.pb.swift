@@ -174,6 +174,7 @@ public nonisolated enum Tunefleet_V1_MeasureStatus: SwiftProtobuf.Enum, Swift.Ca
 public nonisolated enum Tunefleet_V1_SearchStrategy: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case random // = 0
+  case evolutionary // = 1
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -183,6 +184,7 @@ public nonisolated enum Tunefleet_V1_SearchStrategy: SwiftProtobuf.Enum, Swift.C
   public init?(rawValue: Int) {
     switch rawValue {
     case 0: self = .random
+    case 1: self = .evolutionary
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -190,6 +192,7 @@ public nonisolated enum Tunefleet_V1_SearchStrategy: SwiftProtobuf.Enum, Swift.C
   public var rawValue: Int {
     switch self {
     case .random: return 0
+    case .evolutionary: return 1
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -197,6 +200,7 @@ public nonisolated enum Tunefleet_V1_SearchStrategy: SwiftProtobuf.Enum, Swift.C
   // The compiler won't synthesize support with the UNRECOGNIZED case.
   public static let allCases: [Tunefleet_V1_SearchStrategy] = [
     .random,
+    .evolutionary,
   ]
 
 }
@@ -204,6 +208,8 @@ public nonisolated enum Tunefleet_V1_SearchStrategy: SwiftProtobuf.Enum, Swift.C
 public nonisolated enum Tunefleet_V1_TaskScheduler: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case roundRobin // = 0
+  case flops // = 1
+  case gradient // = 2
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -213,6 +219,8 @@ public nonisolated enum Tunefleet_V1_TaskScheduler: SwiftProtobuf.Enum, Swift.Ca
   public init?(rawValue: Int) {
     switch rawValue {
     case 0: self = .roundRobin
+    case 1: self = .flops
+    case 2: self = .gradient
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -220,6 +228,8 @@ public nonisolated enum Tunefleet_V1_TaskScheduler: SwiftProtobuf.Enum, Swift.Ca
   public var rawValue: Int {
     switch self {
     case .roundRobin: return 0
+    case .flops: return 1
+    case .gradient: return 2
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -227,96 +237,92 @@ public nonisolated enum Tunefleet_V1_TaskScheduler: SwiftProtobuf.Enum, Swift.Ca
   // The compiler won't synthesize support with the UNRECOGNIZED case.
   public static let allCases: [Tunefleet_V1_TaskScheduler] = [
     .roundRobin,
+    .flops,
+    .gradient,
   ]
 
 }
 
 /// Every message on every socket is one Envelope in one ZeroMQ frame.
-public nonisolated struct Tunefleet_V1_Envelope: @unchecked Sendable {
+public nonisolated struct Tunefleet_V1_Envelope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var protocolVersion: UInt32 {
-    get {_storage._protocolVersion}
-    set {_uniqueStorage()._protocolVersion = newValue}
-  }
+  public var protocolVersion: UInt32 = 0
 
-  public var body: OneOf_Body? {
-    get {return _storage._body}
-    set {_uniqueStorage()._body = newValue}
-  }
+  public var body: Tunefleet_V1_Envelope.OneOf_Body? = nil
 
   public var hello: Tunefleet_V1_Hello {
     get {
-      if case .hello(let v)? = _storage._body {return v}
+      if case .hello(let v)? = body {return v}
       return Tunefleet_V1_Hello()
     }
-    set {_uniqueStorage()._body = .hello(newValue)}
+    set {body = .hello(newValue)}
   }
 
   public var welcome: Tunefleet_V1_Welcome {
     get {
-      if case .welcome(let v)? = _storage._body {return v}
+      if case .welcome(let v)? = body {return v}
       return Tunefleet_V1_Welcome()
     }
-    set {_uniqueStorage()._body = .welcome(newValue)}
+    set {body = .welcome(newValue)}
   }
 
   public var reject: Tunefleet_V1_Reject {
     get {
-      if case .reject(let v)? = _storage._body {return v}
+      if case .reject(let v)? = body {return v}
       return Tunefleet_V1_Reject()
     }
-    set {_uniqueStorage()._body = .reject(newValue)}
+    set {body = .reject(newValue)}
   }
 
   public var heartbeat: Tunefleet_V1_Heartbeat {
     get {
-      if case .heartbeat(let v)? = _storage._body {return v}
+      if case .heartbeat(let v)? = body {return v}
       return Tunefleet_V1_Heartbeat()
     }
-    set {_uniqueStorage()._body = .heartbeat(newValue)}
+    set {body = .heartbeat(newValue)}
   }
 
   public var measureBatch: Tunefleet_V1_MeasureBatch {
     get {
-      if case .measureBatch(let v)? = _storage._body {return v}
+      if case .measureBatch(let v)? = body {return v}
       return Tunefleet_V1_MeasureBatch()
     }
-    set {_uniqueStorage()._body = .measureBatch(newValue)}
+    set {body = .measureBatch(newValue)}
   }
 
   public var measureResult: Tunefleet_V1_MeasureResult {
     get {
-      if case .measureResult(let v)? = _storage._body {return v}
+      if case .measureResult(let v)? = body {return v}
       return Tunefleet_V1_MeasureResult()
     }
-    set {_uniqueStorage()._body = .measureResult(newValue)}
+    set {body = .measureResult(newValue)}
   }
 
   public var resultAck: Tunefleet_V1_ResultAck {
     get {
-      if case .resultAck(let v)? = _storage._body {return v}
+      if case .resultAck(let v)? = body {return v}
       return Tunefleet_V1_ResultAck()
     }
-    set {_uniqueStorage()._body = .resultAck(newValue)}
+    set {body = .resultAck(newValue)}
   }
 
   public var controlRequest: Tunefleet_V1_ControlRequest {
     get {
-      if case .controlRequest(let v)? = _storage._body {return v}
+      if case .controlRequest(let v)? = body {return v}
       return Tunefleet_V1_ControlRequest()
     }
-    set {_uniqueStorage()._body = .controlRequest(newValue)}
+    set {body = .controlRequest(newValue)}
   }
 
   public var controlReply: Tunefleet_V1_ControlReply {
     get {
-      if case .controlReply(let v)? = _storage._body {return v}
+      if case .controlReply(let v)? = body {return v}
       return Tunefleet_V1_ControlReply()
     }
-    set {_uniqueStorage()._body = .controlReply(newValue)}
+    set {body = .controlReply(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -335,8 +341,6 @@ public nonisolated struct Tunefleet_V1_Envelope: @unchecked Sendable {
   }
 
   public init() {}
-
-  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Tunefleet_V1_DeviceProfile: @unchecked Sendable {
@@ -776,43 +780,74 @@ public nonisolated struct Tunefleet_V1_WorkloadTask: Sendable {
   fileprivate var _task: Tunefleet_V1_TaskSpec? = nil
 }
 
-public nonisolated struct Tunefleet_V1_LaunchCampaign: Sendable {
+public nonisolated struct Tunefleet_V1_LaunchCampaign: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workloadName: String = String()
+  public var workloadName: String {
+    get {_storage._workloadName}
+    set {_uniqueStorage()._workloadName = newValue}
+  }
 
-  public var tasks: [Tunefleet_V1_WorkloadTask] = []
+  public var tasks: [Tunefleet_V1_WorkloadTask] {
+    get {_storage._tasks}
+    set {_uniqueStorage()._tasks = newValue}
+  }
 
-  public var trialsPerTask: UInt32 = 0
+  public var trialsPerTask: UInt32 {
+    get {_storage._trialsPerTask}
+    set {_uniqueStorage()._trialsPerTask = newValue}
+  }
 
-  public var deviceClasses: [Tunefleet_V1_DeviceClass] = []
+  public var deviceClasses: [Tunefleet_V1_DeviceClass] {
+    get {_storage._deviceClasses}
+    set {_uniqueStorage()._deviceClasses = newValue}
+  }
 
-  public var batchSize: UInt32 = 0
+  public var batchSize: UInt32 {
+    get {_storage._batchSize}
+    set {_uniqueStorage()._batchSize = newValue}
+  }
 
   public var plan: Tunefleet_V1_MeasurePlan {
-    get {_plan ?? Tunefleet_V1_MeasurePlan()}
-    set {_plan = newValue}
+    get {_storage._plan ?? Tunefleet_V1_MeasurePlan()}
+    set {_uniqueStorage()._plan = newValue}
   }
   /// Returns true if `plan` has been explicitly set.
-  public var hasPlan: Bool {self._plan != nil}
+  public var hasPlan: Bool {_storage._plan != nil}
   /// Clears the value of `plan`. Subsequent reads from it will return its default value.
-  public mutating func clearPlan() {self._plan = nil}
+  public mutating func clearPlan() {_uniqueStorage()._plan = nil}
 
-  public var seed: UInt64 = 0
+  public var seed: UInt64 {
+    get {_storage._seed}
+    set {_uniqueStorage()._seed = newValue}
+  }
 
   /// How each job searches its space, and how the campaign spends trials across its jobs.
   /// A value this coordinator does not know is refused at launch.
-  public var search: Tunefleet_V1_SearchStrategy = .random
+  public var search: Tunefleet_V1_SearchStrategy {
+    get {_storage._search}
+    set {_uniqueStorage()._search = newValue}
+  }
 
-  public var scheduler: Tunefleet_V1_TaskScheduler = .roundRobin
+  public var scheduler: Tunefleet_V1_TaskScheduler {
+    get {_storage._scheduler}
+    set {_uniqueStorage()._scheduler = newValue}
+  }
+
+  /// Trials over the whole workload, per device class, shared out by the scheduler; 0: none
+  /// (trials_per_task then applies to each task).
+  public var budget: UInt32 {
+    get {_storage._budget}
+    set {_uniqueStorage()._budget = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _plan: Tunefleet_V1_MeasurePlan? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Tunefleet_V1_StatusRequest: Sendable {
@@ -1020,237 +1055,199 @@ nonisolated extension Tunefleet_V1_MeasureStatus: SwiftProtobuf._ProtoNameProvid
 }
 
 nonisolated extension Tunefleet_V1_SearchStrategy: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SEARCH_STRATEGY_RANDOM\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SEARCH_STRATEGY_RANDOM\0\u{1}SEARCH_STRATEGY_EVOLUTIONARY\0")
 }
 
 nonisolated extension Tunefleet_V1_TaskScheduler: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_SCHEDULER_ROUND_ROBIN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_SCHEDULER_ROUND_ROBIN\0\u{1}TASK_SCHEDULER_FLOPS\0\u{1}TASK_SCHEDULER_GRADIENT\0")
 }
 
 nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}reject\0\u{1}heartbeat\0\u{3}measure_batch\0\u{3}measure_result\0\u{3}result_ack\0\u{4}\u{4}control_request\0\u{3}control_reply\0")
 
-  fileprivate class _StorageClass {
-    var _protocolVersion: UInt32 = 0
-    var _body: Tunefleet_V1_Envelope.OneOf_Body?
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _protocolVersion = source._protocolVersion
-      _body = source._body
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
-        case 10: try {
-          var v: Tunefleet_V1_Hello?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .hello(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .hello(v)
-          }
-        }()
-        case 11: try {
-          var v: Tunefleet_V1_Welcome?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .welcome(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .welcome(v)
-          }
-        }()
-        case 12: try {
-          var v: Tunefleet_V1_Reject?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .reject(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .reject(v)
-          }
-        }()
-        case 13: try {
-          var v: Tunefleet_V1_Heartbeat?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .heartbeat(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .heartbeat(v)
-          }
-        }()
-        case 14: try {
-          var v: Tunefleet_V1_MeasureBatch?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .measureBatch(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .measureBatch(v)
-          }
-        }()
-        case 15: try {
-          var v: Tunefleet_V1_MeasureResult?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .measureResult(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .measureResult(v)
-          }
-        }()
-        case 16: try {
-          var v: Tunefleet_V1_ResultAck?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .resultAck(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .resultAck(v)
-          }
-        }()
-        case 20: try {
-          var v: Tunefleet_V1_ControlRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .controlRequest(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .controlRequest(v)
-          }
-        }()
-        case 21: try {
-          var v: Tunefleet_V1_ControlReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .controlReply(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .controlReply(v)
-          }
-        }()
-        default: break
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
+      case 10: try {
+        var v: Tunefleet_V1_Hello?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .hello(let m) = current {v = m}
         }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .hello(v)
+        }
+      }()
+      case 11: try {
+        var v: Tunefleet_V1_Welcome?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .welcome(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .welcome(v)
+        }
+      }()
+      case 12: try {
+        var v: Tunefleet_V1_Reject?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .reject(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .reject(v)
+        }
+      }()
+      case 13: try {
+        var v: Tunefleet_V1_Heartbeat?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .heartbeat(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .heartbeat(v)
+        }
+      }()
+      case 14: try {
+        var v: Tunefleet_V1_MeasureBatch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .measureBatch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .measureBatch(v)
+        }
+      }()
+      case 15: try {
+        var v: Tunefleet_V1_MeasureResult?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .measureResult(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .measureResult(v)
+        }
+      }()
+      case 16: try {
+        var v: Tunefleet_V1_ResultAck?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .resultAck(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .resultAck(v)
+        }
+      }()
+      case 20: try {
+        var v: Tunefleet_V1_ControlRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .controlRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .controlRequest(v)
+        }
+      }()
+      case 21: try {
+        var v: Tunefleet_V1_ControlReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .controlReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .controlReply(v)
+        }
+      }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._protocolVersion != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 1)
-      }
-      switch _storage._body {
-      case .hello?: try {
-        guard case .hello(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-      }()
-      case .welcome?: try {
-        guard case .welcome(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-      }()
-      case .reject?: try {
-        guard case .reject(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-      }()
-      case .heartbeat?: try {
-        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-      }()
-      case .measureBatch?: try {
-        guard case .measureBatch(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-      }()
-      case .measureResult?: try {
-        guard case .measureResult(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-      }()
-      case .resultAck?: try {
-        guard case .resultAck(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
-      }()
-      case .controlRequest?: try {
-        guard case .controlRequest(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-      }()
-      case .controlReply?: try {
-        guard case .controlReply(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-      }()
-      case nil: break
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.protocolVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
+    }
+    switch self.body {
+    case .hello?: try {
+      guard case .hello(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .welcome?: try {
+      guard case .welcome(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .reject?: try {
+      guard case .reject(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .heartbeat?: try {
+      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .measureBatch?: try {
+      guard case .measureBatch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .measureResult?: try {
+      guard case .measureResult(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .resultAck?: try {
+      guard case .resultAck(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .controlRequest?: try {
+      guard case .controlRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .controlReply?: try {
+      guard case .controlReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tunefleet_V1_Envelope, rhs: Tunefleet_V1_Envelope) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
-        if _storage._body != rhs_storage._body {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.protocolVersion != rhs.protocolVersion {return false}
+    if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2112,73 +2109,132 @@ nonisolated extension Tunefleet_V1_WorkloadTask: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LaunchCampaign"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workload_name\0\u{1}tasks\0\u{3}trials_per_task\0\u{3}device_classes\0\u{3}batch_size\0\u{1}plan\0\u{1}seed\0\u{1}search\0\u{1}scheduler\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workload_name\0\u{1}tasks\0\u{3}trials_per_task\0\u{3}device_classes\0\u{3}batch_size\0\u{1}plan\0\u{1}seed\0\u{1}search\0\u{1}scheduler\0\u{1}budget\0")
+
+  fileprivate class _StorageClass {
+    var _workloadName: String = String()
+    var _tasks: [Tunefleet_V1_WorkloadTask] = []
+    var _trialsPerTask: UInt32 = 0
+    var _deviceClasses: [Tunefleet_V1_DeviceClass] = []
+    var _batchSize: UInt32 = 0
+    var _plan: Tunefleet_V1_MeasurePlan? = nil
+    var _seed: UInt64 = 0
+    var _search: Tunefleet_V1_SearchStrategy = .random
+    var _scheduler: Tunefleet_V1_TaskScheduler = .roundRobin
+    var _budget: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _workloadName = source._workloadName
+      _tasks = source._tasks
+      _trialsPerTask = source._trialsPerTask
+      _deviceClasses = source._deviceClasses
+      _batchSize = source._batchSize
+      _plan = source._plan
+      _seed = source._seed
+      _search = source._search
+      _scheduler = source._scheduler
+      _budget = source._budget
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.workloadName) }()
-      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.tasks) }()
-      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.trialsPerTask) }()
-      case 4: try { try decoder.decodeRepeatedEnumField(value: &self.deviceClasses) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.batchSize) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
-      case 8: try { try decoder.decodeSingularEnumField(value: &self.search) }()
-      case 9: try { try decoder.decodeSingularEnumField(value: &self.scheduler) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workloadName) }()
+        case 2: try { try decoder.decodeRepeatedMessageField(value: &_storage._tasks) }()
+        case 3: try { try decoder.decodeSingularUInt32Field(value: &_storage._trialsPerTask) }()
+        case 4: try { try decoder.decodeRepeatedEnumField(value: &_storage._deviceClasses) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._batchSize) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._plan) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._seed) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._search) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._scheduler) }()
+        case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._budget) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.workloadName.isEmpty {
-      try visitor.visitSingularStringField(value: self.workloadName, fieldNumber: 1)
-    }
-    if !self.tasks.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.tasks, fieldNumber: 2)
-    }
-    if self.trialsPerTask != 0 {
-      try visitor.visitSingularUInt32Field(value: self.trialsPerTask, fieldNumber: 3)
-    }
-    if !self.deviceClasses.isEmpty {
-      try visitor.visitPackedEnumField(value: self.deviceClasses, fieldNumber: 4)
-    }
-    if self.batchSize != 0 {
-      try visitor.visitSingularUInt32Field(value: self.batchSize, fieldNumber: 5)
-    }
-    try { if let v = self._plan {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    } }()
-    if self.seed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 7)
-    }
-    if self.search != .random {
-      try visitor.visitSingularEnumField(value: self.search, fieldNumber: 8)
-    }
-    if self.scheduler != .roundRobin {
-      try visitor.visitSingularEnumField(value: self.scheduler, fieldNumber: 9)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._workloadName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._workloadName, fieldNumber: 1)
+      }
+      if !_storage._tasks.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._tasks, fieldNumber: 2)
+      }
+      if _storage._trialsPerTask != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._trialsPerTask, fieldNumber: 3)
+      }
+      if !_storage._deviceClasses.isEmpty {
+        try visitor.visitPackedEnumField(value: _storage._deviceClasses, fieldNumber: 4)
+      }
+      if _storage._batchSize != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._batchSize, fieldNumber: 5)
+      }
+      try { if let v = _storage._plan {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      if _storage._seed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._seed, fieldNumber: 7)
+      }
+      if _storage._search != .random {
+        try visitor.visitSingularEnumField(value: _storage._search, fieldNumber: 8)
+      }
+      if _storage._scheduler != .roundRobin {
+        try visitor.visitSingularEnumField(value: _storage._scheduler, fieldNumber: 9)
+      }
+      if _storage._budget != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._budget, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tunefleet_V1_LaunchCampaign, rhs: Tunefleet_V1_LaunchCampaign) -> Bool {
-    if lhs.workloadName != rhs.workloadName {return false}
-    if lhs.tasks != rhs.tasks {return false}
-    if lhs.trialsPerTask != rhs.trialsPerTask {return false}
-    if lhs.deviceClasses != rhs.deviceClasses {return false}
-    if lhs.batchSize != rhs.batchSize {return false}
-    if lhs._plan != rhs._plan {return false}
-    if lhs.seed != rhs.seed {return false}
-    if lhs.search != rhs.search {return false}
-    if lhs.scheduler != rhs.scheduler {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._workloadName != rhs_storage._workloadName {return false}
+        if _storage._tasks != rhs_storage._tasks {return false}
+        if _storage._trialsPerTask != rhs_storage._trialsPerTask {return false}
+        if _storage._deviceClasses != rhs_storage._deviceClasses {return false}
+        if _storage._batchSize != rhs_storage._batchSize {return false}
+        if _storage._plan != rhs_storage._plan {return false}
+        if _storage._seed != rhs_storage._seed {return false}
+        if _storage._search != rhs_storage._search {return false}
+        if _storage._scheduler != rhs_storage._scheduler {return false}
+        if _storage._budget != rhs_storage._budget {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,115 @@
+import TuneCore
+
+/// Keeps one to two batches queued for a job, within what the job and the campaign allow.
+func topUp(_ j: JobProgress, limit: Int) -> Int {
+    guard j.queued < j.batchSize else { return 0 }
+    return max(0, min(limit, j.budget - j.generated, 2 * j.batchSize - j.queued))
+}
+
+/// The seed paper's scheduler: each task's share of the trials follows its weight x FLOPs
+/// (after a warm-up batch for every task), and the heaviest tasks are tuned first.
+public struct FLOPsWeightedScheduler: TaskScheduler {
+    public let name = "flops"
+    /// Trials every task gets before shares apply (a batch by default).
+    public var warmup: Int?
+    public init(warmup: Int? = nil) { self.warmup = warmup }
+
+    public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
+        let mass = jobs.map { $0.task.flops * Double($0.weight) }
+        let total = max(1e-300, mass.reduce(0, +))
+        // The trials to share: the campaign's room plus what is already generated; without a
+        // campaign budget each job may use its own.
+        let pot = room.map { $0 + jobs.reduce(0) { $0 + $1.generated } }
+        let order = jobs.indices.sorted { (mass[$0], -jobs[$0].jobID) > (mass[$1], -jobs[$1].jobID) }
+        var quota = [Int](repeating: 0, count: jobs.count)
+        var left = room ?? Int.max
+        func give(_ i: Int, upTo target: Int) {
+            let j = jobs[i]
+            let q = max(0, min(target - j.generated - quota[i], topUp(j, limit: left) - quota[i]))
+            quota[i] += q
+            left -= q
+        }
+        // A warm-up batch for every task first, then shares, heaviest first.
+        let warm = jobs.map { min(warmup ?? $0.batchSize, $0.budget) }
+        let target = jobs.indices.map { i in
+            max(warm[i], min(jobs[i].budget, pot.map { Int((Double($0) * mass[i] / total).rounded(.up)) } ?? jobs[i].budget))
+        }
+        for i in order { give(i, upTo: warm[i]) }
+        for i in order { give(i, upTo: target[i]) }
+        var out: [Int64: JobAllocation] = [:]
+        for i in jobs.indices {
+            out[jobs[i].jobID] = JobAllocation(quota: quota[i], priority: mass[i], done: pot != nil && jobs[i].generated >= target[i])
+        }
+        return out
+    }
+
+    public mutating func observe(_ record: TuningRecord) {}
+}
+
+/// Ansor's gradient scheduler over the network's estimated latency L = sum of weight x
+/// best latency: after a warm-up, trials go to the jobs whose improvement is expected to
+/// lower L most, estimated from the recent improvement (backward) and an optimistic share
+/// of the current best (forward); a job without improvement for `patience` trials stops.
+public struct GradientScheduler: TaskScheduler {
+    public let name = "gradient"
+    public var warmup: Int?
+    /// Trials without a 1% improvement after which a job stops early.
+    public var patience = 64
+    /// Weight of the backward estimate against the forward one (Ansor: 0.2).
+    public var alpha = 0.2
+    /// Trials over which the backward improvement is measured.
+    public var window = 16
+    /// Jobs given trials at once (so every agent has work).
+    public var parallel = 2
+    /// Per job: best seconds after each measured trial (ok or not).
+    private var curves: [Int64: [Double]] = [:]
+
+    public init(warmup: Int? = nil) { self.warmup = warmup }
+
+    public mutating func observe(_ record: TuningRecord) {
+        var c = curves[record.jobID] ?? []
+        let last = c.last ?? .infinity
+        c.append(min(last, record.okSeconds ?? .infinity))
+        curves[record.jobID] = c
+    }
+
+    /// The expected decrease of L per trial spent on job `j`.
+    func gain(_ j: JobProgress) -> Double {
+        guard let c = curves[j.jobID], let best = c.last, best.isFinite else { return .infinity }
+        let t = Double(c.count)
+        let before = c.count > window ? c[c.count - 1 - window] : (c.first { $0.isFinite } ?? best)
+        let backward = before.isFinite ? max(0, before - best) / Double(min(window, c.count)) : 0
+        let forward = best / t
+        return Double(j.weight) * (alpha * backward + (1 - alpha) * forward)
+    }
+
+    func stalled(_ j: JobProgress) -> Bool {
+        guard let c = curves[j.jobID], c.count > patience, let best = c.last, best.isFinite else { return false }
+        return c[c.count - 1 - patience] <= best * 1.01
+    }
+
+    public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
+        var out: [Int64: JobAllocation] = [:]
+        var left = room ?? Int.max
+        var ranked: [(JobProgress, Double)] = []
+        for j in jobs {
+            let warm = warmup ?? 2 * j.batchSize
+            let stop = stalled(j)
+            if j.generated < warm {
+                let q = min(topUp(j, limit: left), warm - j.generated)
+                left -= q
+                out[j.jobID] = JobAllocation(quota: q, priority: .infinity)
+            } else {
+                out[j.jobID] = JobAllocation(quota: 0, priority: stop ? 0 : gain(j), done: stop)
+                if !stop { ranked.append((j, gain(j))) }
+            }
+        }
+        // Then the jobs with the largest expected gain, a batch each.
+        for (j, g) in ranked.sorted(by: { ($0.1, -$0.0.jobID) > ($1.1, -$1.0.jobID) }).prefix(parallel) where left > 0 {
+            let q = min(topUp(j, limit: left), j.batchSize)
+            left -= q
+            out[j.jobID] = JobAllocation(quota: q, priority: g)
+        }
+        return out
+    }
+}
