@@ -58,7 +58,8 @@ let package = Package(
         ]),
 
         // Learning from records: labels, splits, pruning, trainers and evaluation. The agent never links it.
-        .target(name: "TuneLearning", dependencies: ["TuneCore"]),
+        .target(name: "TuneFeatures", dependencies: ["TuneCore", "CPUKernels", "CUDAKernels"]),
+        .target(name: "TuneLearning", dependencies: ["TuneCore", "TuneFeatures"]),
 
         // Test support, never a product: replay fleet, simulation, fixed cost models.
         .target(name: "TuneTestKit", dependencies: ["TuneCore", "TuneCoordinator", "TuneStore", "TuneSearch"]),
@@ -71,7 +72,7 @@ let package = Package(
             "TuneAgent", "TuneTransport", "KernelReference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "coordctl", dependencies: [
-            "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem",
+            "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem", "TuneFeatures", "TuneLearning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -82,7 +83,7 @@ let package = Package(
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
         .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
-        .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning"]),
+        .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning", "TuneFeatures", "CPUKernels", "CUDAKernels"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
         .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneSearch", "TuneTestKit"]),
         .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore"]),

@@ -67,6 +67,8 @@ struct CPUTarget {
     var vectorRegisters: Int
     var l1Bytes: Int
     var l2Bytes: Int
+    var l3Bytes: Int
+    var cores: Int
     var threads: Int
 
     init(device: DeviceProfile, threads: Int) {
@@ -77,6 +79,8 @@ struct CPUTarget {
         vectorRegisters = wideFile ? 32 : 16
         l1Bytes = device.l1dBytes > 0 ? device.l1dBytes : 32 << 10
         l2Bytes = device.l2Bytes > 0 ? device.l2Bytes : 512 << 10
+        l3Bytes = device.l3Bytes > 0 ? device.l3Bytes : max(l2Bytes, 8 << 20)
+        cores = max(1, device.cores)
         self.threads = max(1, threads)
     }
 

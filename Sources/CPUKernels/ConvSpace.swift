@@ -30,8 +30,12 @@ public struct ConvSpace: ScheduleSpace {
     let smallestVec: Int
     /// Floats of W per input channel (R*S), channels per group, and the L2 the panel must fit.
     let window: Int, cpg: Int, l2Bytes: Int
+    let target: CPUTarget
+    let task: TaskSpec
 
     init(task: TaskSpec, target: CPUTarget, channelsPerGroup: Int) {
+        self.target = target
+        self.task = task
         let vecs = [target.lanes / 2, target.lanes].filter { $0 >= 4 }.nonEmpty(or: [target.lanes])
         nchw = task["layout"] == ConvLayout.nchw.rawValue
         knobs = [
@@ -93,8 +97,12 @@ func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
 public struct DepthwiseSpace: ScheduleSpace {
     public let knobs: [KnobDomain]
     public let vectorRegisters: Int
+    let target: CPUTarget
+    let task: TaskSpec
 
-    init(target: CPUTarget) {
+    init(task: TaskSpec, target: CPUTarget) {
+        self.target = target
+        self.task = task
         knobs = [
             KnobDomain("vec", [target.lanes / 2, target.lanes].filter { $0 >= 4 }.nonEmpty(or: [target.lanes])),
             KnobDomain("rb", [1, 2, 3, 4, 6, 8]),

@@ -10,7 +10,7 @@ struct DepthwiseTemplate: KernelTemplate {
 
     init(task: TaskSpec, target: CPUTarget) {
         self.task = task
-        dwSpace = DepthwiseSpace(target: target)
+        dwSpace = DepthwiseSpace(task: task, target: target)
     }
 
     func emit(_ c: inout CSource, _ s: Schedule) {

@@ -21,8 +21,13 @@ public struct GemmSpace: ScheduleSpace {
     public let vectorRegisters: Int
     /// B is stored transposed (N x K), so it must be packed.
     public let transposedB: Bool
+    /// What the derived features are measured against.
+    let problem: GemmProblem
+    let target: CPUTarget
 
     init(problem p: GemmProblem, target: CPUTarget) {
+        problem = p
+        self.target = target
         let vecs = [target.lanes / 2, target.lanes].filter { $0 >= 4 }.nonEmpty(or: [target.lanes])
         let nrs = [8, 16, 24, 32, 48, 64].filter { nr in vecs.contains { nr % $0 == 0 } }
         knobs = [

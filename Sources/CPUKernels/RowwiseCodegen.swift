@@ -5,7 +5,11 @@ import TuneCore
 /// `threads` (OpenMP over rows or chunks). Small by design; these are memory-bound.
 public struct StreamSpace: ScheduleSpace {
     public let knobs: [KnobDomain]
-    init(target: CPUTarget) {
+    let target: CPUTarget
+    let task: TaskSpec
+    init(task: TaskSpec, target: CPUTarget) {
+        self.target = target
+        self.task = task
         knobs = [
             KnobDomain("vec", [4, 8, 16].filter { $0 <= target.lanes }.nonEmpty(or: [4])),
             KnobDomain("unroll", [1, 2, 4, 8]),
@@ -30,7 +34,7 @@ struct SoftmaxTemplate: KernelTemplate {
     let task: TaskSpec
     let streamSpace: StreamSpace
     var space: any ScheduleSpace { streamSpace }
-    init(task: TaskSpec, target: CPUTarget) { self.task = task; streamSpace = StreamSpace(target: target) }
+    init(task: TaskSpec, target: CPUTarget) { self.task = task; streamSpace = StreamSpace(task: task, target: target) }
 
     func emit(_ c: inout CSource, _ s: Schedule) {
         let vec = s["vec"] ?? 8, u = s["unroll"] ?? 1, threads = s["threads"] ?? 1
@@ -70,7 +74,7 @@ struct ElementwiseTemplate: KernelTemplate {
     let task: TaskSpec
     let streamSpace: StreamSpace
     var space: any ScheduleSpace { streamSpace }
-    init(task: TaskSpec, target: CPUTarget) { self.task = task; streamSpace = StreamSpace(target: target) }
+    init(task: TaskSpec, target: CPUTarget) { self.task = task; streamSpace = StreamSpace(task: task, target: target) }
 
     /// The scalar form of the chain, used for the tail and as documentation.
     static func scalar(chain: Int, x: String, y: String) -> String {

@@ -113,14 +113,43 @@ struct DeviceLimits: Sendable {
         sharedOptin = max(sharedBytes, d.sharedMemPerBlockOptin)
         registersPerBlock = d.registersPerBlock > 0 ? d.registersPerBlock : 65536
         smCount = d.smCount > 0 ? d.smCount : 80
+        registersPerSM = d.registersPerSM > 0 ? d.registersPerSM : 65536
+        l2Bytes = d.l2Bytes > 0 ? d.l2Bytes : 40 << 20
+    }
+
+    var registersPerSM: Int = 65536
+    var l2Bytes: Int = 40 << 20
+    /// Resident threads per SM on every architecture since Volta but Turing's 1024.
+    var threadsPerSM: Int { 2048 }
+
+    /// Features every CUDA template shares: threads per block, blocks per SM, waves and an
+    /// occupancy estimate from threads, registers per thread and shared memory per block.
+    func launchFeatures(_ f: inout DerivedFeatures, blocks: Int, threads: Int, registersPerThread: Int, sharedBytes: Int) {
+        let threads = max(1, threads)
+        let byThreads = threadsPerSM / threads
+        let byRegisters = registersPerSM / max(1, registersPerThread * threads)
+        let bySmem = sharedBytes > 0 ? sharedOptin / sharedBytes : 32
+        let resident = max(1, min(32, byThreads, byRegisters, bySmem))
+        f[.threadsPerBlockRatio] = Double(threads) / Double(maxThreads)
+        f[.blocksPerSM] = DerivedFeatures.log2p(Double(blocks) / Double(smCount))
+        f[.waves] = Double((blocks + smCount * resident - 1) / (smCount * resident))
+        f[.occupancy] = min(1, Double(resident * threads) / Double(threadsPerSM))
+        f[.sharedMemoryRatio] = Double(sharedBytes) / Double(sharedOptin)
     }
 }
 
-/// A space given by knob domains and a constraint function.
-struct KnobSpace: ScheduleSpace {
+/// A space given by knob domains, a constraint function, and what a schedule means for the
+/// device (its hardware-normalized features).
+struct KnobSpace: FeaturedSpace {
     let knobs: [KnobDomain]
     let check: @Sendable (Schedule) -> String?
+    var features: @Sendable (Schedule) -> DerivedFeatures = { _ in DerivedFeatures() }
+    let featureFamily: String
+    init(family: String, knobs: [KnobDomain], check: @escaping @Sendable (Schedule) -> String?) {
+        featureFamily = family; self.knobs = knobs; self.check = check
+    }
     func constraintViolation(_ schedule: Schedule) -> String? { check(schedule) }
+    func derivedFeatures(_ schedule: Schedule) -> DerivedFeatures { features(completing(schedule)) }
 }
 
 /// Grid dimension limits of every CUDA device since compute capability 3.0.

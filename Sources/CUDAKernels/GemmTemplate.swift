@@ -73,7 +73,28 @@ enum GemmTemplate {
     ]
 
     static func space(problem: GemmProblem, limits: DeviceLimits) -> KnobSpace {
-        KnobSpace(knobs: knobDomains) { s in violation(GemmConfig(s), problem: problem, limits: limits) }
+        var space = KnobSpace(family: "cuda.gemm", knobs: knobDomains) { s in violation(GemmConfig(s), problem: problem, limits: limits) }
+        space.features = { s in features(GemmConfig(s), problem: problem, limits: limits) }
+        return space
+    }
+
+    /// Tiles over the shared memory and registers that hold them, blocks over SMs, waves,
+    /// padding of each tiled axis, loads per FMA of a thread's register tile.
+    static func features(_ c: GemmConfig, problem p: GemmProblem, limits: DeviceLimits) -> DerivedFeatures {
+        var f = DerivedFeatures()
+        let blocks = ceilDiv(p.M, c.bm) * ceilDiv(p.N, c.bn) * p.batch * c.splitk
+        limits.launchFeatures(&f, blocks: blocks, threads: c.threads, registersPerThread: c.registerEstimate, sharedBytes: c.sharedBytes)
+        f[.registerRatio] = Double(c.registerEstimate * c.threads) / Double(limits.registersPerBlock)
+        f[.l2Ratio] = Double((c.bm + c.bn) * c.kChunk(p.K) * 4 * min(blocks, limits.smCount)) / Double(limits.l2Bytes)
+        f[.lanesUsed] = Double(c.va + c.vb) / 8
+        f[.padWasteM] = DerivedFeatures.padWaste(extent: p.M, tile: c.bm)
+        f[.padWasteN] = DerivedFeatures.padWaste(extent: p.N, tile: c.bn)
+        f[.padWasteK] = DerivedFeatures.padWaste(extent: p.K, tile: c.bk * c.splitk)
+        f[.loadsPerFMA] = Double(c.tm + c.tn) / Double(c.tm * c.tn)
+        f[.log2Unroll] = DerivedFeatures.log2(Double(c.bk))
+        f[.packing] = Double(1 + c.db)
+        f[.workPerThread] = DerivedFeatures.log2p(Double(c.tm * c.tn))
+        return f
     }
 
     static func violation(_ c: GemmConfig, problem p: GemmProblem, limits: DeviceLimits) -> String? {

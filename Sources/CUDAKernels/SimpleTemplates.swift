@@ -19,13 +19,24 @@ enum DepthwiseTemplate {
     static func space(task: TaskSpec, limits: DeviceLimits) -> KnobSpace {
         let nhwc = task["layout"] == ConvLayout.nhwc.rawValue
         let c = task["c"]
-        return KnobSpace(knobs: knobDomains) { s in
+        var space = KnobSpace(family: "cuda.dwconv", knobs: knobDomains) { s in
             let threads = s["threads"] ?? 0, vc = s["vc"] ?? 1, qpt = s["qpt"] ?? 1
             if threads > limits.maxThreads { return "\(threads) threads per block exceed \(limits.maxThreads)" }
             if vc == 4 && !(nhwc && c % 4 == 0) { return "vc=4 needs NHWC with channels divisible by 4" }
             if qpt > 1 && task.outputWidth < qpt { return "qpt=\(qpt) exceeds the output width \(task.outputWidth)" }
             return nil
         }
+        space.features = { s in
+            let threads = s["threads"] ?? 256, vc = s["vc"] ?? 1, qpt = s["qpt"] ?? 1
+            var f = DerivedFeatures()
+            let items = task["n"] * task["c"] * task.outputHeight * ceilDiv(task.outputWidth, qpt) / vc
+            limits.launchFeatures(&f, blocks: ceilDiv(items, threads), threads: threads, registersPerThread: 32 + 4 * qpt * vc, sharedBytes: 0)
+            f[.lanesUsed] = Double(vc) / 4
+            f[.padWasteN] = DerivedFeatures.padWaste(extent: task.outputWidth, tile: qpt)
+            f[.workPerThread] = DerivedFeatures.log2p(Double(qpt * vc))
+            return f
+        }
+        return space
     }
 
     static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) -> GeneratedKernel {
@@ -118,7 +129,7 @@ enum SoftmaxTemplate {
 
     static func space(task: TaskSpec, limits: DeviceLimits) -> KnobSpace {
         let cols = task["cols"], rows = task["rows"]
-        return KnobSpace(knobs: knobDomains) { s in
+        var space = KnobSpace(family: "cuda.softmax", knobs: knobDomains) { s in
             let threads = s["threads"] ?? 0, vec = s["vec"] ?? 1, mode = s["mode"] ?? 0
             if threads > limits.maxThreads { return "\(threads) threads per block exceed \(limits.maxThreads)" }
             if vec == 4 && cols % 4 != 0 { return "vec=4 needs cols divisible by 4" }
@@ -128,6 +139,20 @@ enum SoftmaxTemplate {
             }
             return nil
         }
+        space.features = { s in
+            let threads = s["threads"] ?? 256, vec = s["vec"] ?? 1, mode = s["mode"] ?? 0
+            var f = DerivedFeatures()
+            // mode 0: a warp per row; mode 1: a block per row.
+            let rowsPerBlock = mode == 1 ? 1 : max(1, threads / 32)
+            limits.launchFeatures(&f, blocks: ceilDiv(rows, rowsPerBlock), threads: threads, registersPerThread: 32, sharedBytes: mode == 1 ? threads * 8 : 0)
+            f[.lanesUsed] = Double(vec) / 4
+            let lanesPerRow = mode == 1 ? threads * vec : 32 * vec
+            f[.padWasteN] = DerivedFeatures.padWaste(extent: cols, tile: lanesPerRow)
+            f[.workPerThread] = DerivedFeatures.log2p(Double(cols) / Double(lanesPerRow))
+            f[.packing] = Double(s["online"] ?? 0)
+            return f
+        }
+        return space
     }
 
     static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) -> GeneratedKernel {
@@ -227,13 +252,24 @@ enum ElementwiseTemplate {
 
     static func space(task: TaskSpec, limits: DeviceLimits) -> KnobSpace {
         let n = task["n"]
-        return KnobSpace(knobs: knobDomains) { s in
+        var space = KnobSpace(family: "cuda.elementwise", knobs: knobDomains) { s in
             let threads = s["threads"] ?? 0, vec = s["vec"] ?? 1, ilp = s["ilp"] ?? 1
             if threads > limits.maxThreads { return "\(threads) threads per block exceed \(limits.maxThreads)" }
             if vec == 4 && n % 4 != 0 { return "vec=4 needs n divisible by 4" }
             if ilp > 1 && threads * ilp * vec > 4 * max(n, 1) { return "ilp=\(ilp) leaves most threads idle for n=\(n)" }
             return nil
         }
+        space.features = { s in
+            let threads = s["threads"] ?? 256, vec = s["vec"] ?? 1, ilp = s["ilp"] ?? 1
+            var f = DerivedFeatures()
+            limits.launchFeatures(&f, blocks: max(1, ceilDiv(n, threads * vec * ilp)), threads: threads, registersPerThread: 16 + 8 * ilp * vec, sharedBytes: 0)
+            f[.lanesUsed] = Double(vec) / 4
+            f[.padWasteN] = DerivedFeatures.padWaste(extent: n, tile: threads * vec * ilp)
+            f[.workPerThread] = DerivedFeatures.log2p(Double(vec * ilp))
+            f[.log2Unroll] = DerivedFeatures.log2(Double(ilp))
+            return f
+        }
+        return space
     }
 
     /// The chain as KernelReference's `Reference.chain` defines it.
