@@ -21,6 +21,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CXGBoost", path: "Sources/CXGBoost"),
 
         // Pure cores: no I/O, no clock.
         .target(name: "TuneCore"),
@@ -59,7 +60,9 @@ let package = Package(
 
         // Learning from records: labels, splits, pruning, trainers and evaluation. The agent never links it.
         .target(name: "TuneFeatures", dependencies: ["TuneCore", "CPUKernels", "CUDAKernels"]),
-        .target(name: "TuneLearning", dependencies: ["TuneCore", "TuneFeatures"]),
+        // Cost-model math: rankers (XGBoost through its C API) and the metrics. Pure but for the shim.
+        .target(name: "TuneModel", dependencies: ["TuneCore", "CXGBoost"]),
+        .target(name: "TuneLearning", dependencies: ["TuneCore", "TuneFeatures", "TuneModel"]),
 
         // Test support, never a product: replay fleet, simulation, fixed cost models.
         .target(name: "TuneTestKit", dependencies: ["TuneCore", "TuneCoordinator", "TuneStore", "TuneSearch"]),
@@ -83,7 +86,7 @@ let package = Package(
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
         .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
-        .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning", "TuneFeatures", "CPUKernels", "CUDAKernels"]),
+        .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning", "TuneFeatures", "TuneModel", "CPUKernels", "CUDAKernels", "TuneStore"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
         .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneSearch", "TuneTestKit"]),
         .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore"]),

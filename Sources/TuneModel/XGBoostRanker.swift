@@ -1,0 +1,147 @@
+import CXGBoost
+import Synchronization
+import TuneCore
+
+/// Hyper-parameters of the gradient-boosted trees (TenSet's recipe by default).
+public struct XGBoostSettings: Hashable, Sendable, Codable {
+    public enum Objective: String, Sendable, Codable, CaseIterable {
+        /// Pairwise ranking within each (task, device) group.
+        case pairwiseRank = "rank:pairwise"
+        /// Squared error on the normalized throughput.
+        case regression = "reg:squarederror"
+    }
+    public var objective = Objective.pairwiseRank
+    public var rounds = 300
+    public var maxDepth = 6
+    public var eta = 0.2
+    public var minChildWeight = 1.0
+    public var subsample = 1.0
+    public var columnSample = 1.0
+    public var seed = 0
+    /// Threads XGBoost may use while training (scoring uses one).
+    public var threads = 2
+    public init() {}
+}
+
+/// XGBoost through its C API (Debian's libxgboost). One booster per model; calls into it
+/// are serialized, since XGBoost's prediction cache is not safe to share between threads.
+public final class XGBoostRanker: Ranker, @unchecked Sendable {
+    public let kind = "xgb"
+    public let featureCount: Int
+    public let settings: XGBoostSettings
+    private let booster: BoosterHandle
+    private let lock = Mutex(())
+
+    private init(booster: BoosterHandle, featureCount: Int, settings: XGBoostSettings) {
+        self.booster = booster
+        self.featureCount = featureCount
+        self.settings = settings
+    }
+
+    deinit { XGBoosterFree(booster) }
+
+    static func check(_ rc: Int32, _ call: String) throws(ModelError) {
+        guard rc == 0 else {
+            let why = XGBGetLastError().map { String(cString: $0) } ?? "unknown error"
+            throw ModelError(.library, "\(call) failed: \(why)")
+        }
+    }
+
+    /// A DMatrix over rows (freed by the caller).
+    static func matrix(_ features: [Float], rows: Int, columns: Int) throws(ModelError) -> DMatrixHandle {
+        var m: DMatrixHandle?
+        let rc = features.withUnsafeBufferPointer { XGDMatrixCreateFromMat($0.baseAddress, bst_ulong(rows), bst_ulong(columns), .nan, &m) }
+        try check(rc, "XGDMatrixCreateFromMat")
+        guard let m else { throw ModelError(.library, "XGDMatrixCreateFromMat returned no matrix") }
+        return m
+    }
+
+    public static func train(_ data: RankingDataset, settings: XGBoostSettings = XGBoostSettings()) throws(ModelError) -> XGBoostRanker {
+        // Ranking needs each group's rows together: sort by group, keep the order within.
+        let order = data.groups.indices.sorted { (data.groups[$0], $0) < (data.groups[$1], $1) }
+        let d = data.featureCount
+        var features = [Float](); features.reserveCapacity(data.rows * d)
+        for i in order { features += data.features[i * d..<(i + 1) * d] }
+        let m = try matrix(features, rows: data.rows, columns: d)
+        defer { XGDMatrixFree(m) }
+        let labels = order.map { Float(data.labels[$0]) }
+        try check(labels.withUnsafeBufferPointer { XGDMatrixSetFloatInfo(m, "label", $0.baseAddress, bst_ulong(labels.count)) }, "XGDMatrixSetFloatInfo(label)")
+        if settings.objective == .pairwiseRank {
+            // Group sizes in row order ("group": Debian's libxgboost 1.6 knows no "group_ptr").
+            var sizes: [UInt32] = []
+            for (k, i) in order.enumerated() {
+                if k > 0 && data.groups[i] == data.groups[order[k - 1]] { sizes[sizes.count - 1] += 1 } else { sizes.append(1) }
+            }
+            try check(sizes.withUnsafeBufferPointer { XGDMatrixSetUIntInfo(m, "group", $0.baseAddress, bst_ulong(sizes.count)) },
+                      "XGDMatrixSetUIntInfo(group)")
+        }
+        var handle: BoosterHandle?
+        var inputs: [DMatrixHandle?] = [m]
+        try check(inputs.withUnsafeMutableBufferPointer { XGBoosterCreate($0.baseAddress, 1, &handle) }, "XGBoosterCreate")
+        guard let handle else { throw ModelError(.library, "XGBoosterCreate returned no booster") }
+        let ranker = XGBoostRanker(booster: handle, featureCount: d, settings: settings)
+        let params: [(String, String)] = [
+            ("objective", settings.objective.rawValue), ("max_depth", "\(settings.maxDepth)"), ("eta", "\(settings.eta)"),
+            ("min_child_weight", "\(settings.minChildWeight)"), ("subsample", "\(settings.subsample)"),
+            ("colsample_bytree", "\(settings.columnSample)"), ("seed", "\(settings.seed)"), ("nthread", "\(max(1, settings.threads))"),
+            ("tree_method", "hist"), ("verbosity", "0"),
+        ]
+        for (k, v) in params { try check(XGBoosterSetParam(handle, k, v), "XGBoosterSetParam(\(k))") }
+        for round in 0..<max(1, settings.rounds) {
+            try check(XGBoosterUpdateOneIter(handle, Int32(round), m), "XGBoosterUpdateOneIter")
+        }
+        // Scoring runs one candidate pool at a time on one thread.
+        try check(XGBoosterSetParam(handle, "nthread", "1"), "XGBoosterSetParam(nthread)")
+        return ranker
+    }
+
+    public func score(features: [Float], rows: Int) -> [Double] {
+        guard rows > 0, features.count == rows * featureCount else { return [] }
+        return lock.withLock { _ in
+            guard let m = try? Self.matrix(features, rows: rows, columns: featureCount) else { return [Double](repeating: 0, count: rows) }
+            defer { XGDMatrixFree(m) }
+            var length: bst_ulong = 0
+            var out: UnsafePointer<Float>?
+            guard XGBoosterPredict(booster, m, 0, 0, 0, &length, &out) == 0, let out, Int(length) == rows else {
+                return [Double](repeating: 0, count: rows)
+            }
+            return (0..<rows).map { Double(out[$0]) }
+        }
+    }
+
+    public func serialized() throws -> [UInt8] {
+        try lock.withLock { _ throws(ModelError) in
+            var length: bst_ulong = 0
+            var bytes: UnsafePointer<CChar>?
+            try Self.check(XGBoosterSaveModelToBuffer(booster, #"{"format": "ubj"}"#, &length, &bytes), "XGBoosterSaveModelToBuffer")
+            guard let bytes else { throw ModelError(.library, "XGBoosterSaveModelToBuffer returned nothing") }
+            return UnsafeRawBufferPointer(start: bytes, count: Int(length)).map { $0 }
+        }
+    }
+
+    /// A booster from `serialized()` bytes; corrupt bytes are an error, not a crash.
+    public convenience init(serialized bytes: [UInt8], featureCount: Int, settings: XGBoostSettings = XGBoostSettings()) throws(ModelError) {
+        guard !bytes.isEmpty else { throw ModelError(.corruptModel, "empty XGBoost model") }
+        var handle: BoosterHandle?
+        try Self.check(XGBoosterCreate(nil, 0, &handle), "XGBoosterCreate")
+        guard let handle else { throw ModelError(.library, "XGBoosterCreate returned no booster") }
+        let rc = bytes.withUnsafeBytes { XGBoosterLoadModelFromBuffer(handle, $0.baseAddress, bst_ulong(bytes.count)) }
+        if rc != 0 {
+            let why = XGBGetLastError().map { String(cString: $0) } ?? "unknown"
+            XGBoosterFree(handle)
+            throw ModelError(.corruptModel, "not a readable XGBoost model: \(why.prefix(300))")
+        }
+        _ = XGBoosterSetParam(handle, "nthread", "1")
+        self.init(booster: handle, featureCount: featureCount, settings: settings)
+        // A model of another width answers nothing useful: check it predicts our rows.
+        var length: bst_ulong = 0
+        var out: UnsafePointer<Float>?
+        let probe = [Float](repeating: 0, count: featureCount)
+        if let m = try? Self.matrix(probe, rows: 1, columns: featureCount) {
+            defer { XGDMatrixFree(m) }
+            if XGBoosterPredict(booster, m, 0, 0, 0, &length, &out) != 0 || length != 1 {
+                throw ModelError(.corruptModel, "the XGBoost model does not take \(featureCount) features")
+            }
+        }
+    }
+}
