@@ -69,7 +69,7 @@ let package = Package(
 
         // Thin executables: flags, environment and files are read only here.
         .executableTarget(name: "coordd", dependencies: [
-            "TuneCoordinator", "TuneTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TuneCoordinator", "TuneTransport", "TuneLearning", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tune-agent", dependencies: [
             "TuneAgent", "TuneTransport", "KernelReference", .product(name: "ArgumentParser", package: "swift-argument-parser"),

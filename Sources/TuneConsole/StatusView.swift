@@ -34,8 +34,19 @@ public struct StatusJSON: Codable, Sendable {
         public var trials_total: Int
         public var tasks: [Task]
     }
+    public struct Model: Codable, Sendable {
+        public var device_class: String
+        public var version: Int64
+        public var kind: String
+        public var records: Int
+        public var training_seconds: Double
+        /// PCA on the newest results it did not train on.
+        public var recent_pca: Double?
+        public var training: Bool
+    }
     public var agents: [Agent]
     public var campaigns: [Campaign]
+    public var models: [Model]?
     public var results_per_second: Double
     public var results_total: Int
 
@@ -56,6 +67,10 @@ public struct StatusJSON: Codable, Sendable {
                               vendor_note: t.vendorNote.isEmpty ? nil : t.vendorNote)
                      })
         }
+        models = s.models.map { m in
+            Model(device_class: Self.className(m.deviceClass), version: m.version, kind: m.kind, records: Int(m.records),
+                  training_seconds: m.trainingSeconds, recent_pca: m.recentPca >= 0 ? m.recentPca : nil, training: m.training)
+        }
         results_per_second = s.resultsPerSecond
         results_total = Int(s.resultsTotal)
     }
@@ -75,6 +90,15 @@ public enum Dashboard {
         for a in s.agents {
             out += "  " + pad(a.name, 24) + pad(a.device_class, 6) + pad(a.state, 6)
                 + pad("\(a.busy_slots)/\(a.slots) slots", 12) + a.device + "\n"
+        }
+        if let models = s.models, !models.isEmpty {
+            out += "\nMODELS\n"
+            for m in models {
+                out += "  " + pad(m.device_class, 6) + pad("v\(m.version) \(m.kind)", 14) + pad("\(m.records) records", 16)
+                    + pad("trained in \(format1(m.training_seconds)) s", 20)
+                    + (m.recent_pca.map { "PCA \(format2($0)) on the newest results" } ?? "PCA: too few new results")
+                    + (m.training ? "  (retraining)" : "") + "\n"
+            }
         }
         out += "\nCAMPAIGNS\n"
         if s.campaigns.isEmpty { out += "  (none)\n" }

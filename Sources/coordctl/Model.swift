@@ -9,7 +9,7 @@ import TuneStore
 struct Model: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train, list, show and evaluate cost models.",
-        subcommands: [ModelSchema.self])
+        subcommands: [ModelTrain.self, ModelList.self, ModelShow.self, ModelEval.self, ModelSchema.self])
 }
 
 /// `coordctl model schema`: the feature document (docs/FEATURES.md is its output).
@@ -31,5 +31,145 @@ struct ModelSchema: ParsableCommand {
         computed by the space that owns the knobs, against the device it was built for.
 
         """ + "\n" + s.markdown, terminator: "")
+    }
+}
+
+/// Opens a database for reading models and records; a bad one is a clear error.
+func openStore(_ path: String, create: Bool = false) throws -> Store {
+    do { return create ? try Store(path: path) : try Store(readOnlyPath: path) } catch { throw ValidationError("\(error)") }
+}
+
+func jsonLine<T: Encodable>(_ v: T) -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return (try? String(decoding: e.encode(v), as: UTF8.self)) ?? "{}"
+}
+
+struct ModelTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train a cost model on a database's records and store it as a new version.")
+    @Option(help: "The database.") var db: String
+    @Option(help: "Model kind: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).") var kind = ModelKind.xgb.rawValue
+    @Option(help: "Only this device class (cpu or cuda).") var deviceClass: String?
+    @Option(parsing: .upToNextOption, help: "Only these devices: fingerprints or target names (x86-64-v3, ...).") var targets: [String] = []
+    @Flag(help: "Prune the dataset first (FLOPs-weighted task sample, drop records far from their group's best).") var prune = false
+    @Option(help: "Boosting rounds.") var rounds = 300
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard ModelKind(rawValue: kind) != nil else { throw ValidationError("unknown --kind '\(kind)': use \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))") }
+        if let dc = deviceClass, DeviceClass(rawValue: dc) == nil { throw ValidationError("unknown --device-class '\(dc)': use cpu or cuda") }
+        guard (1...5000).contains(rounds) else { throw ValidationError("--rounds must be 1...5000") }
+    }
+
+    func run() throws {
+        let store = try openStore(db, create: true)
+        let profiles = try store.deviceProfiles()
+        var devices: [String] = []
+        for t in targets {
+            let d = Splitter.devices(matching: t, profiles: profiles)
+            guard !d.isEmpty else { throw ValidationError("unknown target '\(t)' in \(db)") }
+            devices += d.sorted()
+        }
+        let query = RecordQuery(deviceClass: deviceClass.flatMap(DeviceClass.init(rawValue:)), devices: devices)
+        let (records, _) = try store.records(query)
+        var settings = TrainingSettings()
+        settings.kind = ModelKind(rawValue: kind)!
+        settings.xgb.rounds = rounds
+        if prune { settings.pruning = PruningSettings() }
+        let trained: TrainedModel
+        do { trained = try Training.train(records, profiles: profiles, settings: settings, query: query, deviceClass: query.deviceClass) } catch {
+            throw ValidationError("\(error)")
+        }
+        let v = try store.saveModel(trained.stored)
+        if json {
+            struct Out: Encodable { var version: Int64; var kind: String; var records: Int; var training_seconds: Double; var schema: Int }
+            print(jsonLine(Out(version: v.id, kind: kind, records: trained.stored.records, training_seconds: trained.seconds, schema: v.featureSchemaVersion)))
+        } else {
+            print("model \(v.id): \(kind) on \(trained.stored.records) records in \(String(format: "%.1f", trained.seconds)) s (feature schema v\(v.featureSchemaVersion))")
+        }
+    }
+}
+
+struct ModelList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored model versions.")
+    @Option(help: "The database.") var db: String
+    @Flag(help: "Print JSON.") var json = false
+    func run() throws {
+        let store = try openStore(db)
+        let versions = try store.models()
+        if json {
+            struct Out: Encodable { var id: Int64; var kind: String; var device_class: String?; var records: Int; var schema: Int; var base: Int64? }
+            print(jsonLine(versions.map { Out(id: $0.id, kind: $0.kind, device_class: $0.deviceClass?.rawValue, records: $0.records,
+                                               schema: $0.featureSchemaVersion, base: $0.baseID) }))
+            return
+        }
+        if versions.isEmpty { print("no models in \(db): coordctl model train --db \(db)"); return }
+        for v in versions {
+            print("\(v.id)\t\(v.kind)\t\(v.deviceClass?.rawValue ?? "all")\t\(v.records) records\tschema v\(v.featureSchemaVersion)" + (v.baseID.map { "\tbase \($0)" } ?? ""))
+        }
+    }
+}
+
+struct ModelShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a stored model: what it was trained on, how, and how well.")
+    @Option(help: "The database.") var db: String
+    @Argument(help: "Model version.") var id: Int64
+    func run() throws {
+        let store = try openStore(db)
+        guard let m = try store.model(id: id) else { throw ValidationError("no model \(id) in \(db)") }
+        print("""
+        model \(id): \(m.kind)\(m.deviceClass.map { " for \($0.rawValue)" } ?? "")\(m.baseID.map { ", adapted from \($0)" } ?? "")
+        trained on:  \(m.records) records (hash \(m.recordHash)) matching \(jsonLine(m.query))
+        training:    \(String(format: "%.2f", m.trainingSeconds)) s, \(m.blob.count) bytes
+        parameters:  \(m.parameters)
+        metrics:     \(m.metrics)
+        """)
+    }
+}
+
+struct ModelEval: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Train on one side of a split and measure on the other (PCA, peak@1, peak@5, network top-k, R2).")
+    @Option(help: "The database.") var db: String
+    @Option(help: "within_task, by_task or by_target.") var split: String
+    @Option(parsing: .upToNextOption, help: "by_task: networks (built-in names or workload files); by_target: devices (fingerprints, target names or models).") var holdout: [String] = []
+    @Option(parsing: .upToNextOption, help: "Model kinds (default: all).") var kind: [String] = []
+    @Option(help: "Boosting rounds.") var rounds = 300
+    @Option(help: "Split seed (within_task).") var seed: UInt64 = 1
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard let s = SplitKind(rawValue: split) else { throw ValidationError("unknown --split '\(split)': use within_task, by_task or by_target") }
+        if s != .withinTask && holdout.isEmpty { throw ValidationError("--split \(split) needs --holdout") }
+        for k in kind where ModelKind(rawValue: k) == nil { throw ValidationError("unknown --kind '\(k)'") }
+    }
+
+    func run() throws {
+        let store = try openStore(db)
+        let profiles = try store.deviceProfiles()
+        let splitKind = SplitKind(rawValue: split)!
+        let networks = splitKind == .byTask ? try holdout.map(loadWorkload) : []
+        let (records, _) = try store.records(RecordQuery(okOnly: false))
+        let kinds = kind.isEmpty ? ModelKind.allCases : kind.compactMap(ModelKind.init(rawValue:))
+        var settings = TrainingSettings()
+        settings.xgb.rounds = rounds
+        let results: [EvaluationResult]
+        do {
+            results = try Evaluation.evaluate(records, profiles: profiles, split: splitKind, holdout: holdout, networks: networks,
+                                              kinds: kinds, settings: settings, seed: seed)
+        } catch { throw ValidationError("\(error)") }
+        let summary = Labels.summary(records)
+        if json {
+            struct Out: Encodable { var split: String; var holdout: [String]; var dataset: DatasetSummary; var models: [EvaluationResult] }
+            print(jsonLine(Out(split: split, holdout: holdout, dataset: summary, models: results)))
+            return
+        }
+        print("\(split)\(holdout.isEmpty ? "" : " holding out " + holdout.joined(separator: ", ")): \(summary.ok) ok of \(summary.records) records, \(summary.groups) (task, device) groups; metrics averaged over groups weighted by test records")
+        print("kind      test    train   PCA    peak@1 peak@5 R2      top1   top5   train s")
+        for r in results {
+            func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "  -  " }
+            print([r.kind.padding(toLength: 9, withPad: " ", startingAt: 0), String(r.records).padding(toLength: 7, withPad: " ", startingAt: 0),
+                   String(r.trainRecords).padding(toLength: 7, withPad: " ", startingAt: 0), f(r.pca), f(r.peak1), f(r.peak5),
+                   String(format: "%+.3f", r.r2), f(r.top1), f(r.top5), String(format: "%.1f", r.trainSeconds)].joined(separator: "  "))
+        }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TuneCoordinator
+import TuneLearning
 import TuneStore
 import TuneSystem
 import TuneTransport
@@ -32,6 +33,8 @@ struct Coordd: ParsableCommand {
     var insecure = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
+    @Option(help: "Retrain a device class's cost model after this many new verified results (0: never).")
+    var retrainEvery = 256
 
     func validate() throws {
         for (flag, endpoint) in [("--listen", listen), ("--control", control)] {
@@ -47,6 +50,7 @@ struct Coordd: ParsableCommand {
         guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be in (0, 60]") }
         guard (1...512).contains(batchSize) else { throw ValidationError("--batch-size must be 1...512") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        guard retrainEvery >= 0 else { throw ValidationError("--retrain-every must be >= 0") }
     }
 
     func run() throws {
@@ -74,7 +78,9 @@ struct Coordd: ParsableCommand {
         settings.controlEndpoint = portZeroToStar(control)
         settings.dispatch.heartbeatInterval = heartbeat
         settings.defaultBatchSize = batchSize
-        let coordinator = Coordinator(settings: settings, store: store, logger: logger)
+        settings.tuning.retrainEvery = retrainEvery > 0 ? retrainEvery : nil
+        // The cost model: retrained in the background from the results as they stream in.
+        let coordinator = Coordinator(settings: settings, store: store, logger: logger, trainer: OnlineTrainer())
         let bound: (agent: String, control: String)
         do { bound = try coordinator.bind() } catch {
             logger.error("cannot listen: \(error)")

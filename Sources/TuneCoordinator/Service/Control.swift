@@ -127,6 +127,18 @@ extension Coordinator {
         let window = min(10, max(now - startedAt, 0.001))
         s.resultsPerSecond = Double(commitTimes.filter { now - $0 <= window }.count) / window
         s.resultsTotal = UInt64(resultsTotal)
+        for dc in DeviceClass.allCases {
+            guard let d = models[dc] else { continue }
+            var m = Tunefleet_V1_ModelStatus()
+            m.deviceClass = dc.wire
+            m.version = d.model.version?.id ?? 0
+            m.kind = d.model.version?.kind ?? "model"
+            m.records = UInt32(clamping: d.records)
+            m.trainingSeconds = d.trainingSeconds
+            m.recentPca = d.recentPCA ?? -1
+            m.training = training.isRunning(dc)
+            s.models.append(m)
+        }
         return s
     }
 }

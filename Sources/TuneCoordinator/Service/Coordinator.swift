@@ -30,6 +30,9 @@ public final class Coordinator {
     /// then acknowledged (never the other way round).
     private var pendingCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
     let training: BackgroundTraining
+    /// The model in use per device class (what status shows).
+    var models: [DeviceClass: DeployedModel] = [:]
+    let trainer: (any ModelTrainer)?
     var recentlyLost: [(name: String, deviceClass: DeviceClass, at: Double)] = []
     var commitTimes: [Double] = []
     var resultsTotal = 0
@@ -41,6 +44,7 @@ public final class Coordinator {
         self.logger = logger
         tuning = TuningLoop(settings: settings.tuning)
         training = BackgroundTraining(trainer: trainer, database: store)
+        self.trainer = trainer
         // Batch ids differ across restarts, so a late result of an old batch is never taken
         // for a batch of this run.
         let first = UInt64(Date().timeIntervalSince1970 * 1000) << 8
@@ -95,6 +99,20 @@ public final class Coordinator {
     /// Resumes unfinished campaigns from the database, then serves until `stop` is set.
     public func run(stop: StopSignal) throws {
         if agentSocket == nil { try bind() }
+        // The newest usable model of each class, so a restart searches as well as before it.
+        if let trainer {
+            for dc in DeviceClass.allCases {
+                do {
+                    if let d = try trainer.restore(deviceClass: dc, database: store) {
+                        models[dc] = d
+                        tune(.modelReady(dc, d.model))
+                        logger.info("using \(dc.rawValue) model\(d.model.version.map { " version \($0.id)" } ?? "") (\(d.records) records)")
+                    }
+                } catch {
+                    logger.warning("no stored \(dc.rawValue) model can be used: \(error)")
+                }
+            }
+        }
         let resumed = try store.activeJobs()
         try adopt(resumed)
         if !resumed.isEmpty {
@@ -114,7 +132,10 @@ public final class Coordinator {
             if ready[1] { try drainControl() }
             step(.tick)
             flushCommits()
-            for (dc, model) in training.finished(logger: logger) { tune(.modelReady(dc, model)) }
+            for (dc, d) in training.finished(logger: logger) {
+                models[dc] = d
+                tune(.modelReady(dc, d.model))
+            }
             tune(.tick(queues()))
         }
     }

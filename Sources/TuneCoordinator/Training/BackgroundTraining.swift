@@ -3,18 +3,12 @@ import Logging
 import Synchronization
 import TuneCore
 
-/// Trains a cost model for a device class from the database. Implementations live with the
-/// models; the coordinator only runs them off its loop.
-public protocol ModelTrainer: Sendable {
-    func train(deviceClass: DeviceClass, database: any TuningDatabase) throws -> any CostModel
-}
-
 /// Runs training on its own thread, one run per device class at a time, so ingest and
 /// dispatch never wait for it. Outcomes come back to the loop through `finished`; a failed
 /// run is logged and the previous model stays.
 final class BackgroundTraining: Sendable {
     enum Outcome: Sendable {
-        case trained(DeviceClass, any CostModel, seconds: Double)
+        case trained(DeviceClass, DeployedModel)
         case failed(DeviceClass, String)
     }
 
@@ -33,11 +27,9 @@ final class BackgroundTraining: Sendable {
         guard state.withLock({ $0.running.insert(dc).inserted }) else { return false }
         let database = database
         Thread.detachNewThread { [self] in
-            let started = Date()
             let outcome: Outcome
             do {
-                outcome = .trained(dc, try trainer.train(deviceClass: dc, database: database),
-                                   seconds: Date().timeIntervalSince(started))
+                outcome = .trained(dc, try trainer.train(deviceClass: dc, database: database))
             } catch {
                 outcome = .failed(dc, "\(error)")
             }
@@ -50,19 +42,20 @@ final class BackgroundTraining: Sendable {
     }
 
     var isRunning: Bool { state.withLock { !$0.running.isEmpty } }
+    func isRunning(_ dc: DeviceClass) -> Bool { state.withLock { $0.running.contains(dc) } }
 
     /// Models trained since the last call (failures are logged here).
-    func finished(logger: Logger) -> [(DeviceClass, any CostModel)] {
+    func finished(logger: Logger) -> [(DeviceClass, DeployedModel)] {
         let done = state.withLock { s in
             defer { s.done = [] }
             return s.done
         }
-        var out: [(DeviceClass, any CostModel)] = []
+        var out: [(DeviceClass, DeployedModel)] = []
         for o in done {
             switch o {
-            case .trained(let dc, let model, let seconds):
-                logger.info("new \(dc.rawValue) model\(model.version.map { " version \($0.id)" } ?? "") in \(String(format: "%.1f", seconds)) s")
-                out.append((dc, model))
+            case .trained(let dc, let d):
+                logger.info("new \(dc.rawValue) model\(d.model.version.map { " version \($0.id)" } ?? "") from \(d.records) records in \(String(format: "%.1f", d.trainingSeconds)) s\(d.recentPCA.map { String(format: ", PCA %.3f on the newest results", $0) } ?? "")")
+                out.append((dc, d))
             case .failed(let dc, let why):
                 logger.error("training a \(dc.rawValue) model failed; the previous model stays: \(why)")
             }

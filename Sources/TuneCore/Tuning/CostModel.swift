@@ -25,3 +25,24 @@ public protocol CostModel: Sendable {
     var version: ModelVersion? { get }
     func score(task: TaskSpec, device: DeviceProfile, threads: Int, schedules: [Schedule]) -> [Double]
 }
+
+/// A model the coordinator uses, with what status shows of it.
+public struct DeployedModel: Sendable {
+    public var model: any CostModel
+    public var trainingSeconds: Double
+    /// PCA on the newest results it was not trained on (nil when too few).
+    public var recentPCA: Double?
+    public var records: Int
+    public init(model: any CostModel, trainingSeconds: Double, recentPCA: Double?, records: Int) {
+        self.model = model; self.trainingSeconds = trainingSeconds; self.recentPCA = recentPCA; self.records = records
+    }
+}
+
+/// Trains (and restores) the coordinator's models from its database. Implementations live
+/// with the models; the coordinator runs them off its loop.
+public protocol ModelTrainer: Sendable {
+    /// A new model for the class from what the database holds, stored as a new version.
+    func train(deviceClass: DeviceClass, database: any TuningDatabase) throws -> DeployedModel
+    /// The newest stored model for the class this build can use, if any.
+    func restore(deviceClass: DeviceClass, database: any TuningDatabase) throws -> DeployedModel?
+}

@@ -43,6 +43,8 @@ public protocol TuningDatabase: Sendable {
     func models() throws -> [ModelVersion]
     /// A stored model with its bytes.
     func model(id: Int64) throws -> StoredModel?
+    /// The profiles of every device that reported, by fingerprint (features need them).
+    func deviceProfiles() throws -> [String: DeviceProfile]
 }
 
 /// A trained model's bytes and what it was trained on.

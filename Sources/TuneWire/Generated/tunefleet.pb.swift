@@ -1033,6 +1033,37 @@ public nonisolated struct Tunefleet_V1_StatusReport: Sendable {
 
   public var resultsTotal: UInt64 = 0
 
+  public var models: [Tunefleet_V1_ModelStatus] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The cost model a device class's search uses.
+public nonisolated struct Tunefleet_V1_ModelStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var deviceClass: Tunefleet_V1_DeviceClass = .unspecified
+
+  /// 0: never stored
+  public var version: Int64 = 0
+
+  public var kind: String = String()
+
+  /// trained on
+  public var records: UInt32 = 0
+
+  public var trainingSeconds: Double = 0
+
+  /// on the newest results it did not train on; -1: too few
+  public var recentPca: Double = 0
+
+  /// a new version is being trained
+  public var training: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2612,7 +2643,7 @@ nonisolated extension Tunefleet_V1_CampaignStatus: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0\u{1}models\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2624,6 +2655,7 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.campaigns) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.resultsPerSecond) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.resultsTotal) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.models) }()
       default: break
       }
     }
@@ -2642,6 +2674,9 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if self.resultsTotal != 0 {
       try visitor.visitSingularUInt64Field(value: self.resultsTotal, fieldNumber: 4)
     }
+    if !self.models.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.models, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2650,6 +2685,67 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if lhs.campaigns != rhs.campaigns {return false}
     if lhs.resultsPerSecond != rhs.resultsPerSecond {return false}
     if lhs.resultsTotal != rhs.resultsTotal {return false}
+    if lhs.models != rhs.models {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tunefleet_V1_ModelStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ModelStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}device_class\0\u{1}version\0\u{1}kind\0\u{1}records\0\u{3}training_seconds\0\u{3}recent_pca\0\u{1}training\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.deviceClass) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.records) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.trainingSeconds) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.recentPca) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.training) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.deviceClass != .unspecified {
+      try visitor.visitSingularEnumField(value: self.deviceClass, fieldNumber: 1)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 2)
+    }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 3)
+    }
+    if self.records != 0 {
+      try visitor.visitSingularUInt32Field(value: self.records, fieldNumber: 4)
+    }
+    if self.trainingSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.trainingSeconds, fieldNumber: 5)
+    }
+    if self.recentPca.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.recentPca, fieldNumber: 6)
+    }
+    if self.training != false {
+      try visitor.visitSingularBoolField(value: self.training, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tunefleet_V1_ModelStatus, rhs: Tunefleet_V1_ModelStatus) -> Bool {
+    if lhs.deviceClass != rhs.deviceClass {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.records != rhs.records {return false}
+    if lhs.trainingSeconds != rhs.trainingSeconds {return false}
+    if lhs.recentPca != rhs.recentPca {return false}
+    if lhs.training != rhs.training {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,51 @@
+import Foundation
+import TuneCore
+import TuneModel
+
+/// What coordd runs in the background as results stream in: a model per device class from
+/// every verified record of that class, its accuracy measured on the newest records it did
+/// not train on, stored as a new version.
+public struct OnlineTrainer: ModelTrainer {
+    public var settings: TrainingSettings
+    /// Share of the newest records held out to measure the model on.
+    public var recentShare = 0.1
+    let builder = DatasetBuilder()
+
+    public init(settings: TrainingSettings = TrainingSettings()) { self.settings = settings }
+
+    public func train(deviceClass: DeviceClass, database: any TuningDatabase) throws -> DeployedModel {
+        let query = RecordQuery(deviceClass: deviceClass)
+        let (records, _) = try database.records(query)
+        let profiles = try database.deviceProfiles()
+        // The newest records (oldest first in `records`) are the test of what is coming.
+        let recent = records.count >= 100 ? Int(Double(records.count) * recentShare) : 0
+        let older = Array(records.dropLast(recent)), newest = Array(records.suffix(recent))
+        var trained = try Training.train(older, profiles: profiles, settings: settings, query: query, deviceClass: deviceClass,
+                                         builder: builder)
+        var recentPCA: Double?
+        if recent > 0, let built = try? builder.build(Labels.label(records), profiles: profiles) {
+            // Labels of the newest records against everything known of their group.
+            let newestIDs = Set(newest.map(\.candidateID))
+            let idx = built.records.indices.filter { newestIDs.contains(built.records[$0].record.candidateID) }
+            if let test = try? built.data.subset(idx), test.rows > 1 {
+                let scores = trained.model.ranker.score(features: test.features, rows: test.rows)
+                recentPCA = EvaluationReport(scores: scores, labels: test.labels, groups: test.groups).pca
+            }
+        }
+        trained.stored.metrics = Training.json(["recent_pca": recentPCA ?? -1, "recent_records": Double(recent)])
+        let version = try database.saveModel(trained.stored)
+        let model = LearnedCostModel(kind: trained.model.kind, ranker: trained.model.ranker, extractor: builder.extractor, version: version)
+        return DeployedModel(model: model, trainingSeconds: trained.seconds, recentPCA: recentPCA, records: trained.stored.records)
+    }
+
+    public func restore(deviceClass: DeviceClass, database: any TuningDatabase) throws -> DeployedModel? {
+        for v in try database.models().reversed() where v.deviceClass == deviceClass || v.deviceClass == nil {
+            guard let stored = try database.model(id: v.id) else { continue }
+            guard let model = try? LearnedCostModel.load(stored, version: v, extractor: builder.extractor) else { continue }
+            let metrics = (try? JSONDecoder().decode([String: Double].self, from: Data(stored.metrics.utf8))) ?? [:]
+            return DeployedModel(model: model, trainingSeconds: stored.trainingSeconds,
+                                 recentPCA: metrics["recent_pca"].flatMap { $0 >= 0 ? $0 : nil }, records: stored.records)
+        }
+        return nil
+    }
+}
