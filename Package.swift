@@ -88,7 +88,9 @@ let package = Package(
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
         .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning", "TuneFeatures", "TuneModel", "CPUKernels", "CUDAKernels", "TuneStore"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
-        .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneSearch", "TuneTestKit"]),
+        .testTarget(name: "TuneCoordinatorTests", dependencies: [
+            "TuneCoordinator", "TuneSearch", "TuneTestKit", "TuneStore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore"]),
         .testTarget(name: "ClusterTests", dependencies: ["TuneConsole", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
     ]

@@ -20,6 +20,8 @@ public final class LocalCluster {
         /// CURVE keys everywhere: fresh pairs for the coordinator, the operator and the agents
         /// are written to the working folder, with an allow-list of the latter two.
         public var curve = true
+        /// More coordd flags (e.g. `--retrain-every 8`).
+        public var coordinatorArguments: [String] = []
         public init(binDir: String, dir: String) { self.binDir = binDir; self.dir = dir }
     }
 
@@ -79,7 +81,7 @@ public final class LocalCluster {
         let p = try ChildProcess(executable: settings.binDir + "/coordd",
                                  arguments: ["--listen", agentEndpoint, "--control", controlEndpoint, "--db", databasePath,
                                              "--heartbeat", "\(settings.heartbeat)", "--batch-size", "\(settings.batchSize)",
-                                             "--ready-file", ready]
+                                             "--ready-file", ready] + settings.coordinatorArguments
                                     + (keys.map { ["--key", $0.coordinatorKeyFile, "--allow", $0.allowFile] } ?? []),
                                  stdout: .file(settings.dir + "/coordd.log"), stderr: .file(settings.dir + "/coordd.log"),
                                  newProcessGroup: true)

@@ -9,11 +9,12 @@ import Glibc
 #endif
 
 /// A real cluster of processes for one test, in its own folder, torn down afterwards.
-func makeCluster(agents: Int, heartbeat: Double = 0.5, batchSize: Int = 2) throws -> LocalCluster {
+func makeCluster(agents: Int, heartbeat: Double = 0.5, batchSize: Int = 2, coordinatorArguments: [String] = []) throws -> LocalCluster {
     guard let bin = executableDirectory() else { throw ControlError("no executable directory") }
     var s = LocalCluster.Settings(binDir: bin, dir: try makeTemporaryDirectory(prefix: "cluster-test"))
     s.heartbeat = heartbeat
     s.batchSize = batchSize
+    s.coordinatorArguments = coordinatorArguments
     let c = try LocalCluster(settings: s)
     try c.startCoordinator()
     for i in 1...max(agents, 1) where agents > 0 { try c.startAgent(name: "agent-\(i)") }
