@@ -29,8 +29,13 @@ public struct CampaignSummary: Codable, Sendable {
     public var workload: String
     public var state: String
     public var tasks: [TaskSummary]
+    /// Trials over the whole workload per device class, when the campaign has a budget.
+    public var budget: Int?
     public var trialsDone: Int { tasks.reduce(0) { $0 + $1.trialsDone } }
-    public var trialsTotal: Int { tasks.reduce(0) { $0 + $1.trialsTotal } }
+    public var trialsTotal: Int {
+        if let budget { return budget * Set(tasks.map(\.deviceClass)).count }
+        return tasks.reduce(0) { $0 + $1.trialsTotal }
+    }
 }
 
 /// One exported measurement.
@@ -358,7 +363,7 @@ public final class Store: Sendable {
                                 bestSeconds: r[6], bestSchedule: r[7], vendorSeconds: r[8],
                                 flops: (try? TaskSpec(name: r[0]))?.flops ?? 0, vendorLibrary: r[9], vendorNote: r[10])
                 }
-                return CampaignSummary(id: c.id!, workload: c.workload, state: c.state.rawValue, tasks: tasks)
+                return CampaignSummary(id: c.id!, workload: c.workload, state: c.state.rawValue, tasks: tasks, budget: c.budget)
             }
         }
     }
