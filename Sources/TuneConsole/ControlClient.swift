@@ -54,11 +54,14 @@ public struct ControlClient {
     /// leave the coordinator's defaults; `seed` 0 asks for a random one.
     public func launch(workload: Workload, trials: Int, devices: [DeviceClass], batchSize: Int, plan: MeasurePlan?,
                        seed: UInt64, search: SearchChoice = .random,
-                       scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil) throws(ControlError) -> Int64 {
+                       scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil,
+                       given: [TaskSpec: [Schedule]] = [:]) throws(ControlError) -> Int64 {
         var l = Tunefleet_V1_LaunchCampaign()
         l.workloadName = workload.name
         l.tasks = workload.tasks.map { t in
-            var w = Tunefleet_V1_WorkloadTask(); w.task = t.task.wire; w.weight = UInt32(t.weight); return w
+            var w = Tunefleet_V1_WorkloadTask(); w.task = t.task.wire; w.weight = UInt32(t.weight)
+            w.given = (given[t.task] ?? []).map { s in var g = Tunefleet_V1_GivenSchedule(); g.knobs = s.wire; return g }
+            return w
         }
         l.trialsPerTask = UInt32(trials)
         l.deviceClasses = devices.map(\.wire)

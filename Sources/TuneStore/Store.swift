@@ -174,6 +174,11 @@ public final class Store: Sendable {
         }
     }
 
+    /// A job's budget (distinct candidates to measure).
+    public func setJobTrials(_ id: Int64, _ trials: Int) throws(StoreError) {
+        try write { db in try db.execute(sql: "UPDATE jobs SET trials = ? WHERE id = ?", arguments: [max(1, trials), id]) }
+    }
+
     public func completeJob(_ id: Int64) throws(StoreError) {
         try write { db in try db.execute(sql: "UPDATE jobs SET state = 'completed' WHERE id = ?", arguments: [id]) }
     }

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import TuneConsole
 import TuneCore
+import TuneLearning
 import TuneStore
 import TuneSystem
 
 struct Dataset: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Collect and import measurement datasets for the cost model.",
-        subcommands: [DatasetCollect.self, DatasetImportCommand.self])
+        subcommands: [DatasetCollect.self, DatasetImportCommand.self, DatasetRetime.self, DatasetNoise.self])
 }
 
 /// `coordctl dataset collect`: random candidates of every task of the workloads, on the
@@ -119,5 +120,69 @@ struct DatasetImportCommand: ParsableCommand {
         if json {
             print("{\"records\": \(total.records), \"campaigns\": \(total.campaigns.count), \"already_imported\": \(total.alreadyImported), \"duplicates\": \(total.duplicates), \"skipped\": \(skipped)}")
         }
+    }
+}
+
+/// `coordctl dataset retime`: measures a random sample of a device's recorded schedules
+/// again, as a campaign of given schedules, to know how well the labels repeat.
+struct DatasetRetime: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retime",
+        abstract: "Launch a campaign that measures a random sample of a device's verified records again (see dataset noise).",
+        discussion: "Run it with an agent of that same device (target) connected, and nothing else running.")
+    @OptionGroup var control: ControlOptions
+    @Option(help: "The database holding the records.") var db: String
+    @Option(help: "The device: a fingerprint or a target name (x86-64-v3, ...).") var device: String
+    @Option(help: "Records to measure again.") var sample = 500
+    @Option(help: "Sampling seed.") var seed: UInt64 = 1
+    @Option(help: "Timed repeats per candidate.") var repeats = 5
+    @Flag(help: "Print {\"campaign\": ID}.") var json = false
+
+    func validate() throws {
+        guard (2...100_000).contains(sample) else { throw ValidationError("--sample must be 2...100000") }
+    }
+
+    func run() throws {
+        let store = try openStore(db)
+        let profiles = try store.deviceProfiles()
+        let devices = Splitter.devices(matching: device, profiles: profiles)
+        guard devices.count == 1, let fingerprint = devices.first else {
+            throw ValidationError(devices.isEmpty ? "no device '\(device)' in \(db)" : "'\(device)' names \(devices.count) devices: give a fingerprint")
+        }
+        var records = try store.records(RecordQuery(devices: [fingerprint])).records
+        var rng = SplitMix64(seed: seed)
+        records.shuffle(using: &rng)
+        var given: [TaskSpec: [Schedule]] = [:]
+        for r in records.prefix(sample) where given[r.task]?.contains(r.schedule) != true { given[r.task, default: []].append(r.schedule) }
+        let tasks = given.keys.sorted { $0.name < $1.name }.map { WeightedTask($0, weight: 1) }
+        var plan = MeasurePlan()
+        plan.repeats = repeats
+        plan.threads = records.first?.threads ?? 1
+        let id = try control.client.launch(workload: Workload(name: "retime:\(fingerprint)", tasks: tasks), trials: 1, devices: [.cpu],
+                                           batchSize: 0, plan: plan, seed: seed, given: given)
+        print(json ? "{\"campaign\": \(id)}" : "campaign \(id) measures \(given.values.reduce(0) { $0 + $1.count }) recorded schedules of \(tasks.count) tasks again")
+    }
+}
+
+/// `coordctl dataset noise`: the test-retest figures of a retime campaign.
+struct DatasetNoise: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "noise",
+        abstract: "Compare a retime campaign with the first measurements: test-retest PCA and the median difference.")
+    @Option(help: "The database.") var db: String
+    @Option(help: "The retime campaign.") var campaign: Int64
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let store = try openStore(db)
+        guard try store.campaignExists(campaign) else { throw ValidationError("no campaign \(campaign) in \(db)") }
+        let all = try store.records(RecordQuery()).records
+        let jobs = Set(try store.export(campaign: campaign).map(\.candidate))
+        let second = all.filter { jobs.contains($0.candidateID) }
+        let first = all.filter { !jobs.contains($0.candidateID) }
+        let r = Retest.compare(first: first, second: second)
+        guard r.pairs > 0 else { throw ValidationError("campaign \(campaign) has no record that was measured before") }
+        if json { print(jsonLine(r)); return }
+        print("test-retest over \(r.pairs) records in \(r.groups) (task, device) groups: PCA \(String(format: "%.3f", r.pca)), median difference \(String(format: "%.1f", r.medianDifference * 100))%")
     }
 }

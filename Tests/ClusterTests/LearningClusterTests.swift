@@ -45,4 +45,24 @@ import Glibc
         let status = try cluster.client.status()
         #expect(status.models.contains { $0.version > 0 }, "status shows the model in use")
     }
+
+    /// Given schedules (a retime) are measured exactly, once each, and nothing else.
+    @Test func givenSchedulesAreMeasuredAsTheyAreAndNothingElse() throws {
+        let cluster = try makeCluster(agents: 1)
+        defer { cluster.stopAll() }
+        let w = try smallWorkload()
+        let given: [TaskSpec: [Schedule]] = [
+            w.tasks[0].task: [Schedule(["mr": 2, "nr": 16]), Schedule(["mr": 4, "nr": 16]), Schedule(["mr": 4, "nr": 16])],
+            w.tasks[1].task: [Schedule(["bogus": 1])],
+        ]
+        var plan = MeasurePlan()
+        plan.repeats = 2
+        plan.minRepeatSeconds = 0.001
+        let id = try cluster.client.launch(workload: w, trials: 1, devices: [.cpu], batchSize: 2, plan: plan, seed: 1, given: given)
+        try waitFor(cluster, campaign: id) { $0.state == "completed" }
+        let rows = try Store(readOnlyPath: cluster.databasePath).export(campaign: id)
+        #expect(rows.count == 3, "the repeated schedule once: \(rows.map(\.schedule))")
+        #expect(Set(rows.map(\.schedule)) == ["mr=2;nr=16", "mr=4;nr=16", "bogus=1"])
+        #expect(rows.allSatisfy { $0.provenance.proposer == "given" })
+    }
 }

@@ -133,3 +133,19 @@ let trainingTasks = [try! TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k"
         #expect(try OnlineTrainer().restore(deviceClass: .cuda, database: store) == nil)
     }
 }
+
+@Suite struct TestRetest {
+    @Test func theSameTimingsTwiceRepeatPerfectlyAndNoiseShows() throws {
+        let first = syntheticRecords(tasks: trainingTasks, devices: [Profiles.avx2], perGroup: 30, seed: 8)
+        let same = Retest.compare(first: first, second: first)
+        #expect(same.pairs == first.count && same.pca == 1 && same.medianDifference == 0)
+        // Every second record 10% slower the second time: some pairs swap, the median moves.
+        let noisy = first.enumerated().map { i, r -> TuningRecord in
+            var r = r; if i % 2 == 0 { r.medianSeconds = r.medianSeconds! * 1.1 }; return r
+        }
+        let n = Retest.compare(first: first, second: noisy)
+        #expect(n.pca < 1 && n.pca > 0.7)
+        #expect(abs(n.medianDifference - 0.05) < 0.051)
+        #expect(Retest.compare(first: first, second: []).pairs == 0)
+    }
+}

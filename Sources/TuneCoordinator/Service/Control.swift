@@ -56,9 +56,13 @@ extension Coordinator {
         guard trials >= 1, trials <= 100_000_000 else { throw WireError.invalid("trials per task must be 1...1000000 (or give a budget)") }
         guard !l.tasks.isEmpty else { throw WireError.invalid("a campaign needs at least one task") }
         var tasks: [WeightedTask] = []
+        var given: [TaskSpec: [Schedule]] = [:]
         for t in l.tasks {
             guard t.weight >= 1 else { throw WireError.invalid("task weights must be >= 1") }
-            tasks.append(WeightedTask(try TaskSpec(wire: t.task), weight: Int(t.weight)))
+            let task = try TaskSpec(wire: t.task)
+            tasks.append(WeightedTask(task, weight: Int(t.weight)))
+            guard t.given.count <= 100_000 else { throw WireError.invalid("at most 100000 given schedules per task") }
+            if !t.given.isEmpty { given[task] = try t.given.map { g throws(WireError) in try Schedule(wire: g.knobs) } }
         }
         var classes = try l.deviceClasses.map { c throws(WireError) in try DeviceClass(wire: c) }
         if classes.isEmpty { classes = [.cpu] }
@@ -72,6 +76,14 @@ extension Coordinator {
         let id = try store.createCampaign(workload: workload, trialsPerTask: trials, deviceClasses: classes,
                                           plan: plan, batchSize: batch, seed: seed, search: search, scheduler: scheduler,
                                           budget: budget)
+        // Given schedules are the job's whole budget: stored now, measured as they are.
+        if !given.isEmpty {
+            for job in try store.activeJobs() where job.campaignID == id {
+                guard let schedules = given[job.task] else { continue }
+                let fresh = try store.insertCandidates(jobID: job.jobID, schedules.map { ProposedSchedule($0, Provenance(proposer: "given")) })
+                try store.setJobTrials(job.jobID, max(1, fresh.count))
+            }
+        }
         try adopt(try store.activeJobs().filter { $0.campaignID == id })
         logger.info("campaign \(id) launched: \(workload.name), \(tasks.count) tasks x \(classes.map(\.rawValue)), \(l.trialsPerTask) trials each")
         return id

@@ -773,11 +773,27 @@ public nonisolated struct Tunefleet_V1_WorkloadTask: Sendable {
 
   public var weight: UInt32 = 0
 
+  /// Schedules to measure as they are (e.g. to re-time recorded ones): when given, the task's
+  /// job measures exactly these and searches no further.
+  public var given: [Tunefleet_V1_GivenSchedule] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _task: Tunefleet_V1_TaskSpec? = nil
+}
+
+public nonisolated struct Tunefleet_V1_GivenSchedule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var knobs: [Tunefleet_V1_Knob] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Tunefleet_V1_LaunchCampaign: @unchecked Sendable {
@@ -2101,7 +2117,7 @@ nonisolated extension Tunefleet_V1_ControlRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tunefleet_V1_WorkloadTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkloadTask"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}task\0\u{1}weight\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}task\0\u{1}weight\0\u{1}given\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2111,6 +2127,7 @@ nonisolated extension Tunefleet_V1_WorkloadTask: SwiftProtobuf.Message, SwiftPro
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._task) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.weight) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.given) }()
       default: break
       }
     }
@@ -2127,12 +2144,46 @@ nonisolated extension Tunefleet_V1_WorkloadTask: SwiftProtobuf.Message, SwiftPro
     if self.weight != 0 {
       try visitor.visitSingularUInt32Field(value: self.weight, fieldNumber: 2)
     }
+    if !self.given.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.given, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tunefleet_V1_WorkloadTask, rhs: Tunefleet_V1_WorkloadTask) -> Bool {
     if lhs._task != rhs._task {return false}
     if lhs.weight != rhs.weight {return false}
+    if lhs.given != rhs.given {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tunefleet_V1_GivenSchedule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GivenSchedule"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}knobs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.knobs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.knobs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.knobs, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tunefleet_V1_GivenSchedule, rhs: Tunefleet_V1_GivenSchedule) -> Bool {
+    if lhs.knobs != rhs.knobs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
