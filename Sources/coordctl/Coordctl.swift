@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TuneConsole
+import TuneLearning
 import TuneCore
 import TuneStore
 import TuneSystem
@@ -265,6 +266,8 @@ struct Export: ParsableCommand {
     @Option(help: "Only this campaign.") var campaign: Int64?
     @Option(help: "jsonl or csv.") var format = "jsonl"
     @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
+    @Flag(help: "Write the cost model's feature table instead (CSV: keys, split columns, label, one column per feature).")
+    var features = false
 
     func validate() throws {
         guard format == "jsonl" || format == "csv" else { throw ValidationError("--format must be jsonl or csv, got '\(format)'") }
@@ -273,6 +276,11 @@ struct Export: ParsableCommand {
     func run() throws {
         let store: Store
         do { store = try Store(readOnlyPath: db) } catch { throw ValidationError("\(error)") }
+        if features {
+            let text = try FeatureTable.csv(store: store)
+            if let output { try writeFile(output, text) } else { print(text, terminator: "") }
+            return
+        }
         let rows = try store.export(campaign: campaign)
         let text = format == "jsonl" ? ExportFormat.jsonl(rows, profiles: try store.deviceProfiles()) : ExportFormat.csv(rows)
         if let output { try writeFile(output, text) } else { print(text, terminator: "") }

@@ -173,3 +173,12 @@ struct ModelEval: ParsableCommand {
         }
     }
 }
+
+extension FeatureTable {
+    /// Every record of the database, with the built-in workloads as networks.
+    static func csv(store: Store) throws -> String {
+        let records = try store.records(RecordQuery(okOnly: true)).records
+        return try csv(records: records, profiles: try store.deviceProfiles(),
+                       networks: BuiltinWorkloads.names.compactMap(BuiltinWorkloads.named))
+    }
+}
