@@ -56,6 +56,9 @@ for level in $levels; do
     rc=$?; [ "$rc" -eq 4 ] && { echo "campaign $id was cancelled" >&2; exit 1; }; sleep 2
   done
   kill "$agent"; wait "$agent" 2>/dev/null || true; agent=""
+  # The next level's campaign starts once the coordinator has let this agent go: a job's
+  # space is built for a connected agent of the class, and it must be the next level's.
+  until "$bin/coordctl" status --control "$control_ep" --json | python3 -c 'import json,sys; sys.exit(any(a["state"] != "lost" for a in json.load(sys.stdin)["agents"]))'; do sleep 1; done
   echo "$key done" >>"$state"
 done
 done
