@@ -105,6 +105,10 @@ public enum Dashboard {
         for c in s.campaigns {
             out += "  #\(c.id) \(c.workload) [\(c.state)] " + bar(done: c.trials_done, total: c.trials_total, width: 30)
                 + " \(c.trials_done)/\(c.trials_total)\n"
+            for e in networkLatency(c) {
+                out += "    network (\(e.deviceClass)): \(formatSeconds(e.tuned)) estimated (sum of weight x best, \(e.tasksTuned)/\(e.tasks) tasks)"
+                    + (e.vendor.map { ", vendor \(formatSeconds($0)) over the same tasks" } ?? "") + "\n"
+            }
             for t in c.tasks {
                 let best = t.best_seconds.map { formatSeconds($0) } ?? "-"
                 let gf = t.best_gflops.map { format1($0) + " GFLOP/s" } ?? ""
@@ -134,6 +138,22 @@ public enum Dashboard {
                 + pad(vendor, 22) + ratio + "\n"
         }
         for n in notes { out += "! \(n): ratios against it flatter the tuned kernels\n" }
+        return out
+    }
+
+    /// The estimated network latency per device class: the sum of weight x best latency over
+    /// the tasks with a verified result, and the vendor libraries' sum over the same tasks.
+    public static func networkLatency(_ c: StatusJSON.Campaign) -> [(deviceClass: String, tuned: Double, vendor: Double?, tasksTuned: Int, tasks: Int)] {
+        var out: [(deviceClass: String, tuned: Double, vendor: Double?, tasksTuned: Int, tasks: Int)] = []
+        for dc in Set(c.tasks.map(\.device_class)).sorted() {
+            let tasks = c.tasks.filter { $0.device_class == dc }
+            let tuned = tasks.filter { $0.best_seconds != nil }
+            guard !tuned.isEmpty else { continue }
+            let sum = tuned.reduce(0.0) { $0 + Double($1.weight) * $1.best_seconds! }
+            let withVendor = tuned.filter { $0.vendor_seconds != nil }
+            let vendor = withVendor.count == tuned.count ? withVendor.reduce(0.0) { $0 + Double($1.weight) * $1.vendor_seconds! } : nil
+            out.append((dc, sum, vendor, tuned.count, tasks.count))
+        }
         return out
     }
 

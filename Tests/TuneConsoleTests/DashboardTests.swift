@@ -24,6 +24,20 @@ import Testing
         #expect(text.contains("! OpenBLAS ran its Prescott kernels"))
     }
 
+    @Test func theNetworkLatencyIsTheWeightedSumOfBests() {
+        let c = StatusJSON.Campaign(id: 1, workload: "w", state: "running", trials_done: 3, trials_total: 9, tasks: [
+            .init(name: "a", device_class: "cpu", weight: 3, trials_done: 1, trials_total: 3, failures: 0, best_seconds: 0.002,
+                  vendor_seconds: 0.003, best_gflops: 1),
+            .init(name: "b", device_class: "cpu", weight: 1, trials_done: 1, trials_total: 3, failures: 0, best_seconds: 0.004,
+                  vendor_seconds: 0.002, best_gflops: 1),
+            .init(name: "c", device_class: "cpu", weight: 1, trials_done: 0, trials_total: 3, failures: 0, best_seconds: nil,
+                  vendor_seconds: nil, best_gflops: nil),
+        ])
+        let e = Dashboard.networkLatency(c)
+        #expect(e.count == 1 && abs(e[0].tuned - 0.010) < 1e-12 && abs(e[0].vendor! - 0.011) < 1e-12)
+        #expect(e[0].tasksTuned == 2 && e[0].tasks == 3)
+    }
+
     @Test func progressBarsFill() {
         #expect(Dashboard.bar(done: 5, total: 10, width: 10) == "[#####.....]")
         #expect(Dashboard.bar(done: 0, total: 0, width: 4) == "[....]")
