@@ -61,7 +61,7 @@ let package = Package(
         // Learning from records: labels, splits, pruning, trainers and evaluation. The agent never links it.
         .target(name: "TuneFeatures", dependencies: ["TuneCore", "CPUKernels", "CUDAKernels"]),
         // Cost-model math: rankers (XGBoost through its C API) and the metrics. Pure but for the shim.
-        .target(name: "TuneModel", dependencies: ["TuneCore", "CXGBoost"]),
+        .target(name: "TuneModel", dependencies: ["TuneCore", "CXGBoost", "COpenBLAS"]),
         .target(name: "TuneLearning", dependencies: ["TuneCore", "TuneFeatures", "TuneModel"]),
 
         // Test support, never a product: replay fleet, simulation, fixed cost models.

@@ -49,9 +49,7 @@ public enum Evaluation {
             var s = settings
             s.kind = k
             let start = Date()
-            var xgb = s.xgb
-            xgb.objective = k == .xgb ? .pairwiseRank : .regression
-            let ranker = try XGBoostRanker.train(train, settings: xgb)
+            let ranker = try Training.fit(s, train)
             let seconds = Date().timeIntervalSince(start)
             let scores = ranker.score(features: test.features, rows: test.rows)
             let report = EvaluationReport(scores: scores, labels: test.labels, groups: test.groups)

@@ -9,6 +9,8 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     case xgb
     /// XGBoost regression on the normalized throughput.
     case xgbRegression = "xgb-reg"
+    /// A ranking MLP (LambdaRank, Adam) over OpenBLAS.
+    case mlp
 }
 
 /// A trained ranker behind the `CostModel` seam: features from the joint extractor, scores
@@ -36,6 +38,7 @@ public struct LearnedCostModel: CostModel {
         var schemaDigest: String
         var featureCount: Int
         var xgb: XGBoostSettings?
+        var mlp: RankMLPSettings?
         var pruning: PruningSettings?
     }
 
@@ -52,6 +55,10 @@ public struct LearnedCostModel: CostModel {
         switch p.kind {
         case .xgb, .xgbRegression:
             let r = try XGBoostRanker(serialized: stored.blob, featureCount: p.featureCount, settings: p.xgb ?? XGBoostSettings())
+            return LearnedCostModel(kind: p.kind, ranker: r, extractor: extractor, version: version)
+        case .mlp:
+            let r = try RankMLP(serialized: stored.blob, settings: p.mlp ?? RankMLPSettings())
+            guard r.featureCount == p.featureCount else { throw ModelError(.corruptModel, "model \(version.id): the MLP takes \(r.featureCount) features, not \(p.featureCount)") }
             return LearnedCostModel(kind: p.kind, ranker: r, extractor: extractor, version: version)
         }
     }

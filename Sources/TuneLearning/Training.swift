@@ -45,6 +45,7 @@ public struct DatasetBuilder: Sendable {
 public struct TrainingSettings: Hashable, Sendable, Codable {
     public var kind = ModelKind.xgb
     public var xgb = XGBoostSettings()
+    public var mlp = RankMLPSettings()
     /// Dataset pruning (the seed paper's), off unless set.
     public var pruning: PruningSettings?
     public init() {}
@@ -71,16 +72,12 @@ public enum Training {
             throw ModelError(.emptyDataset, "no verified (ok) records with a device profile to train on")
         }
         let built = try builder.build(labeled, profiles: profiles)
-        let ranker: any Ranker
-        var xgb = settings.xgb
-        switch settings.kind {
-        case .xgb: xgb.objective = .pairwiseRank
-        case .xgbRegression: xgb.objective = .regression
-        }
-        ranker = try XGBoostRanker.train(built.data, settings: xgb)
+        let ranker = try fit(settings, built.data)
+        let xgb = settings.xgbSettings
         let schema = builder.extractor.schema
         let params = LearnedCostModel.Parameters(kind: settings.kind, schemaVersion: schema.version, schemaDigest: schema.digest,
-                                                 featureCount: schema.count, xgb: xgb, pruning: settings.pruning)
+                                                 featureCount: schema.count, xgb: settings.kind == .mlp ? nil : xgb,
+                                                 mlp: settings.kind == .mlp ? settings.mlp : nil, pruning: settings.pruning)
         let seconds = Date().timeIntervalSince(start)
         let blob: [UInt8]
         do { blob = try ranker.serialized() } catch { throw ModelError(.library, "cannot serialize the model: \(error)") }
@@ -94,9 +91,26 @@ public enum Training {
                             stored: stored, summary: summary, seconds: seconds)
     }
 
+    /// A ranker of the settings' kind trained on `data`.
+    static func fit(_ settings: TrainingSettings, _ data: RankingDataset) throws(ModelError) -> any Ranker {
+        switch settings.kind {
+        case .xgb, .xgbRegression: return try XGBoostRanker.train(data, settings: settings.xgbSettings)
+        case .mlp: return try RankMLP.train(data, settings: settings.mlp)
+        }
+    }
+
     static func json<T: Encodable>(_ v: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return (try? String(decoding: e.encode(v), as: UTF8.self)) ?? "{}"
+    }
+}
+
+extension TrainingSettings {
+    /// The XGBoost settings with the objective the kind stands for.
+    var xgbSettings: XGBoostSettings {
+        var x = xgb
+        x.objective = kind == .xgbRegression ? .regression : .pairwiseRank
+        return x
     }
 }

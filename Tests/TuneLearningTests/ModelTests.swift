@@ -103,3 +103,66 @@ func syntheticData(groups: Int, seed: UInt64) throws -> RankingDataset {
         print("xgboost scoring: \(Int(Double(rows) / seconds)) candidates/s on one thread (300 trees, depth 6)")
     }
 }
+
+@Suite struct RankMLPBehaviour {
+    /// Backpropagation against central finite differences, for every weight and bias of a
+    /// small net, with the pairs (and their LambdaRank weights) held fixed.
+    @Test func gradientsMatchFiniteDifferences() throws {
+        var s = RankMLPSettings()
+        s.hidden = [8, 6]
+        let d = 5, n = 7
+        var rng = SplitMix64(seed: 11)
+        let x = (0..<(n * d)).map { _ in Float.random(in: -1..<1, using: &rng) }
+        let m = RankMLP.initial(featureCount: d, settings: s, mean: [Float](repeating: 0, count: d), scale: [Float](repeating: 1, count: d))
+        let labels = (0..<n).map { Double($0 + 1) / Double(n) }
+        let pairs = RankMLP.pairs(scores: m.forward(x, rows: n).last!, labels: labels, limit: 1000, rng: &rng)
+        #expect(pairs.count == n * (n - 1) / 2)
+        let (_, dW, dB) = m.lossAndGradients(x, rows: n, pairs: pairs)
+        func loss() -> Double { Double(m.lossAndGradients(x, rows: n, pairs: pairs).loss) }
+        var worst = 0.0, checked = 0
+        for l in m.weights.indices {
+            for (isBias, count) in [(false, m.weights[l].count), (true, m.biases[l].count)] {
+                for i in 0..<count {
+                    let eps: Float = 1e-2
+                    func set(_ v: Float) { if isBias { m.biases[l][i] = v } else { m.weights[l][i] = v } }
+                    let orig = isBias ? m.biases[l][i] : m.weights[l][i]
+                    set(orig + eps); let up = loss()
+                    set(orig - eps); let down = loss()
+                    set(orig)
+                    let numeric = (up - down) / (2 * Double(eps))
+                    let analytic = Double(isBias ? dB[l][i] : dW[l][i])
+                    let err = abs(numeric - analytic) / max(1e-3, abs(numeric) + abs(analytic))
+                    worst = max(worst, err)
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == 5 * 8 + 8 + 8 * 6 + 6 + 6 + 1)
+        #expect(worst < 0.05, "largest relative error \(worst)")
+    }
+
+    @Test func learnsASyntheticRankingDeterministically() throws {
+        let train = try syntheticData(groups: 20, seed: 1), test = try syntheticData(groups: 5, seed: 2)
+        var s = RankMLPSettings()
+        s.hidden = [32, 32]
+        s.epochs = 30
+        s.learningRate = 3e-3
+        let m = try RankMLP.train(train, settings: s)
+        let scores = m.score(features: test.features, rows: test.rows)
+        let r = EvaluationReport(scores: scores, labels: test.labels, groups: test.groups)
+        #expect(r.pca > 0.8, "held-out PCA \(r.pca)")
+        let again = try RankMLP.train(train, settings: s)
+        #expect(again.score(features: test.features, rows: test.rows) == scores, "the same seed, the same model")
+        let back = try RankMLP(serialized: try m.serialized())
+        #expect(back.score(features: test.features, rows: test.rows) == scores)
+    }
+
+    @Test func corruptBytesAreErrors() throws {
+        var s = RankMLPSettings(); s.hidden = [4]; s.epochs = 1
+        let good = try RankMLP.train(try syntheticData(groups: 2, seed: 3), settings: s).serialized()
+        var wrongCount = good; wrongCount[9] = 99
+        for bad in [[], Array(good.prefix(20)), Array("TFMLQ".utf8) + good.dropFirst(5), wrongCount, good + [0]] {
+            #expect(throws: ModelError.self) { try RankMLP(serialized: bad) }
+        }
+    }
+}
