@@ -16,7 +16,7 @@ per="${PER_TASK:-22}"
 rounds="${ROUNDS:-3}"
 levels="${LEVELS:-x86-64-v2 x86-64-v3 x86-64-v4}"
 workloads="${WORKLOADS:-resnet50,mobilenetv2,inceptionv3,bert-base}"
-bin="$root/.build/release"
+bin="${BIN:-$root/.build/release}"
 [ -x "$bin/coordd" ] && [ -x "$bin/tune-agent" ] && [ -x "$bin/coordctl" ] || (cd "$root" && swift build -c release)
 mkdir -p "$dir"
 state="$dir/state"

@@ -10,7 +10,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$(realpath -m "${1:-$root/.build-dataset}")"
 sample="${SAMPLE:-250}"
 levels="${LEVELS:-x86-64-v2 x86-64-v3 x86-64-v4}"
-bin="$root/.build/release"
+bin="${BIN:-$root/.build/release}"
 [ -f "$dir/collect.db" ] || { echo "no $dir/collect.db: run tools/collect-reference.sh first" >&2; exit 1; }
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c "${CPU:-0}")
