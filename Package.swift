@@ -63,6 +63,7 @@ let package = Package(
 
         .testTarget(name: "TuneCoreTests", dependencies: ["TuneCore"]),
         .testTarget(name: "TuneWireTests", dependencies: ["TuneWire"]),
+        .testTarget(name: "TuneSystemTests", dependencies: ["TuneSystem"]),
         .testTarget(name: "TuneTransportTests", dependencies: ["TuneTransport"]),
         .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "KernelReference", "TuneAgent"]),
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,4 +18,13 @@ int tf_pin_to_current_cpu(void) {
 
 int tf_die_with_parent(void) {
     return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+// pthread_setname_np/getname_np are GNU extensions too. Linux keeps 15 bytes plus the zero.
+int tf_set_thread_name(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
+}
+
+int tf_get_thread_name(char *buffer, unsigned long size) {
+    return pthread_getname_np(pthread_self(), buffer, size);
 }

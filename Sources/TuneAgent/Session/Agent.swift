@@ -73,7 +73,7 @@ public final class Agent {
     /// (the coordinator refused us for good, a socket cannot be made).
     public func run(stop: StopSignal) throws {
         try makeDirectories(settings.workDir)
-        pipeline.start()
+        try pipeline.start()
         defer { pipeline.stop() }
         var socket = try connect()
         var welcomed = false

@@ -47,8 +47,10 @@ final class BatchPipeline: @unchecked Sendable {
         wake.signal()
     }
 
-    func start() {
-        startThread(name: "batch-pipeline") { [self] in
+    /// Starts the pipeline thread; throws when no thread can be made (nothing would ever
+    /// be measured, so the agent must not say hello).
+    func start() throws(SystemError) {
+        try startThread(name: "batch-pipeline") { [self] in
             while !stopped.load(ordering: .relaxed) {
                 wake.wait()
                 while let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
