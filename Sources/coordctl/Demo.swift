@@ -44,26 +44,30 @@ struct Demo: ParsableCommand {
         plan.minRepeatSeconds = 0.01
         let id = try cluster.client.launch(workload: workload, trials: trials, devices: [.cpu], batchSize: 4, plan: plan, seed: 0)
         var lastPrint = 0.0
-        var final: StatusJSON.Campaign?
-        while final == nil {
-            if interrupted.isSet {
-                log("interrupted: stopping the cluster")
-                throw ExitCode(130)
-            }
-            if Monotonic.now() - started > timeout { throw ValidationError("demo did not finish within \(timeout) s") }
-            let s = StatusJSON(try cluster.client.status())
-            guard let c = s.campaigns.first(where: { $0.id == id }) else { throw ValidationError("campaign \(id) vanished") }
-            if c.state == "completed" { final = c; if tty { print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s)) }; break }
-            if tty {
-                print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s))
-            } else if Monotonic.now() - lastPrint >= 5 {
-                log("campaign \(id): \(c.trials_done)/\(c.trials_total) trials, \(Dashboard.format1(s.results_per_second)) results/s")
-                lastPrint = Monotonic.now()
-            }
-            Monotonic.sleep(tty ? 0.5 : 0.25)
+        var seen: StatusJSON?
+        do {
+            _ = try cluster.client.waitForCampaign(id, timeout: timeout - (Monotonic.now() - started),
+                                                          poll: tty ? 0.5 : 0.25, observe: { report, c in
+                if interrupted.isSet {
+                    log("interrupted: stopping the cluster")
+                    throw ExitCode(130)
+                }
+                let s = StatusJSON(report)
+                seen = s
+                if tty {
+                    print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s))
+                } else if c.state != "completed" && Monotonic.now() - lastPrint >= 5 {
+                    log("campaign \(id): \(c.trialsDone)/\(c.trialsTotal) trials, \(Dashboard.format1(s.results_per_second)) results/s")
+                    lastPrint = Monotonic.now()
+                }
+            })
+        } catch ControlClient.CampaignWaitError.timedOut {
+            throw ValidationError("demo did not finish within \(timeout) s")
+        } catch ControlClient.CampaignWaitError.noSuchCampaign {
+            throw ValidationError("campaign \(id) vanished")
         }
         let wall = Monotonic.now() - started
-        guard let c = final else { return }
+        guard let c = seen?.campaigns.first(where: { $0.id == id }) else { throw ValidationError("campaign \(id) vanished") }
         if json {
             struct Summary: Encodable {
                 var campaign: Int64; var wall_seconds: Double; var results: Int; var dir: String
