@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
-        .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneTransport", "TuneWire", "TuneSystem"]),
+        .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem"]),
         .testTarget(name: "ClusterTests", dependencies: ["TuneCoordinator", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
     ]
 )
