@@ -87,8 +87,7 @@ public final class CPURunner: KernelRunner {
     public func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult {
         let (buffers, reference) = prepare(task)
         guard let vendor = VendorKernel.make(task: task, threads: plan.threads) else {
-            return MeasureResult(candidateID: vendorBaselineCandidateID, status: .invalidSchedule,
-                                 errorText: "no vendor library routine for \(task.op.rawValue)", detail: ["library": "none"])
+            return .missingVendorRoutine(library: "openblas", task: task)
         }
         var r = time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: vendorBaselineCandidateID,
                      compileSeconds: 0) { vendor.run(buffers.args) }
