@@ -29,6 +29,8 @@ let package = Package(
         ]),
         .target(name: "CPUKernels", dependencies: ["TuneCore"]),
         .target(name: "CUDAKernels", dependencies: ["TuneCore"]),
+        // The one device-class-to-space mapping, for agent and coordinator alike.
+        .target(name: "TuneSpaces", dependencies: ["TuneCore", "CPUKernels", "CUDAKernels"]),
         // Reference implementations, input data, verification and vendor baselines (OpenBLAS).
         .target(name: "KernelReference", dependencies: ["TuneCore", "COpenBLAS"]),
 
@@ -38,7 +40,7 @@ let package = Package(
         .target(name: "TuneTransport", dependencies: ["CZeroMQ", "TuneSystem"]),
         .target(name: "CUDADriver", dependencies: ["TuneCore"]),
         .target(name: "TuneAgent", dependencies: [
-            "TuneCore", "TuneWire", "TuneTransport", "TuneSystem", "CPUKernels", "CUDAKernels",
+            "TuneCore", "TuneWire", "TuneTransport", "TuneSystem", "CPUKernels", "CUDAKernels", "TuneSpaces",
             "CUDADriver", "KernelReference", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "TuneStore", dependencies: [
@@ -63,6 +65,7 @@ let package = Package(
 
         .testTarget(name: "TuneCoreTests", dependencies: ["TuneCore"]),
         .testTarget(name: "TuneWireTests", dependencies: ["TuneWire"]),
+        .testTarget(name: "TuneSpacesTests", dependencies: ["TuneSpaces", "CPUKernels", "CUDAKernels"]),
         .testTarget(name: "TuneSystemTests", dependencies: ["TuneSystem"]),
         .testTarget(name: "TuneTransportTests", dependencies: ["TuneTransport"]),
         .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "KernelReference", "TuneAgent"]),

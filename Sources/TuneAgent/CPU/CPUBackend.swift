@@ -1,6 +1,7 @@
 import CPUKernels
 import KernelReference
 import TuneCore
+import TuneSpaces
 import TuneSystem
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ public struct CPUBuilder: KernelBuilder {
     }
 
     public func space(for task: TaskSpec, plan: MeasurePlan) -> (any ScheduleSpace)? {
-        CPUKernels.space(for: task, device: profile, threads: plan.threads)
+        SpaceCatalog.space(for: task, device: profile, plan: plan)
     }
 
     public func build(task: TaskSpec, candidate: Candidate, plan: MeasurePlan, workDir: String) -> BuildOutcome {
