@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "coordd", targets: ["coordd"]),
         .executable(name: "tune-agent", targets: ["tune-agent"]),
         .executable(name: "coordctl", targets: ["coordctl"]),
+        // The GPU check (tools/cuda/build_bench.sh builds it statically for a GPU node).
+        .executable(name: "tunefleet-gpu-bench", targets: ["tunefleet-gpu-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -58,10 +60,18 @@ let package = Package(
         .executableTarget(name: "tune-agent", dependencies: [
             "TuneAgent", "TuneTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tunefleet-gpu-bench", dependencies: [
+            "TuneCore", "TuneSystem", "CSystemShim", "CUDAKernels", "CUDADriver", "CUDATestSupport",
+        ]),
         .executableTarget(name: "coordctl", dependencies: [
             "TuneCoordinator", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Test support, never part of a production product: CUDA fixtures (profiles, small
+        // tasks, a double-precision reference) and the host shim that runs generated CUDA C
+        // on the CPU. Shared by CUDAKernelsTests and the GPU bench.
+        .target(name: "CUDATestSupport", dependencies: ["TuneCore", "CUDAKernels"]),
 
         .testTarget(name: "TuneCoreTests", dependencies: ["TuneCore"]),
         .testTarget(name: "TuneWireTests", dependencies: ["TuneWire"]),
@@ -70,7 +80,7 @@ let package = Package(
         .testTarget(name: "TuneTransportTests", dependencies: ["TuneTransport"]),
         .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "KernelReference", "TuneAgent"]),
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
-        .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
+        .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent", "CUDATestSupport"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
         .testTarget(name: "TuneCoordinatorTests", dependencies: ["TuneCoordinator", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem"]),

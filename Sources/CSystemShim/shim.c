@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include "csystemshim.h"
 
@@ -27,4 +28,10 @@ int tf_set_thread_name(const char *name) {
 
 int tf_get_thread_name(char *buffer, unsigned long size) {
     return pthread_getname_np(pthread_self(), buffer, size);
+}
+
+// Swift 6 cannot touch C's `stdout` global (shared mutable state): line-buffer it here, so
+// a program piped into tee shows each line as it is printed.
+void tf_line_buffer_stdout(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
 }

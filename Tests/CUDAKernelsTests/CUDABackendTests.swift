@@ -1,5 +1,6 @@
 import CUDADriver
 import CUDAKernels
+import CUDATestSupport
 import Foundation
 import Testing
 import TuneAgent

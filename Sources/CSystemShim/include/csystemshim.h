@@ -9,4 +9,6 @@ int tf_die_with_parent(void);
 int tf_set_thread_name(const char *name);
 /// The calling thread's name into `buffer`; 0 on success, else an errno.
 int tf_get_thread_name(char *buffer, unsigned long size);
+/// Makes stdout line-buffered.
+void tf_line_buffer_stdout(void);
 #endif
