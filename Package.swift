@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "coordd", targets: ["coordd"]),
         .executable(name: "tune-agent", targets: ["tune-agent"]),
         .executable(name: "coordctl", targets: ["coordctl"]),
+        // The GPU check (tools/cuda/build_bench.sh builds it statically for a GPU node).
+        .executable(name: "tunefleet-gpu-bench", targets: ["tunefleet-gpu-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +32,8 @@ let package = Package(
         ]),
         .target(name: "CPUKernels", dependencies: ["TuneCore"]),
         .target(name: "CUDAKernels", dependencies: ["TuneCore"]),
+        // The one device-class-to-space mapping, for agent and coordinator alike.
+        .target(name: "TuneSpaces", dependencies: ["TuneCore", "CPUKernels", "CUDAKernels"]),
         // Reference implementations, input data, verification and vendor baselines (OpenBLAS).
         .target(name: "KernelReference", dependencies: ["TuneCore", "COpenBLAS"]),
 
@@ -39,7 +43,7 @@ let package = Package(
         .target(name: "TuneTransport", dependencies: ["CZeroMQ", "TuneSystem"]),
         .target(name: "CUDADriver", dependencies: ["TuneCore"]),
         .target(name: "TuneAgent", dependencies: [
-            "TuneCore", "TuneWire", "TuneTransport", "TuneSystem", "CPUKernels", "CUDAKernels",
+            "TuneCore", "TuneWire", "TuneTransport", "TuneSystem", "CPUKernels", "CUDAKernels", "TuneSpaces",
             "CUDADriver", "KernelReference", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "TuneStore", dependencies: [
@@ -48,7 +52,7 @@ let package = Package(
         // Search strategies and task schedulers: pure, tested with fake models and results.
         .target(name: "TuneSearch", dependencies: ["TuneCore"]),
         .target(name: "TuneCoordinator", dependencies: [
-            "TuneCore", "TuneWire", "TuneTransport", "TuneStore", "TuneSystem", "TuneSearch", "CPUKernels",
+            "TuneCore", "TuneWire", "TuneTransport", "TuneStore", "TuneSystem", "TuneSearch", "TuneSpaces", "CPUKernels",
             "CUDAKernels", .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -74,24 +78,35 @@ let package = Package(
         .executableTarget(name: "tune-agent", dependencies: [
             "TuneAgent", "TuneTransport", "KernelReference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tunefleet-gpu-bench", dependencies: [
+            "TuneCore", "TuneSystem", "CSystemShim", "CUDAKernels", "CUDADriver", "CUDATestSupport",
+        ]),
         .executableTarget(name: "coordctl", dependencies: [
             "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem", "TuneFeatures", "TuneLearning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Test support, never part of a production product: CUDA fixtures (profiles, small
+        // tasks, a double-precision reference) and the host shim that runs generated CUDA C
+        // on the CPU. Shared by CUDAKernelsTests and the GPU bench.
+        .target(name: "CUDATestSupport", dependencies: ["TuneCore", "CUDAKernels"]),
+
         .testTarget(name: "TuneCoreTests", dependencies: ["TuneCore"]),
         .testTarget(name: "TuneWireTests", dependencies: ["TuneWire"]),
+        .testTarget(name: "TuneSpacesTests", dependencies: ["TuneSpaces", "CPUKernels", "CUDAKernels"]),
+        .testTarget(name: "TuneSystemTests", dependencies: ["TuneSystem"]),
         .testTarget(name: "TuneTransportTests", dependencies: ["TuneTransport"]),
         .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "KernelReference", "TuneAgent"]),
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
-        .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent"]),
+        .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent", "CUDATestSupport"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
         .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning", "TuneFeatures", "TuneModel", "CPUKernels", "CUDAKernels", "TuneStore"]),
         .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
         .testTarget(name: "TuneCoordinatorTests", dependencies: [
-            "TuneCoordinator", "TuneSearch", "TuneTestKit", "TuneStore", .product(name: "Logging", package: "swift-log"),
+            "TuneCoordinator", "TuneSearch", "TuneSpaces", "TuneTestKit", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem",
+            .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore"]),
+        .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem"]),
         .testTarget(name: "ClusterTests", dependencies: ["TuneConsole", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
     ]
 )

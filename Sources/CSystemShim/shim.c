@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include "csystemshim.h"
 
@@ -17,4 +19,19 @@ int tf_pin_to_current_cpu(void) {
 
 int tf_die_with_parent(void) {
     return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+// pthread_setname_np/getname_np are GNU extensions too. Linux keeps 15 bytes plus the zero.
+int tf_set_thread_name(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
+}
+
+int tf_get_thread_name(char *buffer, unsigned long size) {
+    return pthread_getname_np(pthread_self(), buffer, size);
+}
+
+// Swift 6 cannot touch C's `stdout` global (shared mutable state): line-buffer it here, so
+// a program piped into tee shows each line as it is printed.
+void tf_line_buffer_stdout(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
 }

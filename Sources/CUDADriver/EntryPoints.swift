@@ -129,9 +129,11 @@ struct DriverAPI: @unchecked Sendable {
     let cuGetErrorName: CUGetErrorNameFn?
     let graphs: GraphAPI?
 
-    static func load() throws(CUDAError) -> DriverAPI {
-        guard let lib = DynamicLibrary.open("libcuda.so.1") ?? DynamicLibrary.open("libcuda.so") else {
-            throw CUDAError(kind: .noDriver, function: "dlopen(libcuda.so.1)", message: DynamicLibrary.lastError())
+    /// Opens `path`, or the system's driver (`libcuda.so.1`, then `libcuda.so`) when nil.
+    static func load(path: String? = nil) throws(CUDAError) -> DriverAPI {
+        let names = path.map { [$0] } ?? ["libcuda.so.1", "libcuda.so"]
+        guard let lib = names.lazy.compactMap({ DynamicLibrary.open($0) }).first else {
+            throw CUDAError(kind: .noDriver, function: "dlopen(\(names[0]))", message: DynamicLibrary.lastError())
         }
         // CUDA 12.8+ adds a _v2; the original stays exported for compatibility.
         let elapsed: CUEventElapsedFn

@@ -12,13 +12,19 @@ public struct CUDALibrarySettings: Hashable, Sendable {
     public var nvrtcPath: String?
     /// An explicit cuBLAS library (file) or folder; searched first.
     public var cublasPath: String?
+    /// The driver library (libcuda) to open instead of the system's `libcuda.so.1`: a
+    /// driver installed off the loader's path, or a missing file to exercise the no-driver
+    /// path on a machine that has one.
+    public var driverPath: String?
     /// Environment the search may read (`TUNEFLEET_NVRTC`, `TUNEFLEET_CUBLAS`,
     /// `VIRTUAL_ENV`, `CONDA_PREFIX`, `HOME`). Executables pass their process environment;
     /// tests pass what they want.
     public var environment: [String: String]
 
-    public init(nvrtcPath: String? = nil, cublasPath: String? = nil, environment: [String: String] = [:]) {
-        self.nvrtcPath = nvrtcPath; self.cublasPath = cublasPath; self.environment = environment
+    public init(nvrtcPath: String? = nil, cublasPath: String? = nil, driverPath: String? = nil,
+                environment: [String: String] = [:]) {
+        self.nvrtcPath = nvrtcPath; self.cublasPath = cublasPath; self.driverPath = driverPath
+        self.environment = environment
     }
 
     /// The variables the search reads, taken from this process's environment.
@@ -70,7 +76,7 @@ public final class CUDALibraries: Sendable {
     }
 
     func driver() throws(CUDAError) -> DriverAPI {
-        try loaded(\.driver) { () throws(CUDAError) in try DriverAPI.load() }
+        try loaded(\.driver) { () throws(CUDAError) in try DriverAPI.load(path: settings.driverPath) }
     }
 
     func nvrtc() throws(CUDAError) -> NVRTCAPI {

@@ -1,4 +1,5 @@
 import TuneCore
+import TuneSystem
 import TuneTransport
 import TuneWire
 
@@ -74,5 +75,56 @@ public struct ControlClient {
         var r = Tunefleet_V1_ControlRequest()
         r.launch = l
         return try request(r).launched.campaignID
+    }
+}
+
+extension ControlClient {
+    /// Why `waitForCampaign` stopped without the campaign reaching the awaited state.
+    public enum CampaignWaitError: Error, CustomStringConvertible {
+        case noSuchCampaign(Int64)
+        case cancelled(Int64)
+        /// `last` is the campaign as last seen (nil if the coordinator never answered).
+        case timedOut(Int64, seconds: Double, last: Tunefleet_V1_CampaignStatus?)
+
+        public var description: String {
+            switch self {
+            case .noSuchCampaign(let id): return "no campaign \(id)"
+            case .cancelled(let id): return "campaign \(id) was cancelled"
+            case .timedOut(let id, let seconds, let last):
+                let progress = last.map { ": \($0.trialsDone)/\($0.trialsTotal) trials" } ?? ""
+                return "campaign \(id) did not reach the awaited state within \(seconds) s\(progress)"
+            }
+        }
+    }
+
+    /// Asks for the status every `poll` seconds until campaign `id` satisfies `until`
+    /// (by default: completed) and returns it as seen then. `observe` sees every report
+    /// first (progress lines, a dashboard, a check for an interrupt) and may throw to stop.
+    /// A cancelled campaign that does not satisfy `until` ends the wait. `timeout` nil waits
+    /// for ever. With `retryUnanswered`, a status request that fails (a coordinator being
+    /// restarted) is retried until the timeout instead of thrown.
+    public func waitForCampaign(
+        _ id: Int64, timeout: Double? = nil, poll: Double = 0.25, retryUnanswered: Bool = false,
+        until done: (Tunefleet_V1_CampaignStatus) -> Bool = { $0.state == "completed" },
+        observe: (Tunefleet_V1_StatusReport, Tunefleet_V1_CampaignStatus) throws -> Void = { _, _ in }
+    ) throws -> Tunefleet_V1_CampaignStatus {
+        let start = Monotonic.now()
+        var last: Tunefleet_V1_CampaignStatus?
+        while true {
+            do {
+                let report = try status()
+                guard let c = report.campaigns.first(where: { $0.id == id }) else { throw CampaignWaitError.noSuchCampaign(id) }
+                last = c
+                try observe(report, c)
+                if done(c) { return c }
+                if c.state == "cancelled" { throw CampaignWaitError.cancelled(id) }
+            } catch is ControlError where retryUnanswered {
+                // Not answered this time; ask again until the timeout.
+            }
+            if let timeout, Monotonic.now() - start > timeout {
+                throw CampaignWaitError.timedOut(id, seconds: timeout, last: last)
+            }
+            Monotonic.sleep(poll)
+        }
     }
 }

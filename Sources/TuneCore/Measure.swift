@@ -81,3 +81,25 @@ public struct Candidate: Hashable, Codable, Sendable {
 
 /// The id of the vendor-library pseudo-candidate in a batch's results.
 public let vendorBaselineCandidateID: Int64 = 0
+
+extension MeasureResult {
+    /// The `detail` key of a vendor baseline that could not be timed because the vendor
+    /// library has no routine for the task; its value is `missing`.
+    public static let vendorRoutineKey = "vendor_routine"
+
+    /// The vendor baseline of a task the vendor library cannot run (softmax on OpenBLAS,
+    /// convolution on cuBLAS): nothing was generated, run or timed. The status stays
+    /// `invalid_schedule` ("rejected before code generation", a value every peer decodes);
+    /// `detail[vendorRoutineKey] == "missing"` says why, so no reader takes it for a
+    /// rejected schedule.
+    public static func missingVendorRoutine(library: String, task: TaskSpec) -> MeasureResult {
+        MeasureResult(candidateID: vendorBaselineCandidateID, status: .invalidSchedule,
+                      errorText: "\(library) has no routine for \(task.op.rawValue)",
+                      detail: ["library": library, vendorRoutineKey: "missing"])
+    }
+
+    /// Whether this is a vendor baseline whose library has no routine for the task.
+    public var isMissingVendorRoutine: Bool {
+        candidateID == vendorBaselineCandidateID && detail[Self.vendorRoutineKey] == "missing"
+    }
+}

@@ -117,24 +117,49 @@ public func environmentValue(_ name: String) -> String? {
     return String(cString: v)
 }
 
-/// Starts a dedicated OS thread: blocking loops (sockets, child processes) must not sit on
-/// Swift concurrency's small cooperative pool.
-public func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
-    final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+/// Starts a dedicated OS thread named `name` (truncated to the 15 bytes Linux keeps):
+/// blocking loops (sockets, child processes) must not sit on Swift concurrency's small
+/// cooperative pool. Throws when the thread cannot be created; the body never runs on the
+/// caller instead, which would block it forever.
+public func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+    final class Box: @unchecked Sendable {
+        let name: String; let body: @Sendable () -> Void
+        init(_ n: String, _ b: @escaping @Sendable () -> Void) { name = n; body = b }
+    }
+    let box = Unmanaged.passRetained(Box(threadName(name), body)).toOpaque()
     var tid = pthread_t()
     let rc = pthread_create(&tid, nil, { arg in
         let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
+        _ = tf_set_thread_name(b.name)
         b.body()
         return nil
     }, box)
     if rc != 0 {
         Unmanaged<AnyObject>.fromOpaque(box).release()
-        body()
-        return
+        throw SystemError("pthread_create(\(name))", errno: rc)
     }
     pthread_detach(tid)
-    _ = name
+}
+
+/// `name` cut to at most 15 UTF-8 bytes (the kernel's limit for a thread name, without the
+/// terminating zero), never in the middle of a character.
+public func threadName(_ name: String) -> String {
+    var out = ""
+    var bytes = 0
+    for ch in name {
+        let n = String(ch).utf8.count
+        if bytes + n > 15 { break }
+        out.append(ch)
+        bytes += n
+    }
+    return out
+}
+
+/// The calling thread's name as the kernel has it (nil where it cannot be read).
+public func currentThreadName() -> String? {
+    var buf = [CChar](repeating: 0, count: 64)
+    guard tf_get_thread_name(&buf, UInt(buf.count)) == 0 else { return nil }
+    return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Pins the calling thread to the CPU it runs on, so single-threaded samples don't migrate

@@ -125,15 +125,21 @@ public final class ZAPAuthenticator: Sendable {
         let stop = stopSignal, done = stopped
         let current = Shared(allow)
         allowList = current
-        startThread(name: "zap") {
-            defer { box.socket.close(); done.stop() }
-            while !stop.isSet {
-                guard (try? ZMQPoller.pollInput([box.socket], timeout: 0.1))?.first == true,
-                      let frames = try? box.socket.receive(wait: false) else { continue }
-                let (reply, decision) = Self.answer(frames, allow: current.value)
-                try? box.socket.send(reply)
-                if let decision { decided(decision) }
+        do {
+            try startThread(name: "zap") {
+                defer { box.socket.close(); done.stop() }
+                while !stop.isSet {
+                    guard (try? ZMQPoller.pollInput([box.socket], timeout: 0.1))?.first == true,
+                          let frames = try? box.socket.receive(wait: false) else { continue }
+                    let (reply, decision) = Self.answer(frames, allow: current.value)
+                    try? box.socket.send(reply)
+                    if let decision { decided(decision) }
+                }
             }
+        } catch {
+            // Without the thread no handshake would ever be answered: refuse to start.
+            socket.close()
+            throw ZMQError(function: error.function, errno: error.errno)
         }
     }
 

@@ -48,17 +48,13 @@ struct BenchCPU: ParsableCommand {
         plan.runTimeoutSeconds = 120
         let id = try cluster.client.launch(workload: workload, trials: trials, devices: [.cpu], batchSize: 4, plan: plan, seed: 0)
         var lastLine = 0.0
-        while true {
+        _ = try cluster.client.waitForCampaign(id, poll: 0.5, observe: { _, c in
             if interrupted.isSet { throw ExitCode(130) }
-            let s = StatusJSON(try cluster.client.status())
-            guard let c = s.campaigns.first(where: { $0.id == id }) else { throw ValidationError("campaign vanished") }
-            if c.state == "completed" { break }
             if Monotonic.now() - lastLine > 10 {
-                FileHandle.standardError.write(Data("bench: \(c.trials_done)/\(c.trials_total) trials\n".utf8))
+                FileHandle.standardError.write(Data("bench: \(c.trialsDone)/\(c.trialsTotal) trials\n".utf8))
                 lastLine = Monotonic.now()
             }
-            Monotonic.sleep(0.5)
-        }
+        })
         cluster.stopAll()
         let store = try Store(readOnlyPath: cluster.databasePath)
         guard let summary = try store.campaigns().first(where: { $0.id == id }) else { throw ValidationError("no campaign") }

@@ -205,22 +205,18 @@ struct Wait: ParsableCommand {
     @Option(help: "Give up after this many seconds (0: never).") var timeout = 0.0
 
     func run() throws {
-        let start = Monotonic.now()
-        while true {
-            let s = try control.client.status()
-            guard let c = s.campaigns.first(where: { $0.id == id }) else {
-                throw ValidationError("no campaign \(id)")
-            }
-            switch c.state {
-            case "completed": print("campaign \(id) completed: \(c.trialsDone)/\(c.trialsTotal) trials"); return
-            case "cancelled": print("campaign \(id) was cancelled"); throw ExitCode(4)
-            default: break
-            }
-            if timeout > 0 && Monotonic.now() - start > timeout {
-                print("campaign \(id) not complete after \(timeout) s: \(c.trialsDone)/\(c.trialsTotal) trials")
-                throw ExitCode(3)
-            }
-            Monotonic.sleep(0.25)
+        do {
+            let c = try control.client.waitForCampaign(id, timeout: timeout > 0 ? timeout : nil)
+            print("campaign \(id) completed: \(c.trialsDone)/\(c.trialsTotal) trials")
+        } catch ControlClient.CampaignWaitError.cancelled {
+            print("campaign \(id) was cancelled")
+            throw ExitCode(4)
+        } catch ControlClient.CampaignWaitError.noSuchCampaign {
+            throw ValidationError("no campaign \(id)")
+        } catch ControlClient.CampaignWaitError.timedOut(_, _, let last) {
+            let progress = last.map { "\($0.trialsDone)/\($0.trialsTotal) trials" } ?? "no status"
+            print("campaign \(id) not complete after \(timeout) s: \(progress)")
+            throw ExitCode(3)
         }
     }
 }

@@ -57,26 +57,30 @@ struct Demo: ParsableCommand {
                                            budget: budget)
         log("campaign \(id): \(workload.tasks.count) tasks, a budget of \(budget) trials, \(strategy) search, \(scheduler) scheduler; the model retrains every \(retrainEvery) results")
         var lastPrint = 0.0
-        var final: StatusJSON.Campaign?
-        while final == nil {
-            if interrupted.isSet {
-                log("interrupted: stopping the cluster")
-                throw ExitCode(130)
-            }
-            if Monotonic.now() - started > timeout { throw ValidationError("demo did not finish within \(timeout) s") }
-            let s = StatusJSON(try cluster.client.status())
-            guard let c = s.campaigns.first(where: { $0.id == id }) else { throw ValidationError("campaign \(id) vanished") }
-            if c.state == "completed" { final = c; if tty { print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s)) }; break }
-            if tty {
-                print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s))
-            } else if Monotonic.now() - lastPrint >= 5 {
-                log("campaign \(id): \(c.trials_done)/\(c.trials_total) trials, \(Dashboard.format1(s.results_per_second)) results/s")
-                lastPrint = Monotonic.now()
-            }
-            Monotonic.sleep(tty ? 0.5 : 0.25)
+        var seen: StatusJSON?
+        do {
+            _ = try cluster.client.waitForCampaign(id, timeout: timeout - (Monotonic.now() - started),
+                                                          poll: tty ? 0.5 : 0.25, observe: { report, c in
+                if interrupted.isSet {
+                    log("interrupted: stopping the cluster")
+                    throw ExitCode(130)
+                }
+                let s = StatusJSON(report)
+                seen = s
+                if tty {
+                    print("\u{1B}[2J\u{1B}[H" + Dashboard.render(s))
+                } else if c.state != "completed" && Monotonic.now() - lastPrint >= 5 {
+                    log("campaign \(id): \(c.trialsDone)/\(c.trialsTotal) trials, \(Dashboard.format1(s.results_per_second)) results/s")
+                    lastPrint = Monotonic.now()
+                }
+            })
+        } catch ControlClient.CampaignWaitError.timedOut {
+            throw ValidationError("demo did not finish within \(timeout) s")
+        } catch ControlClient.CampaignWaitError.noSuchCampaign {
+            throw ValidationError("campaign \(id) vanished")
         }
         let wall = Monotonic.now() - started
-        guard let c = final else { return }
+        guard let c = seen?.campaigns.first(where: { $0.id == id }) else { throw ValidationError("campaign \(id) vanished") }
         // What the model did: versions trained while the campaign ran, and the candidates it chose.
         let store = try Store(readOnlyPath: cluster.databasePath)
         let rows = try store.export(campaign: id)

@@ -1,5 +1,6 @@
 import CUDADriver
 import CUDAKernels
+import CUDATestSupport
 import Foundation
 import Testing
 import TuneAgent
@@ -108,7 +109,7 @@ import TuneSystem
         let v = runner.measureVendor(task: t, plan: MeasurePlan())
         #expect(v.status == .runtimeError && v.errorText.contains("no CUDA driver"), "\(v)")
         let softmax = runner.measureVendor(task: task(.softmax, ["rows": 4, "cols": 8]), plan: MeasurePlan())
-        #expect(softmax.status == .invalidSchedule && softmax.detail["library"] == "none")
+        #expect(softmax.isMissingVendorRoutine && softmax.detail["library"] == "cublas", "\(softmax)")
     }
 
     /// `tune-agent probe --device cuda --json` on a driverless machine: non-zero exit and a

@@ -1,4 +1,5 @@
 import CUDAKernels
+import CUDATestSupport
 import Foundation
 import Testing
 import TuneCore

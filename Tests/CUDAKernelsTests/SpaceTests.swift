@@ -1,4 +1,5 @@
 import CUDAKernels
+import CUDATestSupport
 import Testing
 import TuneCore
 

@@ -37,14 +37,14 @@ func launch(_ c: LocalCluster, _ w: Workload, trials: Int) throws -> Int64 {
     return try c.client.launch(workload: w, trials: trials, devices: [.cpu], batchSize: 2, plan: plan, seed: 11)
 }
 
-/// Polls the coordinator until `condition` holds for the campaign (or throws).
+/// Polls the coordinator until `condition` holds for the campaign (or throws); a coordinator
+/// being restarted is asked again.
 @discardableResult
 func waitFor(_ c: LocalCluster, campaign: Int64, timeout: Double = 300,
              _ condition: (Tunefleet_V1_CampaignStatus) -> Bool) throws -> Tunefleet_V1_CampaignStatus {
-    let deadline = Monotonic.now() + timeout
-    while Monotonic.now() < deadline {
-        if let s = try? c.client.status(), let cs = s.campaigns.first(where: { $0.id == campaign }), condition(cs) { return cs }
-        Monotonic.sleep(0.05)
+    do {
+        return try c.client.waitForCampaign(campaign, timeout: timeout, poll: 0.05, retryUnanswered: true, until: condition)
+    } catch let e as ControlClient.CampaignWaitError {
+        throw ControlError("\(e) (logs in \(c.settings.dir))")
     }
-    throw ControlError("campaign \(campaign) did not reach the expected state within \(timeout) s (logs in \(c.settings.dir))")
 }

@@ -1,5 +1,7 @@
 import Testing
 import TuneCore
+import TuneStore
+import TuneSystem
 import TuneWire
 @testable import TuneCoordinator
 
@@ -136,11 +138,36 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
     }
 
     @Test func aLateDuplicateIsStillCommittedOnceByTheStore() throws {
-        // The dispatcher forwards every result; the store's unique key makes repeats no-ops.
+        // The dispatcher forwards every result, even a late copy from a reconnected agent;
+        // the store's unique key makes the repeat a no-op. Both halves for real: the
+        // dispatcher's directives are carried out against a Store on a temporary file.
+        let dir = try makeTemporaryDirectory(prefix: "late-duplicate")
+        defer { removeTree(dir) }
+        let store = try Store(path: dir + "/t.db")
+        _ = try store.createCampaign(workload: Workload(name: "w", tasks: [WeightedTask(try TaskSpec(op: .matmul, params: ["m": 4, "n": 4, "k": 4]), weight: 1)]),
+                                     trialsPerTask: 2, deviceClasses: [.cpu], plan: MeasurePlan(), batchSize: 2, seed: 1)
+        let active = try #require(try store.activeJobs().first)
+        let stored = try store.insertCandidates(jobID: active.jobID, [Schedule(["x": 1]), Schedule(["x": 2])])
         var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
-        _ = d.handle(.jobAdded(try job(1, candidates: 1..<3)), now: 0)
-        _ = d.handle(.hello(a, hello("a")), now: 0)
-        let out = d.handle(.result(a, batchID: 999, MeasureResult(candidateID: 2, status: .ok, samples: [1])), now: 1)
-        #expect(out.contains { if case .commit(a, 999, _, _, _) = $0 { return true }; return false })
+        _ = d.handle(.jobAdded(JobQueue(jobID: active.jobID, task: active.task, deviceClass: .cpu, plan: MeasurePlan(), batchSize: 2,
+                                        priority: 1, pending: stored, baselines: [])), now: 0)
+        let batch = try #require(dispatched(d.handle(.hello(a, hello("a")), now: 0)).first?.1)
+        var committed: [Int64?] = []
+        func deliver(_ key: AgentKey, batchID: UInt64, _ r: MeasureResult, now: Double) throws {
+            for directive in d.handle(.result(key, batchID: batchID, r), now: now) {
+                if case .commit(_, _, let result, let agent, let device) = directive {
+                    committed.append(try store.commit(result, agent: agent, device: device))
+                }
+            }
+        }
+        let result = MeasureResult(candidateID: stored[1].id, status: .ok, samples: [1e-3])
+        try deliver(a, batchID: batch.batchID, result, now: 1)
+        // The same agent reconnects under a new identity and resends the unacknowledged result.
+        _ = d.handle(.hello(b, hello("a")), now: 2)
+        try deliver(b, batchID: batch.batchID, result, now: 3)
+        try deliver(b, batchID: 999, result, now: 4)
+        #expect(committed.count == 3, "the dispatcher forwarded every copy")
+        #expect(committed.compactMap { $0 } == [active.jobID], "only the first copy was new to the store")
+        #expect(try store.export(campaign: nil).map(\.candidate) == [stored[1].id])
     }
 }

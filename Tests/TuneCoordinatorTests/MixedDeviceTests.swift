@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TuneCore
 @testable import TuneCoordinator
+import TuneSpaces
 
 /// A campaign over cpu and cuda: both device classes get a space and show on the dashboard.
 @Suite struct MixedDeviceCampaigns {
@@ -14,13 +15,13 @@ import TuneCore
         gpu.registersPerBlock = 65536
         gpu.smCount = 132
         let t = try TaskSpec(op: .matmul, params: ["m": 1024, "n": 1024, "k": 1024])
-        let space = try #require(SpaceCatalog.space(for: t, profile: gpu, plan: MeasurePlan()))
+        let space = try #require(SpaceCatalog.space(for: t, device: gpu, plan: MeasurePlan()))
         // CUDA GEMM knobs (block tiles), not the CPU's.
         #expect(space.knobs.contains { $0.name == "bm" })
         var rng = SplitMix64(seed: 1)
         let s = try #require(space.sample(using: &rng))
         #expect(space.isValid(s))
         let cpu = DeviceProfile(deviceClass: .cpu, model: "cpu")
-        #expect(SpaceCatalog.space(for: t, profile: cpu, plan: MeasurePlan()) != nil)
+        #expect(SpaceCatalog.space(for: t, device: cpu, plan: MeasurePlan()) != nil)
     }
 }

@@ -13,9 +13,8 @@ import TuneCore
 
     @Test func garbageIsMalformedNotACrash() {
         #expect(throws: WireError.self) { try Wire.decode([0xff, 0xff, 0xff, 0x01, 0x02]) }
-        do { _ = try Wire.decode([0xff, 0xff, 0xff]) } catch {
-            guard case .malformed = error else { Issue.record("expected malformed, got \(error)"); return }
-        }
+        let error = #expect(throws: WireError.self) { try Wire.decode([0xff, 0xff, 0xff]) }
+        guard case .malformed? = error else { Issue.record("expected malformed, got \(String(describing: error))"); return }
     }
 
     @Test func oversizedMessagesAreRefusedBeforeDecoding() {

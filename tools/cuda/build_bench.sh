@@ -1,22 +1,16 @@
 #!/usr/bin/env bash
-# Builds the GPU check binary (tools/cuda/bench) as one module from the TuneCore,
-# CUDAKernels and CUDADriver sources plus the test reference, with the Swift runtime
-# linked statically so a GPU node without Swift can run it.
+# Builds the GPU check binary (the SwiftPM product tunefleet-gpu-bench, over the same
+# TuneCore, CUDAKernels and CUDADriver modules the agent uses, plus the CUDATestSupport
+# fixtures) with the Swift runtime linked statically, so a GPU node without Swift can run
+# it, and copies it to OUTDIR/bench beside the scripts that drive it.
 #   tools/cuda/build_bench.sh OUTDIR
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:?usage: build_bench.sh OUTDIR}"
-stage="$(mktemp -d)"
-trap 'rm -rf "$stage"' EXIT
 mkdir -p "$out"
-# One module: drop the cross-module imports; the test fixtures use Glibc instead of Foundation.
-for f in "$root"/Sources/TuneCore/*.swift "$root"/Sources/CUDAKernels/*.swift "$root"/Sources/CUDADriver/*.swift \
-         "$root"/Tests/CUDAKernelsTests/Fixtures.swift "$root"/tools/cuda/bench/main.swift; do
-  name="$(basename "$(dirname "$f")")_$(basename "$f")"
-  sed -e '/^import TuneCore$/d' -e '/^import CUDAKernels$/d' -e '/^import CUDADriver$/d' \
-      -e 's/^import Foundation$/import Glibc/' "$f" > "$stage/$name"
-done
-mv "$stage/bench_main.swift" "$stage/main.swift"
-swiftc -O -static-stdlib -module-name TuneFleetBench "$stage"/*.swift -o "$out/bench"
+cd "$root"
+swift build -c release --product tunefleet-gpu-bench --static-swift-stdlib
+bin="$(swift build -c release --product tunefleet-gpu-bench --static-swift-stdlib --show-bin-path)"
+cp "$bin/tunefleet-gpu-bench" "$out/bench"
 cp "$root/tools/cuda/gpu_bench.sh" "$root/tools/cuda/torch_baselines.py" "$out/"
 ls -la "$out"

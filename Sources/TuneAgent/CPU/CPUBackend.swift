@@ -1,6 +1,7 @@
 import CPUKernels
 import KernelReference
 import TuneCore
+import TuneSpaces
 import TuneSystem
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ public struct CPUBuilder: KernelBuilder {
     }
 
     public func space(for task: TaskSpec, plan: MeasurePlan) -> (any ScheduleSpace)? {
-        CPUKernels.space(for: task, device: profile, threads: plan.threads)
+        SpaceCatalog.space(for: task, device: profile, plan: plan)
     }
 
     public func build(task: TaskSpec, candidate: Candidate, plan: MeasurePlan, workDir: String) -> BuildOutcome {
@@ -90,8 +91,7 @@ public final class CPURunner: KernelRunner {
     public func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult {
         let (buffers, reference) = prepare(task)
         guard let vendor = VendorKernel.make(task: task, threads: plan.threads) else {
-            return MeasureResult(candidateID: vendorBaselineCandidateID, status: .invalidSchedule,
-                                 errorText: "no vendor library routine for \(task.op.rawValue)", detail: ["library": "none"])
+            return .missingVendorRoutine(library: "openblas", task: task)
         }
         var r = time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: vendorBaselineCandidateID,
                      compileSeconds: 0) { vendor.run(buffers.args) }

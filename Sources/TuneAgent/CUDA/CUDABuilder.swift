@@ -1,6 +1,7 @@
 import CUDADriver
 import CUDAKernels
 import TuneCore
+import TuneSpaces
 import TuneSystem
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,7 @@ public struct CUDABuilder: KernelBuilder {
     }
 
     public func space(for task: TaskSpec, plan: MeasurePlan) -> (any ScheduleSpace)? {
-        CUDAKernels.space(for: task, device: profile)
+        SpaceCatalog.space(for: task, device: profile, plan: plan)
     }
 
     /// Safe to call from many threads at once: NVRTC programs are independent.

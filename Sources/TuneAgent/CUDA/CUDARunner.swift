@@ -110,8 +110,7 @@ public final class CUDARunner: KernelRunner {
     public func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult {
         let id = vendorBaselineCandidateID
         guard CUBLASBaseline.supports(task) else {
-            return MeasureResult(candidateID: id, status: .invalidSchedule,
-                                 errorText: "no vendor library routine for \(task.op.rawValue) on CUDA", detail: ["library": "none"])
+            return .missingVendorRoutine(library: "cublas", task: task)
         }
         let ctx: CUDAContext, profile: DeviceProfile
         do { (ctx, profile) = try device() } catch {
@@ -124,8 +123,9 @@ public final class CUDARunner: KernelRunner {
         switch cublas {
         case .success(let b)?: blas = b
         case .failure(let e)?:
-            return MeasureResult(candidateID: id, status: .invalidSchedule, errorText: "no vendor library: \(e)",
-                                 detail: ["library": "none"])
+            // cuBLAS is not loadable here: the environment failed, not the task or a schedule.
+            return MeasureResult(candidateID: id, status: .runtimeError, errorText: "no vendor library: \(e)",
+                                 detail: ["library": "cublas"])
         case nil: return MeasureResult(candidateID: id, status: .runtimeError, errorText: "cuBLAS not initialised")
         }
         let (_, reference, inputs) = prepare(task)

@@ -7,18 +7,13 @@ import TuneWire
 
 /// Measures batches one after another on its own thread: builds a batch's candidates in
 /// parallel on the host cores, then times them one at a time in the worker process, and
-/// streams each result to the outbox as soon as it exists.
+/// streams each result to the mailbox as soon as it exists.
 final class BatchPipeline: @unchecked Sendable {
-    struct Job: Sendable {
-        var batchID: UInt64
-        var task: TaskSpec
-        var plan: MeasurePlan
-        var candidates: [Candidate]
-    }
+    typealias Job = AgentBatch
 
     private let builder: any KernelBuilder
     private let worker: WorkerHost   // used only on the pipeline thread
-    private let outbox: Outbox
+    private let outbox: ResultMailbox
     private let logger: Logger
     private let workDir: String
     private let hostLock: HostMeasureLock?
@@ -27,7 +22,7 @@ final class BatchPipeline: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let busy = Atomic<Int>(0)
 
-    init(builder: any KernelBuilder, worker: WorkerHost, outbox: Outbox, workDir: String, hostLock: HostMeasureLock?,
+    init(builder: any KernelBuilder, worker: WorkerHost, outbox: ResultMailbox, workDir: String, hostLock: HostMeasureLock?,
          logger: Logger) {
         self.builder = builder; self.worker = worker; self.outbox = outbox; self.workDir = workDir
         self.hostLock = hostLock; self.logger = logger
@@ -47,8 +42,10 @@ final class BatchPipeline: @unchecked Sendable {
         wake.signal()
     }
 
-    func start() {
-        startThread(name: "batch-pipeline") { [self] in
+    /// Starts the pipeline thread; throws when no thread can be made (nothing would ever
+    /// be measured, so the agent must not say hello).
+    func start() throws(SystemError) {
+        try startThread(name: "batch-pipeline") { [self] in
             while !stopped.load(ordering: .relaxed) {
                 wake.wait()
                 while let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {

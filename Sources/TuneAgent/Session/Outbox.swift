@@ -1,46 +1,35 @@
 import Synchronization
-import TuneCore
 import TuneWire
 
-/// Results waiting to be sent, and the ones sent but not yet acknowledged. The pipeline
-/// thread adds; the socket thread sends, resends after a reconnect, and forgets on ack.
-final class Outbox: Sendable {
-    struct Key: Hashable { var batch: UInt64; var candidate: Int64 }
-    private struct State {
-        var fresh: [Tunefleet_V1_MeasureResult] = []
-        var unacked: [Key: Tunefleet_V1_MeasureResult] = [:]
-        var order: [Key] = []
-    }
-    private let state = Mutex(State())
+/// Results sent and waiting for their acknowledgement, oldest first: the session keeps each
+/// until the coordinator acknowledges it (after its commit) and resends the rest after a
+/// welcome. A pure value, owned by `AgentSession`.
+struct Outbox: Sendable, Equatable {
+    struct Key: Hashable, Sendable { var batch: UInt64; var candidate: Int64 }
+    private var unacked: [Key: Tunefleet_V1_MeasureResult] = [:]
+    private var order: [Key] = []
 
-    func add(_ r: Tunefleet_V1_MeasureResult) {
-        state.withLock { $0.fresh.append(r) }
-    }
-
-    /// Results not sent yet; they move to the unacked set.
-    func takeFresh() -> [Tunefleet_V1_MeasureResult] {
-        state.withLock { s in
-            let out = s.fresh
-            s.fresh = []
-            for r in out {
-                let k = Key(batch: r.batchID, candidate: r.candidateID)
-                if s.unacked.updateValue(r, forKey: k) == nil { s.order.append(k) }
-            }
-            return out
-        }
+    /// Records `r` as sent; a result sent again (same batch and candidate) keeps its place.
+    mutating func sent(_ r: Tunefleet_V1_MeasureResult) {
+        let k = Key(batch: r.batchID, candidate: r.candidateID)
+        if unacked.updateValue(r, forKey: k) == nil { order.append(k) }
     }
 
-    /// Everything sent but not acknowledged, oldest first (for resending after a reconnect).
-    func unacknowledged() -> [Tunefleet_V1_MeasureResult] {
-        state.withLock { s in s.order.compactMap { s.unacked[$0] } }
+    /// Everything sent but not acknowledged, oldest first.
+    var unacknowledged: [Tunefleet_V1_MeasureResult] { order.compactMap { unacked[$0] } }
+
+    mutating func acknowledge(batch: UInt64, candidate: Int64) {
+        let k = Key(batch: batch, candidate: candidate)
+        if unacked.removeValue(forKey: k) != nil { order.removeAll { $0 == k } }
     }
 
-    func acknowledge(batch: UInt64, candidate: Int64) {
-        state.withLock { s in
-            let k = Key(batch: batch, candidate: candidate)
-            if s.unacked.removeValue(forKey: k) != nil { s.order.removeAll { $0 == k } }
-        }
-    }
+    var count: Int { unacked.count }
+}
 
-    var pendingCount: Int { state.withLock { $0.fresh.count + $0.unacked.count } }
+/// Hands results from the pipeline thread to the socket loop, which feeds each to the
+/// session as `.resultReady`.
+final class ResultMailbox: Sendable {
+    private let results = Mutex<[Tunefleet_V1_MeasureResult]>([])
+    func add(_ r: Tunefleet_V1_MeasureResult) { results.withLock { $0.append(r) } }
+    func takeAll() -> [Tunefleet_V1_MeasureResult] { results.withLock { r in defer { r = [] }; return r } }
 }

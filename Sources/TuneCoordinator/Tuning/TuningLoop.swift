@@ -1,5 +1,6 @@
 import TuneCore
 import TuneSearch
+import TuneSpaces
 
 /// The search half's decisions as a pure value, beside the `Dispatcher`: events in
 /// (jobs adopted, results committed, models ready, ticks, cancellations), directives out
@@ -24,7 +25,7 @@ public struct TuningLoop: Sendable {
                         SearchCatalog.strategy($0.search, job: $0, history: $1)
                     },
                     makeScheduler: @escaping @Sendable (SchedulerChoice) -> any TaskScheduler = SearchCatalog.scheduler,
-                    space: @escaping @Sendable (TaskSpec, DeviceProfile, MeasurePlan) -> (any ScheduleSpace)? = SpaceCatalog.space) {
+                    space: @escaping @Sendable (TaskSpec, DeviceProfile, MeasurePlan) -> (any ScheduleSpace)? = { SpaceCatalog.space(for: $0, device: $1, plan: $2) }) {
             self.retrainEvery = retrainEvery; self.makeStrategy = makeStrategy
             self.makeScheduler = makeScheduler; self.space = space
         }

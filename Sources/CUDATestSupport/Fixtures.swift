@@ -1,9 +1,12 @@
-import CUDAKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import TuneCore
 
 /// An H100-like profile (figures from the GPU node) so spaces are checked against real limits.
-func h100Profile() -> DeviceProfile {
+public func h100Profile() -> DeviceProfile {
     var p = DeviceProfile(deviceClass: .cuda, model: "NVIDIA H100 80GB HBM3")
     p.smCount = 132
     p.maxThreadsPerBlock = 1024
@@ -17,7 +20,7 @@ func h100Profile() -> DeviceProfile {
     return p
 }
 
-func a100Profile() -> DeviceProfile {
+public func a100Profile() -> DeviceProfile {
     var p = h100Profile()
     p.model = "NVIDIA A100-SXM4-40GB"
     p.smCount = 108
@@ -27,13 +30,13 @@ func a100Profile() -> DeviceProfile {
     return p
 }
 
-func task(_ op: OperatorKind, _ params: [String: Int]) -> TaskSpec {
+public func task(_ op: OperatorKind, _ params: [String: Int]) -> TaskSpec {
     // Test inputs are literals known to be valid.
     do { return try TaskSpec(op: op, params: params) } catch { preconditionFailure("bad test task: \(error)") }
 }
 
 /// Small tasks of every operator, with awkward sizes (not multiples of any tile).
-let smallTasks: [TaskSpec] = [
+public let smallTasks: [TaskSpec] = [
     task(.matmul, ["m": 37, "n": 45, "k": 52, "bias": 1, "act": 2]),
     task(.matmul, ["m": 33, "n": 40, "k": 64, "act": 1]),
     task(.matmul, ["m": 1, "n": 24, "k": 96, "bias": 1]),
@@ -55,7 +58,7 @@ let smallTasks: [TaskSpec] = [
 ]
 
 /// Deterministic inputs in [-1, 1].
-func makeInputs(_ t: TaskSpec, seed: UInt64) -> [[Float]] {
+public func makeInputs(_ t: TaskSpec, seed: UInt64) -> [[Float]] {
     var rng = SplitMix64(seed: seed)
     return t.tensors.filter { $0.role == .input }.map { d in
         (0..<d.elementCount).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1) }
@@ -63,11 +66,11 @@ func makeInputs(_ t: TaskSpec, seed: UInt64) -> [[Float]] {
 }
 
 /// KernelReference's gelu: the tanh approximation.
-func gelu(_ x: Double) -> Double { 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))) }
+public func gelu(_ x: Double) -> Double { 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))) }
 
 /// A plain reference of every operator, in double precision, with the layouts documented
 /// on `CUDAKernels`.
-func reference(_ t: TaskSpec, _ ins: [[Float]]) -> [Double] {
+public func reference(_ t: TaskSpec, _ ins: [[Float]]) -> [Double] {
     func v(_ b: Int, _ i: Int) -> Double { Double(ins[b][i]) }
     switch t.op {
     case .matmul, .batchMatmul:
@@ -154,7 +157,7 @@ func reference(_ t: TaskSpec, _ ins: [[Float]]) -> [Double] {
 }
 
 /// Index of the first element outside tolerance (fp32 accumulation over `reductionLength`).
-func firstMismatch(_ got: [Float], _ want: [Double], task t: TaskSpec) -> (Int, Float, Double)? {
+public func firstMismatch(_ got: [Float], _ want: [Double], task t: TaskSpec) -> (Int, Float, Double)? {
     guard got.count == want.count else { return (-1, 0, 0) }
     let tol = 1e-5 * Double(max(1, t.reductionLength)).squareRoot() * 8
     for i in 0..<got.count {

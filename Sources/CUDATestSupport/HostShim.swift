@@ -1,3 +1,5 @@
+import CUDAKernels
+
 extension CUDAKernels {
     /// The CUDA C subset that generated kernels use, given a CPU meaning, so that the very
     /// same source compiles with a host C++20 compiler and can be checked against a

@@ -1,7 +1,7 @@
 // TuneFleet GPU check: generates candidates with CUDAKernels, compiles them with NVRTC,
 // verifies each one and times it with CUDADriver, next to cuBLAS and (from a file written by
-// torch_baselines.py) cuDNN. Built by tools/cuda/build_bench.sh as ONE module from the
-// TuneCore, CUDAKernels and CUDADriver sources, so a node without Swift can run it.
+// torch_baselines.py) cuDNN. The SwiftPM product tunefleet-gpu-bench, built by
+// tools/cuda/build_bench.sh with the Swift runtime linked in, so a node without Swift can run it.
 //
 //   bench --list                      tasks, one per line: name<TAB>op<TAB>k=v,...
 //   bench --run VENDOR.tsv OUTDIR [filter]
@@ -9,10 +9,16 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystemShim
+import CUDADriver
+import CUDAKernels
+import CUDATestSupport
 import Dispatch
 import Synchronization
+import TuneCore
+import TuneSystem
 
-setvbuf(stdout, nil, _IOLBF, 0)
+tf_line_buffer_stdout()
 
 func tasksToBench() -> [TaskSpec] {
     var out: [TaskSpec] = [
@@ -154,7 +160,7 @@ if args.count >= 2 && args[1] == "--rehearse" {
     let device = h100Profile()
     let full = args.count >= 3 && args[2] == "compile"
     var total = 0, failures = 0
-    let t0 = monotonicSeconds()
+    let t0 = Monotonic.now()
     for t in tasksToBench() {
         guard let space = CUDAKernels.space(for: t, device: device) else { print("no space: \(t.name)"); continue }
         let big = t.op == .matmul && t.flops > 1e10
@@ -174,7 +180,7 @@ if args.count >= 2 && args[1] == "--rehearse" {
         }
         print(line)
     }
-    print("total \(total) candidates, \(failures) failures, \(fmt(monotonicSeconds() - t0, 1)) s")
+    print("total \(total) candidates, \(failures) failures, \(fmt(Monotonic.now() - t0, 1)) s")
     exit(failures == 0 ? 0 : 1)
 }
 if args.count >= 2 && args[1] == "--smoke" {
@@ -258,7 +264,7 @@ plan.runTimeoutSeconds = 10
 // Appended to, so that one process per task (gpu_bench.sh) adds up to one table.
 var summary = ""
 var all = ""
-let startAll = monotonicSeconds()
+let startAll = Monotonic.now()
 
 // An exact task name selects that task; any other text selects the tasks containing it.
 let exact = tasksToBench().contains { $0.name == filter }
@@ -355,4 +361,4 @@ for t in tasksToBench() where filter.isEmpty || (exact ? t.name == filter : t.na
     summary = ""; all = ""
     if ctx.poisoned != nil { print("stopping: context poisoned"); break }
 }
-print("total \(fmt(monotonicSeconds() - startAll, 1)) s")
+print("total \(fmt(Monotonic.now() - startAll, 1)) s")
