@@ -99,8 +99,15 @@ public struct TaskSpec: Hashable, Codable, Sendable, CustomStringConvertible {
         try validate()
     }
 
+    /// A parameter by name. A name the operator does not have is a programming error: it
+    /// stops debug builds and tests (a typo used to read as a silent 0) and reads as 0 in
+    /// release builds. Prefer `shape`, the typed form.
     public subscript(_ name: String) -> Int {
-        params.first(where: { $0.name == name })?.value ?? 0
+        guard let v = params.first(where: { $0.name == name })?.value else {
+            assertionFailure("\(op.rawValue) has no parameter '\(name)' (it has \(params.map(\.name).joined(separator: ", ")))")
+            return 0
+        }
+        return v
     }
 
     private func validate() throws(TaskSpecError) {

@@ -43,7 +43,13 @@ public enum Evaluation {
         guard !split.train.isEmpty, !split.test.isEmpty else {
             throw ModelError(.emptyDataset, "the \(kind.rawValue) split leaves \(split.train.count) records to train on and \(split.test.count) to test")
         }
-        let train = try built.data.subset(split.train), test = try built.data.subset(split.test)
+        // Pruning (when asked) thins the training side only; the test side stays whole.
+        var trainIndices = split.train
+        if let p = settings.pruning {
+            let kept = Pruning.prune(split.train.map { rows[$0] }, weights: [:], settings: p)
+            trainIndices = kept.map { split.train[$0] }
+        }
+        let train = try built.data.subset(trainIndices), test = try built.data.subset(split.test)
         var out: [EvaluationResult] = []
         for k in kinds {
             var s = settings

@@ -135,6 +135,7 @@ struct ModelEval: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Model kinds (default: all).") var kind: [String] = []
     @Option(help: "Boosting rounds.") var rounds = 300
     @Option(help: "Split seed (within_task).") var seed: UInt64 = 1
+    @Flag(help: "Prune the training side first (FLOPs-weighted task sample, drop records far from their group's best).") var prune = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -152,6 +153,7 @@ struct ModelEval: ParsableCommand {
         let kinds = kind.isEmpty ? ModelKind.allCases : kind.compactMap(ModelKind.init(rawValue:))
         var settings = TrainingSettings()
         settings.xgb.rounds = rounds
+        if prune { settings.pruning = PruningSettings() }
         let results: [EvaluationResult]
         do {
             results = try Evaluation.evaluate(records, profiles: profiles, split: splitKind, holdout: holdout, networks: networks,
