@@ -98,8 +98,13 @@ def main():
     start = time.time()
     d = xgb.DMatrix(X[tr], label=y[tr])
     d.set_group(tr_sizes)
-    booster = xgb.train({"objective": "rank:pairwise", "max_depth": 6, "eta": 0.2, "tree_method": "hist", "seed": 0,
-                         "nthread": 2, "verbosity": 0}, d, num_boost_round=a.rounds)
+    params = {"objective": "rank:pairwise", "max_depth": 6, "eta": 0.2, "tree_method": "hist", "seed": 0,
+              "nthread": 2, "verbosity": 0}
+    if int(xgb.__version__.split(".")[0]) >= 2:
+        # XGBoost 2 samples pairs from the top of each group by default; 1.x (Debian's
+        # libxgboost, ours) samples one pair per record uniformly. Same method, same model.
+        params.update({"lambdarank_pair_method": "mean", "lambdarank_num_pair_per_sample": 1})
+    booster = xgb.train(params, d, num_boost_round=a.rounds)
     seconds = time.time() - start
     s = booster.predict(xgb.DMatrix(X[te]))
     results.append(dict(kind="pip-xgboost", trainRecords=int(len(tr)), trainSeconds=seconds, **report(list(s), list(y[te]), list(g[te]))))

@@ -19,6 +19,10 @@ public struct EvaluationResult: Codable, Sendable {
     public var top1: Double?
     public var top5: Double?
     public var trainSeconds: Double
+    /// Test rows scored per second by the ranker (one thread), and feature vectors extracted
+    /// per second for the whole dataset (one thread).
+    public var scoredPerSecond: Double
+    public var featuresPerSecond: Double
     /// How per-group metrics are averaged: weighted by test records per group.
     public var weighting: String
 }
@@ -29,7 +33,9 @@ public enum Evaluation {
     public static func evaluate(_ records: [TuningRecord], profiles: [String: DeviceProfile], split kind: SplitKind,
                                 holdout: [String], networks: [Workload], kinds: [ModelKind], settings: TrainingSettings,
                                 seed: UInt64 = 1, builder: DatasetBuilder = DatasetBuilder()) throws -> [EvaluationResult] {
+        let extractionStart = Date()
         let built = try builder.build(Labels.label(records), profiles: profiles)
+        let featuresPerSecond = Double(built.records.count) / max(1e-9, Date().timeIntervalSince(extractionStart))
         let rows = built.records
         guard Set(rows.map(\.group)).count >= 2 || kind == .withinTask else {
             throw ModelError(.emptyDataset, "a dataset of one (task, device) group cannot be split \(kind.rawValue)")
@@ -57,12 +63,15 @@ public enum Evaluation {
             let start = Date()
             let ranker = try Training.fit(s, train)
             let seconds = Date().timeIntervalSince(start)
+            let scoreStart = Date()
             let scores = ranker.score(features: test.features, rows: test.rows)
+            let scoredPerSecond = Double(test.rows) / max(1e-9, Date().timeIntervalSince(scoreStart))
             let report = EvaluationReport(scores: scores, labels: test.labels, groups: test.groups)
             var result = EvaluationResult(kind: k.rawValue, split: kind.rawValue, holdout: kind == .byTask ? networks.map(\.name) : holdout,
                                           records: test.rows, trainRecords: train.rows, groups: report.groups, pca: report.pca,
                                           peak1: report.peak1, peak5: report.peak5, r2: report.r2, top1: nil, top5: nil,
-                                          trainSeconds: seconds, weighting: report.weighting)
+                                          trainSeconds: seconds, scoredPerSecond: scoredPerSecond,
+                                          featuresPerSecond: featuresPerSecond, weighting: report.weighting)
             if kind == .byTask {
                 let testRecords = split.test.map { rows[$0] }
                 result.top1 = networkTopK(1, networks: networks, records: testRecords, scores: scores)

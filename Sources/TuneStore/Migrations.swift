@@ -90,8 +90,6 @@ enum Schema {
             try db.alter(table: "campaigns") { t in
                 t.add(column: "search", .text).notNull().defaults(to: "random")
                 t.add(column: "scheduler", .text).notNull().defaults(to: "round-robin")
-                // Trials over the whole workload, per device class (nil: trialsPerTask per task).
-                t.add(column: "budget", .integer).check { $0 > 0 }
             }
             try db.alter(table: "candidates") { t in
                 t.add(column: "proposer", .text).notNull().defaults(to: "random")
@@ -113,10 +111,17 @@ enum Schema {
                 t.column("baseId", .integer).references("models")
                 t.column("createdAt", .double).notNull()
             }
-            // What the vendor library ran (kernel set, version), as the agent reported it.
-            try db.alter(table: "baselines") { t in t.add(column: "detail", .text).notNull().defaults(to: "{}") }
             try db.create(index: "candidates_job", on: "candidates", columns: ["jobId"])
             try db.create(index: "campaigns_state", on: "campaigns", columns: ["state"])
+        }
+        // v3: campaign budgets, and what each vendor baseline ran.
+        m.registerMigration("v3") { db in
+            try db.alter(table: "campaigns") { t in
+                // Trials over the whole workload, per device class (nil: trialsPerTask per task).
+                t.add(column: "budget", .integer).check { $0 > 0 }
+            }
+            // The vendor library's kernel set and version, as the agent reported them.
+            try db.alter(table: "baselines") { t in t.add(column: "detail", .text).notNull().defaults(to: "{}") }
         }
         return m
     }

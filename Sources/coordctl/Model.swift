@@ -173,6 +173,9 @@ struct ModelEval: ParsableCommand {
                    String(r.trainRecords).padding(toLength: 7, withPad: " ", startingAt: 0), f(r.pca), f(r.peak1), f(r.peak5),
                    String(format: "%+.3f", r.r2), f(r.top1), f(r.top5), String(format: "%.1f", r.trainSeconds)].joined(separator: "  "))
         }
+        if let r = results.first {
+            print("features: \(Int(r.featuresPerSecond)) vectors/s; scoring: " + results.map { "\($0.kind) \(Int($0.scoredPerSecond)) rows/s" }.joined(separator: ", ") + " (one thread)")
+        }
     }
 }
 
