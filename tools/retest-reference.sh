@@ -14,15 +14,7 @@ bin="${BIN:-$root/.build/release}"
 [ -f "$dir/collect.db" ] || { echo "no $dir/collect.db: run tools/collect-reference.sh first" >&2; exit 1; }
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c "${CPU:-0}")
-rm -f "$dir/ready"
-"$bin/coordd" --listen tcp://127.0.0.1:0 --control tcp://127.0.0.1:0 --db "$dir/collect.db" --batch-size 4 --retrain-every 0 \
-  --ready-file "$dir/ready" >>"$dir/coordd.log" 2>&1 &
-coordd=$!
-agent=""
-cleanup() { [ -n "$agent" ] && kill "$agent" 2>/dev/null; kill "$coordd" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT
-for _ in $(seq 600); do [ -s "$dir/ready" ] && break; kill -0 "$coordd" || exit 1; sleep 0.1; done
-read -r agent_ep control_ep < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["agent"], r["control"])' "$dir/ready")
+. "$root/tools/local-coordd.sh" "$bin" "$dir" --retrain-every 0
 for level in $levels; do
   fp=$("$bin/tune-agent" probe --isa "$level" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
   id=$("$bin/coordctl" dataset retime --control "$control_ep" --db "$dir/collect.db" --device "$fp" --sample "$sample" --json |

@@ -54,8 +54,7 @@ struct Emit: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output folder (created if missing).") var output = "tuned-kernels"
 
     func run() throws {
-        let store: Store
-        do { store = try Store(readOnlyPath: db) } catch { throw ValidationError("\(error)") }
+        let store = try openStore(db)
         let rows = try store.export(campaign: campaign)
         let choices = KernelEmitter.best(rows)
         guard !choices.isEmpty else {
@@ -270,8 +269,7 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let store: Store
-        do { store = try Store(readOnlyPath: db) } catch { throw ValidationError("\(error)") }
+        let store = try openStore(db)
         if features {
             let text = try FeatureTable.csv(store: store)
             if let output { try writeFile(output, text) } else { print(text, terminator: "") }

@@ -81,8 +81,7 @@ struct DatasetImportCommand: ParsableCommand {
     func run() throws {
         let given: DeviceProfile?
         do { given = try profile.map(DatasetImport.profile) } catch { throw ValidationError("\(error)") }
-        let store: Store
-        do { store = try Store(path: db) } catch { throw ValidationError("\(error)") }
+        let store = try openStore(db, create: true)
         var total = ImportSummary()
         var skipped = 0
         for file in files {
