@@ -1,4 +1,5 @@
 import Foundation
+import TuneCore
 import TuneSystem
 import TuneTransport
 #if canImport(Glibc)
@@ -42,6 +43,16 @@ public final class LocalCluster {
     public private(set) var agentEndpoint = "tcp://127.0.0.1:0"
     public private(set) var controlEndpoint = "tcp://127.0.0.1:0"
     public var databasePath: String { settings.dir + "/tunefleet.db" }
+    /// coordd's typed events (`--events`).
+    public var eventsPath: String { settings.dir + "/events.jsonl" }
+
+    /// The events coordd has written so far.
+    public func events() -> [CoordinatorEvent] {
+        guard let data = FileManager.default.contents(atPath: eventsPath) else { return [] }
+        return CoordinatorEvent.decodeLines(String(decoding: data, as: UTF8.self)) {
+            try? JSONDecoder().decode(CoordinatorEvent.self, from: Data($0.utf8))
+        }
+    }
     public let keys: Keys?
 
     public init(settings: Settings) throws {
@@ -81,7 +92,7 @@ public final class LocalCluster {
         let p = try ChildProcess(executable: settings.binDir + "/coordd",
                                  arguments: ["--listen", agentEndpoint, "--control", controlEndpoint, "--db", databasePath,
                                              "--heartbeat", "\(settings.heartbeat)", "--batch-size", "\(settings.batchSize)",
-                                             "--ready-file", ready] + settings.coordinatorArguments
+                                             "--ready-file", ready, "--events", eventsPath] + settings.coordinatorArguments
                                     + (keys.map { ["--key", $0.coordinatorKeyFile, "--allow", $0.allowFile] } ?? []),
                                  stdout: .file(settings.dir + "/coordd.log"), stderr: .file(settings.dir + "/coordd.log"),
                                  newProcessGroup: true)

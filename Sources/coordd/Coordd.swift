@@ -33,6 +33,8 @@ struct Coordd: ParsableCommand {
     var insecure = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
+    @Option(help: "Append typed events (refused keys and messages, allow-list reloads) to this file, one JSON object a line.")
+    var events: String?
     @Option(help: "Retrain a device class's cost model after this many new verified results (0: never).")
     var retrainEvery = 256
 
@@ -81,6 +83,12 @@ struct Coordd: ParsableCommand {
         settings.tuning.retrainEvery = retrainEvery > 0 ? retrainEvery : nil
         // The cost model: retrained in the background from the results as they stream in.
         let coordinator = Coordinator(settings: settings, store: store, logger: logger, trainer: OnlineTrainer())
+        let eventLog: EventLog?
+        do { eventLog = try events.map { try EventLog(path: $0) } } catch {
+            logger.error("\(error)")
+            throw ExitCode(2)
+        }
+        coordinator.events = eventLog
         let bound: (agent: String, control: String)
         do { bound = try coordinator.bind() } catch {
             logger.error("cannot listen: \(error)")
@@ -99,8 +107,10 @@ struct Coordd: ParsableCommand {
                     let list = try CurveKeyFile.loadAllowList(allow)
                     auth.replaceAllowList(list)
                     log.notice("allow-list reloaded: \(list.names.count) keys")
+                    eventLog?.emit(.allowListReloaded(keys: list.names.count))
                 } catch {
                     log.error("allow-list not reloaded, the previous one stays: \(error)")
+                    eventLog?.emit(.allowListKept(reason: "\(error)"))
                 }
             }
         }

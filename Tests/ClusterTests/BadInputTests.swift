@@ -58,8 +58,7 @@ import Glibc
         let id = try launch(cluster, try smallWorkload(), trials: 3)
         let done = try waitFor(cluster, campaign: id) { $0.state == "completed" }
         #expect(done.trialsDone == 6)
-        let log = readTextFile(cluster.settings.dir + "/coordd.log") ?? ""
-        #expect(log.contains("rejected a message"), "the reason is logged")
+        #expect(cluster.events().contains { if case .messageRejected = $0 { return true }; return false }, "the rejection is reported")
     }
 }
 

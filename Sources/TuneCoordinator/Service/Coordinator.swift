@@ -37,6 +37,8 @@ public final class Coordinator {
     var commitTimes: [Double] = []
     var resultsTotal = 0
     let startedAt = Monotonic.now()
+    /// Typed events for operators' tools, beside the log (coordd --events).
+    public var events: EventLog?
 
     public init(settings: CoordinatorSettings, store: Store, logger: Logger, trainer: (any ModelTrainer)? = nil) {
         self.settings = settings
@@ -57,6 +59,7 @@ public final class Coordinator {
         if let curve = settings.curve, authenticator == nil {
             // The handler must be listening before a CURVE socket takes its first handshake.
             let log = logger
+            let events = events
             // A refused peer retries every second: say so once per key, then only at debug level.
             let refused = Mutex(Set<String>())
             authenticator = try ZAPAuthenticator(context: context, allow: curve.allow) { d in
@@ -68,6 +71,7 @@ public final class Coordinator {
                 // Bounded: a stranger cycling keys cannot grow it without limit.
                 if refused.withLock({ $0.count < 1024 && $0.insert(d.publicKey).inserted }) {
                     log.warning("refused \(who) from \(d.address) (not on the allow-list; later attempts logged at debug level)")
+                    events?.emit(.keyRefused(key: d.publicKey, address: d.address))
                 } else {
                     log.debug("refused \(who) from \(d.address)")
                 }
@@ -177,6 +181,7 @@ public final class Coordinator {
             let body: Body
             do { body = try Wire.decode(frames[1]) } catch {
                 logger.warning("rejected a message from \(key): \(error)")
+                events?.emit(.messageRejected(peer: key.description, reason: "\(error)"))
                 if case .badVersion = error {
                     sendReject(key, .badVersion, error.description)
                 } else {
