@@ -30,14 +30,14 @@ public enum CPUKernels {
         }
         let s = Schedule(values)
         try t.space.validate(s)
-        let parallel = (s["threads"] ?? 1) > 1
+        let parallel = try s.required("threads") > 1
 
         var c = CSource()
         c.line(CPrelude.header)
         c.line("/* \(task.name) | \(schedule.encoding) */")
         if parallel { c.line(CPrelude.openmp) }
         c.line(CPrelude.activations)
-        t.emit(&c, s)
+        try t.emit(&c, s)
         c.line()
         emitEntry(&c, fault: fault, outputArg: task.tensors.count - 1)
 
@@ -92,7 +92,8 @@ public enum CPUKernels {
 /// and must define `static int tf_kernel(float *const *args)`.
 protocol KernelTemplate {
     var space: any ScheduleSpace { get }
-    func emit(_ c: inout CSource, _ schedule: Schedule)
+    /// Decodes the schedule into the template's typed knobs once; a missing knob throws.
+    func emit(_ c: inout CSource, _ schedule: Schedule) throws(ScheduleError)
 }
 
 struct GemmTemplate: KernelTemplate {
@@ -103,7 +104,7 @@ struct GemmTemplate: KernelTemplate {
         gemmSpace = GemmSpace(problem: problem, target: target)
     }
     var space: any ScheduleSpace { gemmSpace }
-    func emit(_ c: inout CSource, _ schedule: Schedule) {
-        GemmCodegen(problem: problem, schedule: schedule).emit(&c)
+    func emit(_ c: inout CSource, _ schedule: Schedule) throws(ScheduleError) {
+        GemmCodegen(problem: problem, knobs: try GemmKnobs(schedule)).emit(&c)
     }
 }

@@ -31,12 +31,13 @@ struct ConvTemplate: KernelTemplate {
         return p
     }
 
-    func emit(_ c: inout CSource, _ s: Schedule) {
-        if s["axis"] == 1 { return PackedConvCodegen(task: task, schedule: s).emit(&c) }
+    func emit(_ c: inout CSource, _ schedule: Schedule) throws(ScheduleError) {
+        let k = try ConvKnobs(schedule)
+        if k.axis == 1 { return PackedConvCodegen(task: task, knobs: k).emit(&c) }
         let t = task
         let nchw = t["layout"] == ConvLayout.nchw.rawValue
-        let vec = s["vec"] ?? 8, rb = s["rb"] ?? 1, rv = s["rv"] ?? 1
-        let cb = min(s["cb"] ?? 1, t["c"] / t["groups"]), threads = s["threads"] ?? 1
+        let vec = k.vec, rb = k.rb, rv = k.rv
+        let cb = min(k.cb, t["c"] / t["groups"]), threads = k.threads
         let p = t.outputHeight, q = t.outputWidth
         let cpg = t["c"] / t["groups"], kpg = t["k"] / t["groups"]
         // Tile extent along the broadcast side and along the vector side.
@@ -58,7 +59,7 @@ struct ConvTemplate: KernelTemplate {
         c.line("static float inP[N_ * C_ * HP * WPD] __attribute__((aligned(64)));")
         c.line("static float wP[G_ * KPGP * CPG * R_ * S_] __attribute__((aligned(64)));")
         c.line()
-        emitTile(&c, nchw: nchw, rb: rb, rv: rv, vec: vec, unroll: s["unroll"] ?? 1, stride: t["stride"])
+        emitTile(&c, nchw: nchw, rb: rb, rv: rv, vec: vec, unroll: k.unroll, stride: t["stride"])
         c.block("static int tf_kernel(float *const *args)") { c in
             c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
             if nchw {
@@ -78,7 +79,7 @@ struct ConvTemplate: KernelTemplate {
                     let ow = "for (long ow0 = 0; ow0 < Q_; \(nchw ? vStep : bStep))"
                     let oh = "for (long oh = 0; oh < P_; oh++)"
                     let omp = threads > 1 ? "#pragma omp for schedule(static)" : ""
-                    if (s["order"] ?? 0) == 0 {
+                    if k.order == 0 {
                         c.block(kt) { c in
                             if !omp.isEmpty { c.line(omp) }
                             c.block(oh) { c in c.line(ow + " tile(out, n, g, c0, c1, first, kt, oh, ow0);") }

@@ -13,14 +13,14 @@ import TuneCore
 /// 1/(C*R*S) of the work.
 struct PackedConvCodegen {
     let task: TaskSpec
-    let schedule: Schedule
+    let knobs: ConvKnobs
 
     func emit(_ c: inout CSource) {
-        let t = task, s = schedule
-        let vec = s["vec"] ?? 8, rb = s["rb"] ?? 1, rv = s["rv"] ?? 1
+        let t = task, s = knobs
+        let vec = s.vec, rb = s.rb, rv = s.rv
         let cpg = t["c"] / t["groups"], kpg = t["k"] / t["groups"]
-        let cb = min(s["cb"] ?? 1, cpg), threads = s["threads"] ?? 1
-        let sharedPanel = threads > 1 && s["par"] == 1
+        let cb = min(s.cb, cpg), threads = s.threads
+        let sharedPanel = threads > 1 && s.par == 1
         let tv = rv * vec
         let pq = t.outputHeight * t.outputWidth
         c.line(CPrelude.vectorTypes(lanes: vec))
@@ -40,7 +40,7 @@ struct PackedConvCodegen {
         c.line("static long offT[PQP];")
         c.line()
         emitPack(&c)
-        emitTile(&c, rb: rb, rv: rv, vec: vec, unroll: s["unroll"] ?? 1)
+        emitTile(&c, rb: rb, rv: rv, vec: vec, unroll: s.unroll)
         c.block("static int tf_kernel(float *const *args)") { c in
             c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
             c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
@@ -52,10 +52,10 @@ struct PackedConvCodegen {
                 c.block("for (long n = 0; n < N_; n++) for (long g = 0; g < G_; g++)") { c in
                     c.line("float *ot = oT + (n * G_ + g) * PQP * KPGP;")
                     let kt = "for (long kt = 0; kt < KPG; kt += TV)", c0 = "for (long c0 = 0; c0 < CPG; c0 += CB)"
-                    let outer = s["order"] == 1 ? c0 : kt, inner = s["order"] == 1 ? kt : c0
-                    if !sharedPanel, s["order"] != 1, let omp { c.line(omp) }
+                    let outer = s.order == 1 ? c0 : kt, inner = s.order == 1 ? kt : c0
+                    if !sharedPanel, s.order != 1, let omp { c.line(omp) }
                     c.block(outer) { c in
-                        if !sharedPanel, s["order"] == 1, let omp { c.line(omp) }
+                        if !sharedPanel, s.order == 1, let omp { c.line(omp) }
                         c.block(inner) { c in
                             c.line("const long c1 = MIN(c0 + CB, CPG);")
                             c.line("const float *ib = inP + (n * C_ + g * CPG + c0) * HP * WPD;")

@@ -13,10 +13,11 @@ struct DepthwiseTemplate: KernelTemplate {
         dwSpace = DepthwiseSpace(task: task, target: target)
     }
 
-    func emit(_ c: inout CSource, _ s: Schedule) {
+    func emit(_ c: inout CSource, _ schedule: Schedule) throws(ScheduleError) {
+        let k = try DepthwiseKnobs(schedule)
         let t = task
         let nchw = t["layout"] == ConvLayout.nchw.rawValue
-        let vec = s["vec"] ?? 8, rb = s["rb"] ?? 1, rv = s["rv"] ?? 1, threads = s["threads"] ?? 1
+        let vec = k.vec, rb = k.rb, rv = k.rv, threads = k.threads
         let p = t.outputHeight, q = t.outputWidth, tv = rv * vec
         let st = t["stride"], dil = t["dil"]
         // Halo sized so the reads of every tile, including rows/lanes past the output, stay inside.
@@ -33,7 +34,7 @@ struct DepthwiseTemplate: KernelTemplate {
         c.line("static float inP[N_ * CP * HPD * WPD] __attribute__((aligned(64)));")
         if !nchw { c.line("static float wP[R_ * S_ * CP] __attribute__((aligned(64)));") }
         c.line()
-        let unroll = s["unroll"] ?? 1
+        let unroll = k.unroll
         c.block("static inline __attribute__((always_inline)) void tile(const float *restrict w, float *restrict out, long n, long ch, long oh, long ow0)") { c in
             for b in 0..<rb { c.line("vf " + (0..<rv).map { "a\(b)_\($0) = {0}" }.joined(separator: ", ") + ";") }
             c.block("for (long r = 0; r < R_; r++)") { c in

@@ -10,15 +10,15 @@ struct GemmCodegen {
     let packA: Bool, packB: Bool
     let order: Int, threads: Int, par: Int
 
-    init(problem p: GemmProblem, schedule s: Schedule) {
+    init(problem p: GemmProblem, knobs g: GemmKnobs) {
         self.p = p
-        mr = s["mr"] ?? 1; nr = s["nr"] ?? 8; vec = s["vec"] ?? 8; kunroll = s["kunroll"] ?? 1
-        let mcR = max(mr, (s["mc"] ?? mr) / mr * mr), ncR = max(nr, (s["nc"] ?? nr) / nr * nr)
+        mr = g.mr; nr = g.nr; vec = g.vec; kunroll = g.kunroll
+        let mcR = max(mr, g.mc / mr * mr), ncR = max(nr, g.nc / nr * nr)
         mc = min(mcR, (p.m + mr - 1) / mr * mr)
         nc = min(ncR, (p.n + nr - 1) / nr * nr)
-        kc = min(s["kc"] ?? p.k, p.k)
-        packA = s["packA"] == 1; packB = s["packB"] == 1
-        order = s["order"] ?? 0; threads = s["threads"] ?? 1; par = s["par"] ?? 0
+        kc = min(g.kc, p.k)
+        packA = g.packA; packB = g.packB
+        order = g.order; threads = g.threads; par = g.par
     }
 
     /// A is the outer operand (packed once per outer block) when the ic loop is outside.

@@ -36,8 +36,9 @@ struct SoftmaxTemplate: KernelTemplate {
     var space: any ScheduleSpace { streamSpace }
     init(task: TaskSpec, target: CPUTarget) { self.task = task; streamSpace = StreamSpace(task: task, target: target) }
 
-    func emit(_ c: inout CSource, _ s: Schedule) {
-        let vec = s["vec"] ?? 8, u = s["unroll"] ?? 1, threads = s["threads"] ?? 1
+    func emit(_ c: inout CSource, _ schedule: Schedule) throws(ScheduleError) {
+        let k = try StreamKnobs(schedule)
+        let vec = k.vec, u = k.unroll, threads = k.threads
         c.line(CPrelude.vectorTypes(lanes: vec))
         c.line(maskHelpers(lanes: vec))
         c.line("#define ROWS \(task["rows"])L")
@@ -86,8 +87,9 @@ struct ElementwiseTemplate: KernelTemplate {
         }
     }
 
-    func emit(_ c: inout CSource, _ s: Schedule) {
-        let vec = s["vec"] ?? 8, u = s["unroll"] ?? 1, threads = s["threads"] ?? 1, chain = task["chain"]
+    func emit(_ c: inout CSource, _ schedule: Schedule) throws(ScheduleError) {
+        let k = try StreamKnobs(schedule)
+        let vec = k.vec, u = k.unroll, threads = k.threads, chain = task["chain"]
         c.line(CPrelude.vectorTypes(lanes: vec))
         c.line(maskHelpers(lanes: vec))
         c.line("#define NN \(task["n"])L")

@@ -56,14 +56,14 @@ public enum CUDAKernels {
         switch task.op {
         case .matmul, .batchMatmul, .conv2d:
             guard let problem = GemmProblem(task: task) else { throw .constraint("unsupported GEMM shape") }
-            let config = GemmConfig(core)
+            let config = try GemmConfig(validated: core)
             return GemmTemplate.generate(problem: problem, config: config, tag: tag, fault: fault, limits: limits)
         case .depthwiseConv2d:
-            return DepthwiseTemplate.generate(task: task, schedule: core, tag: tag, fault: fault)
+            return try DepthwiseTemplate.generate(task: task, schedule: core, tag: tag, fault: fault)
         case .softmax:
-            return SoftmaxTemplate.generate(task: task, schedule: core, tag: tag, fault: fault)
+            return try SoftmaxTemplate.generate(task: task, schedule: core, tag: tag, fault: fault)
         case .elementwise:
-            return ElementwiseTemplate.generate(task: task, schedule: core, tag: tag, fault: fault)
+            return try ElementwiseTemplate.generate(task: task, schedule: core, tag: tag, fault: fault)
         }
     }
 

@@ -17,6 +17,15 @@ import TuneCore
 struct GemmConfig: Sendable {
     var bm, bn, bk, tm, tn, wx, wk, va, vb, db, pad, splitk, swz: Int
 
+    /// Code generation's decode of a validated schedule: every knob must be there.
+    init(validated s: Schedule) throws(ScheduleError) {
+        let k = s.required
+        bm = try k("bm"); bn = try k("bn"); bk = try k("bk"); tm = try k("tm"); tn = try k("tn"); wx = try k("wx")
+        wk = try k("wk"); va = try k("va"); vb = try k("vb"); db = try k("db"); pad = try k("pad")
+        splitk = try k("splitk"); swz = try k("swz")
+    }
+
+    /// A tolerant decode for constraint checks and features, which see any schedule.
     init(_ s: Schedule) {
         bm = s["bm"] ?? 64; bn = s["bn"] ?? 64; bk = s["bk"] ?? 8
         tm = s["tm"] ?? 4; tn = s["tn"] ?? 4; wx = s["wx"] ?? 8; wk = s["wk"] ?? 1

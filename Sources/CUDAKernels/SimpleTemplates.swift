@@ -39,8 +39,8 @@ enum DepthwiseTemplate {
         return space
     }
 
-    static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) -> GeneratedKernel {
-        let threads = schedule["threads"] ?? 256, qpt = schedule["qpt"] ?? 1, vc = schedule["vc"] ?? 1
+    static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) throws(ScheduleError) -> GeneratedKernel {
+        let threads = try schedule.required("threads"), qpt = try schedule.required("qpt"), vc = try schedule.required("vc")
         let nhwc = t["layout"] == ConvLayout.nhwc.rawValue
         let (n, c, h, w, r, sw) = (t["n"], t["c"], t["h"], t["w"], t["r"], t["s"])
         let (st, pad, dil) = (t["stride"], t["pad"], t["dil"])
@@ -155,9 +155,9 @@ enum SoftmaxTemplate {
         return space
     }
 
-    static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) -> GeneratedKernel {
-        let mode = schedule["mode"] ?? 0, threads = schedule["threads"] ?? 128
-        let vec = schedule["vec"] ?? 1, online = schedule["online"] ?? 0
+    static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) throws(ScheduleError) -> GeneratedKernel {
+        let mode = try schedule.required("mode"), threads = try schedule.required("threads")
+        let vec = try schedule.required("vec"), online = try schedule.required("online")
         let rows = t["rows"], cols = t["cols"]
         let entry = "tf_softmax_\(tag)"
         let chunks = cols / vec
@@ -282,8 +282,8 @@ enum ElementwiseTemplate {
         }
     }
 
-    static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) -> GeneratedKernel {
-        let threads = schedule["threads"] ?? 256, vec = schedule["vec"] ?? 1, ilp = schedule["ilp"] ?? 1
+    static func generate(task t: TaskSpec, schedule: Schedule, tag: String, fault: Int) throws(ScheduleError) -> GeneratedKernel {
+        let threads = try schedule.required("threads"), vec = try schedule.required("vec"), ilp = try schedule.required("ilp")
         let n = t["n"], steps = t["chain"]
         let items = n / vec
         let entry = "tf_elementwise_\(tag)"

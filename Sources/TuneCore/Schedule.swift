@@ -17,6 +17,13 @@ public struct Schedule: Hashable, Codable, Sendable, CustomStringConvertible {
         knobs.first(where: { $0.name == name })?.value
     }
 
+    /// A knob code generation needs from a validated schedule: its absence is
+    /// `missingKnob`, never a default.
+    public func required(_ name: String) throws(ScheduleError) -> Int {
+        guard let v = self[name] else { throw .missingKnob(name) }
+        return v
+    }
+
     public var values: [String: Int] {
         Dictionary(knobs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
     }
