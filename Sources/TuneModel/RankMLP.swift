@@ -146,15 +146,7 @@ public final class RankMLP: Ranker, @unchecked Sendable {
 
     public static func train(_ data: RankingDataset, settings: RankMLPSettings = RankMLPSettings()) throws(ModelError) -> RankMLP {
         let d = data.featureCount
-        var mean = [Float](repeating: 0, count: d), scale = [Float](repeating: 1, count: d)
-        for c in 0..<d {
-            var m = 0.0, v = 0.0
-            for r in 0..<data.rows { m += Double(data.features[r * d + c]) }
-            m /= Double(data.rows)
-            for r in 0..<data.rows { let e = Double(data.features[r * d + c]) - m; v += e * e }
-            let sd = (v / Double(data.rows)).squareRoot()
-            mean[c] = Float(m); scale[c] = sd > 1e-9 ? Float(1 / sd) : 0
-        }
+        let (mean, scale) = Standardization.of(data)
         let model = initial(featureCount: d, settings: settings, mean: mean, scale: scale)
         let x = model.standardize(data.features, rows: data.rows)
         let groups = Dictionary(grouping: 0..<data.rows, by: { data.groups[$0] }).sorted { $0.key < $1.key }.map(\.value)
@@ -213,48 +205,26 @@ public final class RankMLP: Ranker, @unchecked Sendable {
     static let magic: [UInt8] = Array("TFMLP".utf8)
 
     public func serialized() throws -> [UInt8] {
-        var out = Self.magic
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
-        func floats(_ a: [Float]) { for f in a { withUnsafeBytes(of: f.bitPattern.littleEndian) { out += $0 } } }
-        u32(1); u32(sizes.count)
-        for s in sizes { u32(s) }
-        floats(mean); floats(scale)
-        for l in weights.indices { floats(weights[l]); floats(biases[l]) }
-        return out
+        var w = ByteWriter(magic: Self.magic)
+        w.u32(1); w.u32(sizes.count)
+        for s in sizes { w.u32(s) }
+        w.floats(mean); w.floats(scale)
+        for l in weights.indices { w.floats(weights[l]); w.floats(biases[l]) }
+        return w.bytes
     }
 
     public convenience init(serialized bytes: [UInt8], settings: RankMLPSettings = RankMLPSettings()) throws(ModelError) {
-        var at = 0
-        func bad(_ why: String) -> ModelError { ModelError(.corruptModel, "not a TuneFleet MLP: \(why)") }
-        func u32() throws(ModelError) -> Int {
-            guard at + 4 <= bytes.count else { throw bad("truncated") }
-            let v = bytes[at..<at + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-            at += 4
-            return Int(v)
-        }
-        func floats(_ n: Int) throws(ModelError) -> [Float] {
-            guard n >= 0, at + 4 * n <= bytes.count else { throw bad("truncated") }
-            var out = [Float](repeating: 0, count: n)
-            for i in 0..<n {
-                let b = bytes[at + 4 * i..<at + 4 * i + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-                out[i] = Float(bitPattern: b)
-            }
-            at += 4 * n
-            guard out.allSatisfy(\.isFinite) else { throw bad("non-finite parameters") }
-            return out
-        }
-        guard bytes.count > Self.magic.count, Array(bytes.prefix(Self.magic.count)) == Self.magic else { throw bad("wrong magic") }
-        at = Self.magic.count
-        guard try u32() == 1 else { throw bad("unknown version") }
-        let count = try u32()
-        guard (2...16).contains(count) else { throw bad("\(count) layers") }
+        var r = try ByteReader(bytes, magic: Self.magic, what: "MLP")
+        guard try r.u32() == 1 else { throw r.bad("unknown version") }
+        let count = try r.u32()
+        guard (2...16).contains(count) else { throw r.bad("\(count) layers") }
         var sizes: [Int] = []
-        for _ in 0..<count { let s = try u32(); guard (1...1 << 16).contains(s) else { throw bad("layer of \(s)") }; sizes.append(s) }
-        guard sizes.last == 1 else { throw bad("the last layer must have one output") }
-        let mean = try floats(sizes[0]), scale = try floats(sizes[0])
+        for _ in 0..<count { let s = try r.u32(); guard (1...1 << 16).contains(s) else { throw r.bad("layer of \(s)") }; sizes.append(s) }
+        guard sizes.last == 1 else { throw r.bad("the last layer must have one output") }
+        let mean = try r.floats(sizes[0]), scale = try r.floats(sizes[0])
         var w: [[Float]] = [], b: [[Float]] = []
-        for l in 0..<(count - 1) { w.append(try floats(sizes[l] * sizes[l + 1])); b.append(try floats(sizes[l + 1])) }
-        guard at == bytes.count else { throw bad("\(bytes.count - at) trailing bytes") }
+        for l in 0..<(count - 1) { w.append(try r.floats(sizes[l] * sizes[l + 1])); b.append(try r.floats(sizes[l + 1])) }
+        try r.end()
         var s = settings
         s.hidden = Array(sizes.dropFirst().dropLast())
         self.init(featureCount: sizes[0], settings: s, mean: mean, scale: scale, weights: w, biases: b)
