@@ -61,7 +61,7 @@ public enum Evaluation {
             var s = settings
             s.kind = k
             let start = Date()
-            let ranker = try Training.fit(s, train)
+            let ranker = try Training.fit(s, train, records: trainIndices.map { rows[$0] }, schema: builder.extractor.schema)
             let seconds = Date().timeIntervalSince(start)
             let scoreStart = Date()
             let scores = ranker.score(features: test.features, rows: test.rows)

@@ -11,6 +11,15 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     case xgbRegression = "xgb-reg"
     /// A ranking MLP (LambdaRank, Adam) over OpenBLAS.
     case mlp
+    /// The hardware-aware attention ranker, pre-trained on every device it is given, adapted
+    /// to a new one from a few of its records.
+    case transfer
+    /// The transfer ranker meta-learned (Reptile) over (device, operator) groups: an
+    /// initialization made for few-shot adaptation.
+    case meta
+
+    /// Kinds that adapt to a device from a few records (`coordctl model adapt`).
+    public var adapts: Bool { self == .transfer || self == .meta }
 }
 
 /// A trained ranker behind the `CostModel` seam: features from the joint extractor, scores
@@ -40,7 +49,15 @@ public struct LearnedCostModel: CostModel {
         var xgb: XGBoostSettings?
         var mlp: RankMLPSettings?
         var pruning: PruningSettings?
+        var transfer: TransferRankerSettings?
+        var meta: MetaSettings?
+        /// What an adapted version was adapted on: the target's devices and its record count.
+        var adaptedTo: [String]?
+        var adaptedRecords: Int?
     }
+
+    /// The transfer ranker inside, for the kinds that have one.
+    public var transferRanker: TransferRanker? { ranker as? TransferRanker }
 
     /// Loads a stored model; one trained with another feature schema is refused.
     public static func load(_ stored: StoredModel, version: ModelVersion, extractor: JointFeatureExtractor = JointFeatureExtractor()) throws(ModelError) -> LearnedCostModel {
@@ -60,6 +77,19 @@ public struct LearnedCostModel: CostModel {
             let r = try RankMLP(serialized: stored.blob, settings: p.mlp ?? RankMLPSettings())
             guard r.featureCount == p.featureCount else { throw ModelError(.corruptModel, "model \(version.id): the MLP takes \(r.featureCount) features, not \(p.featureCount)") }
             return LearnedCostModel(kind: p.kind, ranker: r, extractor: extractor, version: version)
+        case .transfer, .meta:
+            let r = try TransferRanker(serialized: stored.blob, settings: p.transfer ?? TransferRankerSettings())
+            guard r.featureCount == p.featureCount, r.groups == extractor.schema.groups else {
+                throw ModelError(.corruptModel, "model \(version.id): the transfer ranker's features do not match its schema")
+            }
+            return LearnedCostModel(kind: p.kind, ranker: r, extractor: extractor, version: version)
         }
+    }
+}
+
+extension FeatureSchema {
+    /// Where the task, schedule and hardware features sit: the transfer ranker's tokens.
+    public var groups: FeatureGroups {
+        FeatureGroups(task: range(of: .task), schedule: range(of: .schedule), hardware: range(of: .hardware))
     }
 }

@@ -9,6 +9,12 @@ public struct OnlineTrainer: ModelTrainer {
     public var settings: TrainingSettings
     /// Share of the newest records held out to measure the model on.
     public var recentShare = 0.1
+    /// Below this many verified records of a class, the shipped pre-trained model (when this
+    /// build has one) is adapted to them instead of a model trained from them alone: few
+    /// records teach a model from scratch little (the README's few-shot table).
+    public var adaptBelow = 1000
+    /// Start from the shipped model when a class has no model of its own.
+    public var useShipped = true
     let builder = DatasetBuilder()
 
     public init(settings: TrainingSettings = TrainingSettings()) { self.settings = settings }
@@ -20,8 +26,17 @@ public struct OnlineTrainer: ModelTrainer {
         // The newest records (oldest first in `records`) are the test of what is coming.
         let recent = records.count >= 100 ? Int(Double(records.count) * recentShare) : 0
         let older = Array(records.dropLast(recent)), newest = Array(records.suffix(recent))
-        var trained = try Training.train(older, profiles: profiles, settings: settings, query: query, deviceClass: deviceClass,
+        let verified = older.filter { $0.okSeconds != nil }.count
+        var trained: TrainedModel
+        if useShipped, verified < adaptBelow, let (base, stored) = try ShippedModel.version(in: database, extractor: builder.extractor) {
+            let devices = Set(older.map(\.device))
+            trained = try Adaptation.adapt(base: base, baseStored: stored, records: older, devices: devices, limit: adaptBelow,
+                                           profiles: profiles, builder: builder)
+            trained.stored.deviceClass = deviceClass
+        } else {
+            trained = try Training.train(older, profiles: profiles, settings: settings, query: query, deviceClass: deviceClass,
                                          builder: builder)
+        }
         var recentPCA: Double?
         if recent > 0, let built = try? builder.build(Labels.label(records), profiles: profiles) {
             // Labels of the newest records against everything known of their group.
@@ -45,6 +60,10 @@ public struct OnlineTrainer: ModelTrainer {
             let metrics = (try? JSONDecoder().decode([String: Double].self, from: Data(stored.metrics.utf8))) ?? [:]
             return DeployedModel(model: model, trainingSeconds: stored.trainingSeconds,
                                  recentPCA: metrics["recent_pca"].flatMap { $0 >= 0 ? $0 : nil }, records: stored.records)
+        }
+        // Nothing of its own yet: the shipped pre-trained model, from the first batch.
+        if useShipped, let (model, stored) = try ShippedModel.version(in: database, extractor: builder.extractor) {
+            return DeployedModel(model: model, trainingSeconds: stored.trainingSeconds, recentPCA: nil, records: stored.records)
         }
         return nil
     }

@@ -46,6 +46,8 @@ public struct TrainingSettings: Hashable, Sendable, Codable {
     public var kind = ModelKind.xgb
     public var xgb = XGBoostSettings()
     public var mlp = RankMLPSettings()
+    public var transfer = TransferRankerSettings()
+    public var meta = MetaSettings()
     /// Dataset pruning (the seed paper's), off unless set.
     public var pruning: PruningSettings?
     public init() {}
@@ -72,12 +74,14 @@ public enum Training {
             throw ModelError(.emptyDataset, "no verified (ok) records with a device profile to train on")
         }
         let built = try builder.build(labeled, profiles: profiles)
-        let ranker = try fit(settings, built.data)
+        let ranker = try fit(settings, built.data, records: built.records, schema: builder.extractor.schema)
         let xgb = settings.xgbSettings
         let schema = builder.extractor.schema
         let params = LearnedCostModel.Parameters(kind: settings.kind, schemaVersion: schema.version, schemaDigest: schema.digest,
                                                  featureCount: schema.count, xgb: settings.kind == .mlp ? nil : xgb,
-                                                 mlp: settings.kind == .mlp ? settings.mlp : nil, pruning: settings.pruning)
+                                                 mlp: settings.kind == .mlp ? settings.mlp : nil, pruning: settings.pruning,
+                                                 transfer: settings.kind.adapts ? settings.transfer : nil,
+                                                 meta: settings.kind == .meta ? settings.meta : nil)
         let seconds = Date().timeIntervalSince(start)
         let blob: [UInt8]
         do { blob = try ranker.serialized() } catch { throw ModelError(.library, "cannot serialize the model: \(error)") }
@@ -91,12 +95,23 @@ public enum Training {
                             stored: stored, summary: summary, seconds: seconds)
     }
 
-    /// A ranker of the settings' kind trained on `data`.
-    static func fit(_ settings: TrainingSettings, _ data: RankingDataset) throws(ModelError) -> any Ranker {
+    /// A ranker of the settings' kind trained on `data` (rows of `records`, in order).
+    static func fit(_ settings: TrainingSettings, _ data: RankingDataset, records: [LabeledRecord], schema: FeatureSchema) throws(ModelError) -> any Ranker {
         switch settings.kind {
         case .xgb, .xgbRegression: return try XGBoostRanker.train(data, settings: settings.xgbSettings)
         case .mlp: return try RankMLP.train(data, settings: settings.mlp)
+        case .transfer: return try TransferRanker.train(data, groups: schema.groups, settings: settings.transfer)
+        case .meta:
+            let base = try TransferRanker.train(data, groups: schema.groups, settings: settings.transfer)
+            return try base.metaTrained(on: data, tasks: metaTasks(records), settings: settings.meta)
         }
+    }
+
+    /// Row indices of each (device, operator) group: the meta-learner's episodes.
+    static func metaTasks(_ records: [LabeledRecord]) -> [[Int]] {
+        struct Key: Hashable { var device: String; var op: OperatorKind }
+        return Dictionary(grouping: records.indices, by: { Key(device: records[$0].record.device, op: records[$0].record.task.op) })
+            .values.map { $0.sorted() }.sorted { $0[0] < $1[0] }
     }
 
     static func json<T: Encodable>(_ v: T) -> String {

@@ -4,7 +4,9 @@ import TuneCore
 public enum SearchCatalog {
     /// A job's search, rebuilt from its history on resume. The seed mixes the campaign's
     /// seed, the job and how much was generated, so a resumed job does not replay its draws.
-    public static func strategy(_ choice: SearchChoice, job: ActiveJob, history: [TuningRecord]) -> any SearchStrategy {
+    /// `related` are measured schedules of similar tasks and devices (transfer-tuning's
+    /// sources); random search, the honest baseline, ignores them.
+    public static func strategy(_ choice: SearchChoice, job: ActiveJob, history: [TuningRecord], related: [TransferSource] = []) -> any SearchStrategy {
         let seed = job.seed ^ (UInt64(bitPattern: job.jobID) &* 0x9e37_79b9_7f4a_7c15) ^ UInt64(job.generated.count)
         switch choice {
         case .random:
@@ -12,7 +14,7 @@ public enum SearchCatalog {
             for r in history { s.observe(r) }
             return s
         case .evolutionary:
-            var s = EvolutionarySearch(seed: seed)
+            var s = EvolutionarySearch(seed: seed, sources: related)
             for r in history { s.observe(r) }
             return s
         }

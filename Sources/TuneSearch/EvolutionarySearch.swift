@@ -16,6 +16,9 @@ public struct EvolutionarySearch: SearchStrategy {
         public var exploration = 0.1
         /// Share of children made by crossover (the rest by mutation).
         public var crossover = 0.3
+        /// Share of a job's first batch given to transfer-tuned schedules (the best of similar
+        /// tasks and devices, translated), when there are any.
+        public var transferShare = 0.5
         public init() {}
     }
 
@@ -25,9 +28,14 @@ public struct EvolutionarySearch: SearchStrategy {
     var random: RandomSearch
     /// Measured `ok` schedules with their times.
     private(set) var measured: [(schedule: Schedule, seconds: Double)] = []
+    /// Good schedules of similar tasks and devices, for a job with nothing measured yet.
+    var sources: [TransferSource]
+    /// Their translations, once the job's space is known.
+    var transferred: [Schedule]?
 
-    public init(seed: UInt64, settings: Settings = Settings()) {
+    public init(seed: UInt64, settings: Settings = Settings(), sources: [TransferSource] = []) {
         self.settings = settings
+        self.sources = sources
         rng = SplitMix64(seed: seed)
         random = RandomSearch(seed: seed ^ 0x5eed_cafe_f00d_d00d)
     }
@@ -38,6 +46,22 @@ public struct EvolutionarySearch: SearchStrategy {
     }
 
     public mutating func propose(count: Int, context: SearchContext) -> [ProposedSchedule] {
+        guard count > 0 else { return [] }
+        // A job with nothing measured starts from what similar tasks and devices found.
+        var seeded: [ProposedSchedule] = []
+        if measured.isEmpty && transferred == nil && !sources.isEmpty {
+            let limit = min(count, Int((Double(count) * settings.transferShare).rounded(.up)))
+            let t = TransferTuning.proposals(sources, context: context, limit: max(limit, settings.parents))
+            transferred = t
+            seeded = t.prefix(limit).map { ProposedSchedule($0, Provenance(proposer: "transfer")) }
+        }
+        guard !seeded.isEmpty else { return proposeSearched(count: count, context: context) }
+        var ctx = context
+        for p in seeded { ctx.generated.insert(p.schedule.hash64) }
+        return seeded + proposeSearched(count: count - seeded.count, context: ctx)
+    }
+
+    mutating func proposeSearched(count: Int, context: SearchContext) -> [ProposedSchedule] {
         guard count > 0 else { return [] }
         guard let model = context.model else {
             return random.propose(count: count, context: context)
@@ -69,7 +93,9 @@ public struct EvolutionarySearch: SearchStrategy {
     func evolveParents(context: SearchContext) -> [Schedule] {
         let best = measured.sorted { $0.seconds < $1.seconds }.prefix(settings.parents).map(\.schedule)
             .map { context.space.completing($0) }
-        return best.filter { context.space.isValid($0) }
+        let valid = best.filter { context.space.isValid($0) }
+        // Until the job has results of its own, the transferred schedules are the parents.
+        return valid.isEmpty ? Array((transferred ?? []).prefix(settings.parents)) : valid
     }
 
     mutating func evolve(context: SearchContext) -> [Schedule] {

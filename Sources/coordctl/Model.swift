@@ -4,12 +4,13 @@ import TuneConsole
 import TuneCore
 import TuneFeatures
 import TuneLearning
+import TuneModel
 import TuneStore
 
 struct Model: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train, list, show and evaluate cost models.",
-        subcommands: [ModelTrain.self, ModelList.self, ModelShow.self, ModelEval.self, ModelSchema.self])
+        subcommands: [ModelTrain.self, ModelAdapt.self, ModelShip.self, ModelList.self, ModelShow.self, ModelEval.self, ModelSchema.self])
 }
 
 /// `coordctl model schema`: the feature document (docs/FEATURES.md is its output).
@@ -98,14 +99,18 @@ struct ModelList: ParsableCommand {
         let store = try openStore(db)
         let versions = try store.models()
         if json {
-            struct Out: Encodable { var id: Int64; var kind: String; var device_class: String?; var records: Int; var schema: Int; var base: Int64? }
-            print(jsonLine(versions.map { Out(id: $0.id, kind: $0.kind, device_class: $0.deviceClass?.rawValue, records: $0.records,
-                                               schema: $0.featureSchemaVersion, base: $0.baseID) }))
+            struct Out: Encodable { var id: Int64; var kind: String; var device_class: String?; var records: Int; var schema: Int; var base: Int64?; var shipped: Bool }
+            print(jsonLine(versions.map { v in
+                Out(id: v.id, kind: v.kind, device_class: v.deviceClass?.rawValue, records: v.records, schema: v.featureSchemaVersion, base: v.baseID,
+                    shipped: ((try? store.model(id: v.id)).flatMap { $0 }.map(ShippedModel.isShipped)) ?? false)
+            }))
             return
         }
         if versions.isEmpty { print("no models in \(db): coordctl model train --db \(db)"); return }
         for v in versions {
-            print("\(v.id)\t\(v.kind)\t\(v.deviceClass?.rawValue ?? "all")\t\(v.records) records\tschema v\(v.featureSchemaVersion)" + (v.baseID.map { "\tbase \($0)" } ?? ""))
+            let shipped = (try? store.model(id: v.id)).flatMap { $0 }.map(ShippedModel.isShipped) ?? false
+            print("\(v.id)\t\(v.kind)\t\(v.deviceClass?.rawValue ?? "all")\t\(v.records) records\tschema v\(v.featureSchemaVersion)"
+                  + (v.baseID.map { "\tadapted from \($0)" } ?? "") + (shipped ? "\tshipped pre-trained base" : ""))
         }
     }
 }
@@ -136,17 +141,36 @@ struct ModelEval: ParsableCommand {
     @Option(help: "Boosting rounds.") var rounds = 300
     @Option(help: "Split seed (within_task).") var seed: UInt64 = 1
     @Flag(help: "Prune the training side first (FLOPs-weighted task sample, drop records far from their group's best).") var prune = false
+    @Option(help: "by_target few-shot mode: numbers of target records, e.g. 0,16,32,64,128,256.") var shots: String?
+    @Option(parsing: .upToNextOption, help: "Few-shot methods (default: all): \(FewShotEvaluation.methods.joined(separator: ", ")).") var method: [String] = []
+    @Option(help: "Few-shot mode: draw the metric against k, one line per method, to this SVG file.") var plot: String?
+    @Option(help: "The plotted metric: pca, peak1 or peak5.") var plotMetric = "pca"
+    @Option(help: "Transfer ranker: pre-training epochs.") var epochs: Int?
+    @Option(help: "Few-shot adaptation: steps.") var adaptSteps: Int?
+    @Option(help: "Few-shot adaptation: step size.") var adaptLearningRate: Float?
+    @Option(help: "Few-shot adaptation: adam or sgd.") var adaptOptimizer: String?
+    @Option(help: "Few-shot adaptation: which parameters move, all or head.") var adaptScope: String?
+    @Option(help: "Meta-learning: iterations.") var metaIterations: Int?
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
         guard let s = SplitKind(rawValue: split) else { throw ValidationError("unknown --split '\(split)': use within_task, by_task or by_target") }
         if s != .withinTask && holdout.isEmpty { throw ValidationError("--split \(split) needs --holdout") }
         for k in kind where ModelKind(rawValue: k) == nil { throw ValidationError("unknown --kind '\(k)'") }
+        if let shots {
+            guard s == .byTarget else { throw ValidationError("--shots needs --split by_target") }
+            _ = try FewShotReport.parseShots(shots)
+        } else if plot != nil || !method.isEmpty { throw ValidationError("--plot and --method need --shots") }
+        for m in method where !FewShotEvaluation.methods.contains(m) {
+            throw ValidationError("unknown --method '\(m)': use \(FewShotEvaluation.methods.joined(separator: ", "))")
+        }
+        guard ["pca", "peak1", "peak5"].contains(plotMetric) else { throw ValidationError("--plot-metric is pca, peak1 or peak5") }
     }
 
     func run() throws {
         let store = try openStore(db)
         let profiles = try store.deviceProfiles()
+        if let shots { return try fewShot(store: store, profiles: profiles, shots: try FewShotReport.parseShots(shots)) }
         let splitKind = SplitKind(rawValue: split)!
         let networks = splitKind == .byTask ? try holdout.map(loadWorkload) : []
         let (records, _) = try store.records(RecordQuery(okOnly: false))
@@ -175,6 +199,40 @@ struct ModelEval: ParsableCommand {
         }
         if let r = results.first {
             print("features: \(Int(r.featuresPerSecond)) vectors/s; scoring: " + results.map { "\($0.kind) \(Int($0.scoredPerSecond)) rows/s" }.joined(separator: ", ") + " (one thread)")
+        }
+    }
+}
+
+extension ModelEval {
+    func fewShot(store: Store, profiles: [String: DeviceProfile], shots: [Int]) throws {
+        let (records, _) = try store.records(RecordQuery(okOnly: false))
+        var settings = TrainingSettings()
+        settings.xgb.rounds = rounds
+        if let epochs { settings.transfer.epochs = epochs }
+        if let adaptSteps { settings.transfer.adaptSteps = adaptSteps }
+        if let adaptLearningRate { settings.transfer.adaptLearningRate = adaptLearningRate }
+        if let o = adaptOptimizer { guard let v = TransferRankerSettings.AdaptOptimizer(rawValue: o) else { throw ValidationError("--adapt-optimizer: adam or sgd") }; settings.transfer.adaptOptimizer = v }
+        if let o = adaptScope { guard let v = TransferRankerSettings.AdaptScope(rawValue: o) else { throw ValidationError("--adapt-scope: all or head") }; settings.transfer.adaptScope = v }
+        if let metaIterations { settings.meta.iterations = metaIterations }
+        let methods = method.isEmpty ? FewShotEvaluation.methods : method
+        let lightGBM = methods.contains("pooled-lightgbm") ? PipLightGBM.runner(rounds: rounds) : nil
+        let result: FewShotResult
+        do {
+            result = try FewShotEvaluation.evaluate(records, profiles: profiles, holdout: holdout, shots: shots, methods: methods,
+                                                    settings: settings, seed: seed, lightGBM: lightGBM)
+        } catch { throw ValidationError("\(error)") }
+        let report = FewShotReport(result: result)
+        if let plot {
+            do { try report.chart(metric: plotMetric).svg.write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+                throw ValidationError("cannot write \(plot): \(error)")
+            }
+        }
+        if json {
+            struct Out: Encodable { var split = "by_target"; var mode = "few-shot"; var holdout: [String]; var devices: [String]; var shots: [Int]; var rows: [FewShotRow]; var pretrain_seconds: [String: Double]; var skipped: [String: String] }
+            print(jsonLine(Out(holdout: result.holdout, devices: result.devices, shots: result.shots, rows: result.rows,
+                               pretrain_seconds: result.pretrainSeconds, skipped: result.skipped)))
+        } else {
+            print(report.table, terminator: "")
         }
     }
 }

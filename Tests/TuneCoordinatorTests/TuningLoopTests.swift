@@ -75,7 +75,7 @@ struct ModelOrder: SearchStrategy {
     @Test func aToyStrategyPluggedInThroughTheSeamFindsTheBestFirst() throws {
         let fleet = try syntheticFleet()
         var settings = TuningLoop.Settings()
-        settings.makeStrategy = { _, history in ModelOrder(heard: history.count) }
+        settings.makeStrategy = { _, history, _ in ModelOrder(heard: history.count) }
         var sim = try TuningSimulation(fleet: fleet, device: replayCPU, settings: settings)
         let version = ModelVersion(id: 42, kind: "fixed", deviceClass: .cpu, featureSchemaVersion: 0, records: 0)
         try sim.tellModel(FixedCostModel.oracle(fleet).withVersion(version))
@@ -101,7 +101,7 @@ struct ModelOrder: SearchStrategy {
             mutating func observe(_ record: TuningRecord) {}
         }
         var settings = TuningLoop.Settings()
-        settings.makeStrategy = { _, _ in Stubborn() }
+        settings.makeStrategy = { _, _, _ in Stubborn() }
         var sim = try TuningSimulation(fleet: try syntheticFleet(), device: replayCPU, settings: settings)
         _ = try sim.launch(trialsPerTask: 5)
         #expect(try sim.run(), "a strategy that runs dry ends its jobs")
@@ -111,7 +111,7 @@ struct ModelOrder: SearchStrategy {
     @Test func aRestartedCoordinatorFinishesTheBudgetFromTheDatabase() throws {
         var settings = TuningLoop.Settings()
         let rebuiltWith = HistoryLog()
-        settings.makeStrategy = { job, history in
+        settings.makeStrategy = { job, history, _ in
             rebuiltWith.note(history.count)
             return SearchCatalog.strategy(job.search, job: job, history: history)
         }

@@ -116,8 +116,10 @@ let trainingTasks = [try! TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k"
     /// coordd's trainer: a version per run, stored, restored, with its accuracy on new records.
     @Test func theOnlineTrainerStoresAndRestoresVersions() throws {
         let store = try Store.inMemory()
-        #expect(try OnlineTrainer().restore(deviceClass: .cpu, database: store) == nil)
-        #expect(throws: (any Error).self) { try OnlineTrainer().train(deviceClass: .cpu, database: store) }
+        var fromScratch = OnlineTrainer()
+        fromScratch.useShipped = false
+        #expect(try fromScratch.restore(deviceClass: .cpu, database: store) == nil)
+        #expect(throws: (any Error).self) { try fromScratch.train(deviceClass: .cpu, database: store) }
         // Records into the store through an import (the same path a campaign's results take).
         let records = syntheticRecords(tasks: trainingTasks, devices: devices, perGroup: 60, seed: 7)
         let imported = records.map { r in
@@ -126,11 +128,23 @@ let trainingTasks = [try! TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k"
         }
         _ = try store.importRecords(imported, source: "synthetic", digest: "1", profiles: profiles)
         var settings = TrainingSettings(); settings.xgb.rounds = 30
-        let deployed = try OnlineTrainer(settings: settings).train(deviceClass: .cpu, database: store)
+        var trainer = OnlineTrainer(settings: settings)
+        trainer.useShipped = false
+        let deployed = try trainer.train(deviceClass: .cpu, database: store)
         #expect(deployed.records > 300 && deployed.recentPCA != nil)
-        let restored = try #require(try OnlineTrainer().restore(deviceClass: .cpu, database: store))
+        let restored = try #require(try fromScratch.restore(deviceClass: .cpu, database: store))
         #expect(restored.model.version == deployed.model.version && restored.recentPCA == deployed.recentPCA)
-        #expect(try OnlineTrainer().restore(deviceClass: .cuda, database: store) == nil)
+        #expect(try fromScratch.restore(deviceClass: .cuda, database: store) == nil)
+        // With the shipped model and few records of its own, a class gets the shipped model
+        // adapted to them: a version based on the shipped one.
+        let withShipped = OnlineTrainer(settings: settings)
+        if ShippedModel.stored != nil {
+            let fresh = try Store.inMemory()
+            _ = try importInto(fresh, Array(records.prefix(200)), profiles: profiles)
+            let adapted = try withShipped.train(deviceClass: .cpu, database: fresh)
+            let versions = try fresh.models()
+            #expect(versions.count == 2 && versions[1].baseID == versions[0].id && adapted.model.version == versions[1])
+        }
     }
 }
 

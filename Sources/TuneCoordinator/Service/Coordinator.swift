@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TuneCore
+import TuneSearch
 import TuneStore
 import TuneSystem
 import TuneTransport
@@ -155,7 +156,20 @@ public final class Coordinator {
     /// Hands jobs from the database (with their histories) to the tuning loop.
     func adopt(_ jobs: [ActiveJob]) throws {
         let history = try store.histories(jobIDs: jobs.map(\.jobID))
-        tune(.adopted(jobs, history: history))
+        // Transfer-tuning: a guided job with nothing measured starts from the best schedules
+        // of tasks of its operator on every device of its class.
+        let fresh = jobs.filter { $0.search == .evolutionary && (history[$0.jobID] ?? []).isEmpty }
+        var related: [Int64: [TransferSource]] = [:]
+        if !fresh.isEmpty {
+            let profiles = try store.deviceProfiles()
+            for dc in Set(fresh.map(\.deviceClass)) {
+                let ops = Set(fresh.filter { $0.deviceClass == dc }.map(\.task.op))
+                let records = try store.records(RecordQuery(deviceClass: dc)).records.filter { ops.contains($0.task.op) }
+                let sources = TransferTuning.sources(records, profiles: profiles)
+                for j in fresh where j.deviceClass == dc { related[j.jobID] = sources.filter { $0.record.task.op == j.task.op } }
+            }
+        }
+        tune(.adopted(jobs, history: history, related: related))
     }
 
     private func queues() -> TuningLoop.Queues {

@@ -13,16 +13,17 @@ public struct TuningLoop: Sendable {
     public struct Settings: Sendable {
         /// After this many new `ok` results of a device class, ask for a new model; nil: never.
         public var retrainEvery: Int?
-        /// Builds a job's search from its stored history.
-        public var makeStrategy: @Sendable (ActiveJob, [TuningRecord]) -> any SearchStrategy
+        /// Builds a job's search from its stored history and the measured schedules of
+        /// similar tasks and devices (transfer-tuning's sources).
+        public var makeStrategy: @Sendable (ActiveJob, [TuningRecord], [TransferSource]) -> any SearchStrategy
         /// Builds a campaign's scheduler.
         public var makeScheduler: @Sendable (SchedulerChoice) -> any TaskScheduler
         /// The schedule space of a task on a real device.
         public var space: @Sendable (TaskSpec, DeviceProfile, MeasurePlan) -> (any ScheduleSpace)?
 
         public init(retrainEvery: Int? = nil,
-                    makeStrategy: @escaping @Sendable (ActiveJob, [TuningRecord]) -> any SearchStrategy = {
-                        SearchCatalog.strategy($0.search, job: $0, history: $1)
+                    makeStrategy: @escaping @Sendable (ActiveJob, [TuningRecord], [TransferSource]) -> any SearchStrategy = {
+                        SearchCatalog.strategy($0.search, job: $0, history: $1, related: $2)
                     },
                     makeScheduler: @escaping @Sendable (SchedulerChoice) -> any TaskScheduler = SearchCatalog.scheduler,
                     space: @escaping @Sendable (TaskSpec, DeviceProfile, MeasurePlan) -> (any ScheduleSpace)? = { SpaceCatalog.space(for: $0, device: $1, plan: $2) }) {
@@ -42,8 +43,9 @@ public struct TuningLoop: Sendable {
     }
 
     public enum Event: Sendable {
-        /// Jobs from the database (launch or resume) with their committed history.
-        case adopted([ActiveJob], history: [Int64: [TuningRecord]])
+        /// Jobs from the database (launch or resume) with their committed history and, for
+        /// jobs with none, good schedules of similar tasks and devices.
+        case adopted([ActiveJob], history: [Int64: [TuningRecord]], related: [Int64: [TransferSource]] = [:])
         case committed(TuningRecord)
         case modelReady(DeviceClass, any CostModel)
         case tick(Queues)
@@ -96,7 +98,7 @@ public struct TuningLoop: Sendable {
 
     public mutating func handle(_ event: Event) -> [Directive] {
         switch event {
-        case .adopted(let active, let history): return adopt(active, history: history)
+        case .adopted(let active, let history, let related): return adopt(active, history: history, related: related)
         case .committed(let record): return onCommitted(record)
         case .modelReady(let dc, let model):
             models[dc] = model
@@ -111,7 +113,7 @@ public struct TuningLoop: Sendable {
         }
     }
 
-    private mutating func adopt(_ active: [ActiveJob], history: [Int64: [TuningRecord]]) -> [Directive] {
+    private mutating func adopt(_ active: [ActiveJob], history: [Int64: [TuningRecord]], related: [Int64: [TransferSource]]) -> [Directive] {
         var out: [Directive] = []
         for a in active where jobs[a.jobID] == nil {
             let past = history[a.jobID] ?? []
@@ -127,7 +129,7 @@ public struct TuningLoop: Sendable {
             let priority = schedulers[a.campaignID]!.allocate([progress], room: 0)[a.jobID]?.priority ?? 0
             var state = a
             state.pending = []
-            jobs[a.jobID] = Job(state: state, strategy: settings.makeStrategy(a, past), bestSeconds: Self.best(past),
+            jobs[a.jobID] = Job(state: state, strategy: settings.makeStrategy(a, past, related[a.jobID] ?? []), bestSeconds: Self.best(past),
                                 priority: priority)
             out.append(.addJob(JobQueue(jobID: a.jobID, task: a.task, deviceClass: a.deviceClass, plan: a.plan,
                                         batchSize: a.batchSize, priority: priority, pending: a.pending,

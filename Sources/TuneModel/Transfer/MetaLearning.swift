@@ -64,7 +64,8 @@ extension TransferRanker {
             let rows = FewShot.support(rows: task, groups: data.groups, shots: meta.shots, perGroup: meta.perGroup, seed: rng.next())
             let episode = try data.subset(rows).normalizedWithinGroups()
             let inner = fit(episode, from: theta, epochs: settings.adaptSteps, groupsPerBatch: max(1, Set(episode.groups).count),
-                            learningRate: settings.adaptLearningRate, pairsPerGroup: settings.pairsPerGroup, seed: settings.seed &+ UInt64(it))
+                            learningRate: settings.adaptLearningRate, pairsPerGroup: settings.pairsPerGroup, seed: settings.seed &+ UInt64(it),
+                            optimizer: settings.adaptOptimizer, scope: settings.adaptScope)
             let step = meta.outerStep * (1 - Float(it) / Float(max(1, meta.iterations)))
             for i in theta.indices { theta[i] += step * (inner[i] - theta[i]) }
         }

@@ -32,9 +32,19 @@ public struct TransferRankerSettings: Hashable, Sendable, Codable {
     public var epochs = 10
     public var groupsPerBatch = 8
     public var pairsPerGroup = 128
-    /// Few-shot adaptation: Adam steps over the target's records and their step size.
-    public var adaptSteps = 20
-    public var adaptLearningRate: Float = 3e-4
+    /// Few-shot adaptation: steps over the target's records (all of them each step), the
+    /// optimizer and its step size, and which parameters move.
+    public var adaptSteps = 10
+    public var adaptLearningRate: Float = 1e-4
+    public var adaptOptimizer = AdaptOptimizer.adam
+    public var adaptScope = AdaptScope.all
+    public enum AdaptOptimizer: String, Hashable, Sendable, Codable, CaseIterable { case adam, sgd }
+    public enum AdaptScope: String, Hashable, Sendable, Codable, CaseIterable {
+        /// Every parameter.
+        case all
+        /// Only what reads the device: the hardware-over-schedule attention and the scoring head.
+        case head
+    }
     public var seed: UInt64 = 1
     public init() {}
 }
@@ -380,9 +390,17 @@ public final class TransferRanker: Ranker, @unchecked Sendable {
     /// step per mini-batch of whole groups, `epochs` passes. What pre-training, adaptation and
     /// the meta-learner's inner loop all run.
     func fit(_ data: RankingDataset, from start: [Float], epochs: Int, groupsPerBatch: Int, learningRate: Float,
-             pairsPerGroup: Int, seed: UInt64, maxSteps: Int? = nil) -> [Float] {
+             pairsPerGroup: Int, seed: UInt64, maxSteps: Int? = nil, optimizer: TransferRankerSettings.AdaptOptimizer = .adam,
+             scope: TransferRankerSettings.AdaptScope = .all) -> [Float] {
         var theta = start
         var adam = Adam(count: theta.count, learningRate: learningRate)
+        // Parameters outside the scope keep their values.
+        var frozen = [Bool](repeating: false, count: theta.count)
+        if scope == .head {
+            for b in layout.blocks where !(b.name.hasPrefix("head") || b.name.hasPrefix("hardware.") || b.name.hasPrefix("schedule.")) {
+                for i in b.range { frozen[i] = true }
+            }
+        }
         let x = standardizedRows(data.features, rows: data.rows)
         let groups = Dictionary(grouping: 0..<data.rows, by: { data.groups[$0] }).sorted { $0.key < $1.key }.map(\.value)
         var rng = SplitMix64(seed: seed ^ 0x7472_616e_73)
@@ -404,7 +422,16 @@ public final class TransferRanker: Ranker, @unchecked Sendable {
                 let (_, g) = lossAndGradient(standardized: bx, rows: rows.count, theta: theta) { s in
                     Self.batchPairs(scores: s, labels: labels, members: members, limit: pairsPerGroup, rng: &rng)
                 }
-                adam.update(&theta, gradient: g)
+                var g2 = g
+                for i in g2.indices where frozen[i] { g2[i] = 0 }
+                switch optimizer {
+                case .adam:
+                    let before = theta
+                    adam.update(&theta, gradient: g2)
+                    for i in theta.indices where frozen[i] { theta[i] = before[i] }
+                case .sgd:
+                    for i in theta.indices { theta[i] -= learningRate * g2[i] }
+                }
                 steps += 1
             }
         }
@@ -430,7 +457,7 @@ public final class TransferRanker: Ranker, @unchecked Sendable {
         let groupCount = Set(data.groups).count
         let theta = fit(data, from: self.theta, epochs: steps ?? settings.adaptSteps, groupsPerBatch: max(1, groupCount),
                         learningRate: learningRate ?? settings.adaptLearningRate, pairsPerGroup: settings.pairsPerGroup,
-                        seed: settings.seed &+ UInt64(data.rows))
+                        seed: settings.seed &+ UInt64(data.rows), optimizer: settings.adaptOptimizer, scope: settings.adaptScope)
         guard theta.allSatisfy(\.isFinite) else { throw ModelError(.notFinite, "adaptation diverged") }
         return with(theta: theta)
     }

@@ -1,0 +1,48 @@
+import Foundation
+import TuneCore
+import TuneFeatures
+import TuneModel
+
+/// Few-shot adaptation of a stored transfer or meta model to one target: the first records
+/// measured there, labels normalized within what was measured, a few Adam steps; the result
+/// is a new version that names its base. The base's stored parameters are never touched.
+public enum Adaptation {
+    public struct AdaptError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// The target's first `limit` verified records (in the order they were measured) that
+    /// have a profile, as a dataset labeled within its own groups.
+    static func support(_ records: [TuningRecord], devices: Set<String>, limit: Int, profiles: [String: DeviceProfile],
+                        builder: DatasetBuilder) throws -> DatasetBuilder.Built {
+        let mine = records.filter { devices.contains($0.device) && $0.okSeconds != nil && profiles[$0.device] != nil }
+        let first = Array(mine.prefix(limit))
+        guard !first.isEmpty else { throw AdaptError(description: "no verified record of \(devices.sorted().joined(separator: ", ")) to adapt on") }
+        var built = try builder.build(Labels.label(first), profiles: profiles)
+        built.data = try built.data.normalizedWithinGroups()
+        return built
+    }
+
+    /// Adapts `base` (a transfer or meta model) to `devices` on at most `limit` of their records.
+    public static func adapt(base: LearnedCostModel, baseStored: StoredModel, records: [TuningRecord], devices: Set<String>,
+                             limit: Int, profiles: [String: DeviceProfile], builder: DatasetBuilder = DatasetBuilder()) throws -> TrainedModel {
+        guard let ranker = base.transferRanker, base.kind.adapts, let baseID = base.version?.id else {
+            throw AdaptError(description: "model \(base.version.map { String($0.id) } ?? "?") is \(base.kind.rawValue): only transfer and meta models adapt (coordctl model train --kind transfer|meta)")
+        }
+        let start = Date()
+        let built = try support(records, devices: devices, limit: limit, profiles: profiles, builder: builder)
+        let adapted = try ranker.adapted(to: built.data)
+        let seconds = Date().timeIntervalSince(start)
+        var params = try JSONDecoder().decode(LearnedCostModel.Parameters.self, from: Data(baseStored.parameters.utf8))
+        params.adaptedTo = devices.sorted()
+        params.adaptedRecords = built.records.count
+        let ids = built.records.map { "\($0.record.jobID):\($0.record.candidateID)" }.joined(separator: ",")
+        let stored = StoredModel(kind: base.kind.rawValue, deviceClass: baseStored.deviceClass, featureSchemaVersion: baseStored.featureSchemaVersion,
+                                 parameters: Training.json(params), query: RecordQuery(devices: devices.sorted()), records: built.records.count,
+                                 recordHash: FNV1a.hex(ids), trainingSeconds: seconds, metrics: "{}", blob: try adapted.serialized(), baseID: baseID)
+        var summary = Labels.summary(built.records.map(\.record))
+        summary.ok = built.records.count
+        return TrainedModel(model: LearnedCostModel(kind: base.kind, ranker: adapted, extractor: builder.extractor, version: nil),
+                            stored: stored, summary: summary, seconds: seconds)
+    }
+}

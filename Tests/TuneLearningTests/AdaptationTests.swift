@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import TuneCore
+import TuneStore
+import CPUKernels
+@testable import TuneFeatures
+@testable import TuneLearning
+@testable import TuneModel
+
+/// A CPU nobody measured: another vendor's cache sizes, width and clock.
+var unseenCPU: DeviceProfile {
+    var p = DeviceProfile(deviceClass: .cpu, model: "Unseen 12-core"); p.cores = 12; p.threads = 24; p.vectorBits = 256
+    p.isa = ["sse4_2", "avx", "avx2", "fma"]; p.l1dBytes = 48 << 10; p.l2Bytes = 1 << 20; p.l3Bytes = 96 << 20
+    p.peakGFLOPS = 2100; p.clockMHz = 4200; return p
+}
+
+func quickTransferSettings() -> TrainingSettings {
+    var s = TrainingSettings()
+    s.xgb.rounds = 10
+    s.transfer.epochs = 2; s.transfer.width = 8; s.transfer.feedForward = 16; s.transfer.headHidden = 16
+    s.meta.iterations = 5
+    return s
+}
+
+func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: DeviceProfile]) throws {
+    let imported = records.map { r in
+        ImportedRecord(task: r.task, deviceClass: .cpu, schedule: r.schedule, device: r.device, agent: "a", status: .ok,
+                       samples: [r.medianSeconds!])
+    }
+    _ = try store.importRecords(imported, source: "synthetic", digest: "\(records.count)", profiles: profiles)
+}
+
+@Suite struct TransferToNewHardware {
+    let devices = [Profiles.avx2, Profiles.avx512]
+    var profiles: [String: DeviceProfile] { Dictionary(uniqueKeysWithValues: (devices + [unseenCPU]).map { ($0.fingerprint, $0) }) }
+
+    /// The model in the build, stored as a version of a fresh database the first time a
+    /// coordinator asks, ranks schedules of a device it has never seen.
+    @Test func theShippedModelLoadsInAFreshDatabaseAndScoresAnUnseenDevice() throws {
+        let shipped = try #require(ShippedModel.stored, "this build ships a pre-trained model (tools/ship-model.sh)")
+        #expect(ShippedModel.isShipped(shipped) && shipped.records > 10_000)
+        let store = try Store.inMemory()
+        let deployed = try #require(try OnlineTrainer().restore(deviceClass: .cpu, database: store))
+        #expect(try store.models().count == 1)
+        _ = try OnlineTrainer().restore(deviceClass: .cuda, database: store)
+        #expect(try store.models().count == 1, "stored once, shared by every class")
+        let task = trainingTasks[0]
+        let space = try #require(CPUKernels.space(for: task, device: unseenCPU, threads: 1))
+        var rng = SplitMix64(seed: 3)
+        let schedules = (0..<32).compactMap { _ in space.sample(using: &rng) }
+        let scores = deployed.model.score(task: task, device: unseenCPU, threads: 1, schedules: schedules)
+        #expect(scores.count == schedules.count && scores.allSatisfy(\.isFinite))
+        #expect(Set(scores).count > schedules.count / 2, "it tells the schedules apart")
+    }
+
+    /// The online trainer adapts the base to a class's first records (a version that names its
+    /// base) and never changes the base's stored bytes.
+    @Test func adaptationMakesAVersionOnItsBaseAndLeavesTheBaseAlone() throws {
+        let store = try Store.inMemory()
+        let records = syntheticRecords(tasks: trainingTasks, devices: devices, perGroup: 40, seed: 11)
+        let trained = try Training.train(records, profiles: profiles, settings: { var s = quickTransferSettings(); s.kind = .transfer; return s }())
+        let base = try store.saveModel(trained.stored)
+        let target = syntheticRecords(tasks: trainingTasks, devices: [unseenCPU], perGroup: 30, seed: 12)
+        let baseModel = try LearnedCostModel.load(try #require(try store.model(id: base.id)), version: base)
+        let adapted = try Adaptation.adapt(base: baseModel, baseStored: try #require(try store.model(id: base.id)), records: target,
+                                           devices: [unseenCPU.fingerprint], limit: 32, profiles: profiles)
+        #expect(adapted.stored.baseID == base.id && adapted.stored.records == 32)
+        let v = try store.saveModel(adapted.stored)
+        #expect(try store.models().first { $0.id == v.id }?.baseID == base.id)
+        #expect(try store.model(id: base.id)?.blob == trained.stored.blob, "the base's parameters are untouched")
+        #expect(adapted.stored.blob != trained.stored.blob)
+        // A model kind that does not adapt is refused with a clear message.
+        var xs = TrainingSettings(); xs.xgb.rounds = 5
+        let xgb = try Training.train(records, profiles: profiles, settings: xs)
+        let xv = try store.saveModel(xgb.stored)
+        let xgbModel = try LearnedCostModel.load(xgb.stored, version: xv)
+        #expect(throws: Adaptation.AdaptError.self) {
+            try Adaptation.adapt(base: xgbModel, baseStored: xgb.stored, records: target, devices: [unseenCPU.fingerprint], limit: 32, profiles: profiles)
+        }
+        // Nothing of the target measured yet: nothing to adapt on.
+        #expect(throws: Adaptation.AdaptError.self) {
+            try Adaptation.adapt(base: baseModel, baseStored: trained.stored, records: records, devices: [unseenCPU.fingerprint], limit: 32, profiles: profiles)
+        }
+    }
+
+    /// by_target in few-shot mode: every method at every k on one fixed test set, cold
+    /// methods absent at k = 0, the LightGBM runner's absence said, not hidden.
+    @Test func fewShotEvaluationReportsEveryMethodAtEveryK() throws {
+        let records = syntheticRecords(tasks: trainingTasks, devices: devices + [unseenCPU], perGroup: 40, seed: 13)
+        let result = try FewShotEvaluation.evaluate(records, profiles: profiles, holdout: [unseenCPU.fingerprint], shots: [0, 16, 32],
+                                                    settings: quickTransferSettings())
+        #expect(result.devices == [unseenCPU.fingerprint])
+        for k in [0, 16, 32] {
+            let methods = Set(result.rows.filter { $0.k == k }.map(\.method))
+            #expect(methods == (k == 0 ? ["pooled-xgb", "transfer", "meta"] : ["cold-xgb", "cold-mlp", "pooled-xgb", "transfer", "meta"]))
+        }
+        let targetCount = records.filter { $0.device == unseenCPU.fingerprint }.count
+        #expect(Set(result.rows.map(\.records)) == [targetCount - 32], "one test set: the target's records outside the largest support")
+        #expect(result.rows.allSatisfy { (0...1).contains($0.pca) && (0...1).contains($0.peak5) })
+        #expect(result.skipped["pooled-lightgbm"] != nil)
+        #expect(result.rows.first { $0.method == "pooled-xgb" && $0.k == 32 }?.trainRecords == records.count - targetCount + 32)
+        let external: FewShotEvaluation.ExternalRanker = { _, test in (0..<test.rows).map { -Double($0) } }
+        let withRunner = try FewShotEvaluation.evaluate(records, profiles: profiles, holdout: [unseenCPU.fingerprint], shots: [16],
+                                                        methods: ["pooled-lightgbm"], settings: quickTransferSettings(), lightGBM: external)
+        #expect(withRunner.rows.map(\.method) == ["pooled-lightgbm"])
+        #expect(throws: SplitError.self) {
+            try FewShotEvaluation.evaluate(records, profiles: profiles, holdout: ["no-such-device"], shots: [16], settings: quickTransferSettings())
+        }
+    }
+}
