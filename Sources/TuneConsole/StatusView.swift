@@ -49,8 +49,15 @@ public struct StatusJSON: Codable, Sendable {
     public var models: [Model]?
     public var results_per_second: Double
     public var results_total: Int
+    /// How many agents are connected and recently lost; agents left out of the bounded list.
+    public var agents_connected: Int?
+    public var agents_lost: Int?
+    public var agents_omitted: Int?
 
     public init(_ s: Tunefleet_V1_StatusReport) {
+        agents_connected = Int(s.agentsConnected)
+        agents_lost = Int(s.agentsLost)
+        agents_omitted = Int(s.agentsOmitted)
         agents = s.agents.map {
             Agent(name: $0.name, device_class: Self.className($0.deviceClass), state: $0.state, device: $0.deviceModel,
                   slots: Int($0.slots), busy_slots: Int($0.busySlots))
@@ -83,14 +90,15 @@ public struct StatusJSON: Codable, Sendable {
 /// Text rendering of the dashboard and the summary table: pure functions of the status.
 public enum Dashboard {
     public static func render(_ s: StatusJSON, width: Int = 100) -> String {
-        var out = "TuneFleet — \(s.agents.filter { $0.state != "lost" }.count) agents, "
+        var out = "TuneFleet — \(s.agents_connected ?? s.agents.filter { $0.state != "lost" }.count) agents, "
             + String(format1(s.results_per_second)) + " results/s, \(s.results_total) results this run\n\n"
         out += "AGENTS\n"
         if s.agents.isEmpty { out += "  (none connected)\n" }
         for a in s.agents {
-            out += "  " + pad(a.name, 24) + pad(a.device_class, 6) + pad(a.state, 6)
-                + pad("\(a.busy_slots)/\(a.slots) slots", 12) + a.device + "\n"
+            out += "  " + pad(logSafe(a.name, limit: 23), 24) + pad(a.device_class, 6) + pad(a.state, 6)
+                + pad("\(a.busy_slots)/\(a.slots) slots", 12) + logSafe(a.device, limit: 60) + "\n"
         }
+        if let n = s.agents_omitted, n > 0 { out += "  ... and \(n) more (\(s.agents_lost ?? 0) lost in the last 10 minutes)\n" }
         if let models = s.models, !models.isEmpty {
             out += "\nMODELS\n"
             for m in models {

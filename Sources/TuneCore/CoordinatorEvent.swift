@@ -9,9 +9,36 @@ public enum CoordinatorEvent: Codable, Equatable, Sendable {
     case allowListReloaded(keys: Int)
     /// SIGHUP found an allow-list that cannot be used; the previous one stays.
     case allowListKept(reason: String)
+    /// A result refused without being stored: not this session's to give (a batch never sent
+    /// to it, another agent's candidate) or content out of range.
+    case resultRefused(peer: String, batchID: UInt64, candidateID: Int64, reason: String)
+    /// A hello refused; nothing of it was stored.
+    case helloRefused(peer: String, reason: String)
 
     /// The events of an event file; lines that are not events are skipped.
     public static func decodeLines(_ text: String, decode: (String) -> CoordinatorEvent?) -> [CoordinatorEvent] {
         text.split(separator: "\n").compactMap { decode(String($0)) }
     }
+}
+
+/// Peer-supplied text made safe for a log line: control characters escaped (a newline can
+/// never start a forged line), at most `limit` characters.
+public func logSafe(_ s: String, limit: Int = 200) -> String {
+    var out = ""
+    for u in s.unicodeScalars {
+        if out.unicodeScalars.count >= limit { out += "..."; break }
+        switch u {
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\\": out += "\\\\"
+        default:
+            if u.properties.generalCategory == .control || u.properties.generalCategory == .format || u.value == 0x2028 || u.value == 0x2029 {
+                out += "\\u{" + String(u.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+    }
+    return out
 }

@@ -27,26 +27,40 @@ public struct OnlineTrainer: ModelTrainer {
         let recent = records.count >= 100 ? Int(Double(records.count) * recentShare) : 0
         let older = Array(records.dropLast(recent)), newest = Array(records.suffix(recent))
         let verified = older.filter { $0.okSeconds != nil }.count
-        var trained: TrainedModel
+        // Candidates: the shipped model adapted to the class's records (while they are few)
+        // and a model trained on them alone; the one that ranks the newest records better
+        // is kept (the adapted one when there are too few to tell).
+        var candidates: [TrainedModel] = []
         if useShipped, verified < adaptBelow, let (base, stored) = try ShippedModel.version(in: database, extractor: builder.extractor) {
-            let devices = Set(older.map(\.device))
-            trained = try Adaptation.adapt(base: base, baseStored: stored, records: older, devices: devices, limit: adaptBelow,
-                                           profiles: profiles, builder: builder)
-            trained.stored.deviceClass = deviceClass
-        } else {
-            trained = try Training.train(older, profiles: profiles, settings: settings, query: query, deviceClass: deviceClass,
-                                         builder: builder)
+            var adapted = try Adaptation.adapt(base: base, baseStored: stored, records: older, devices: Set(older.map(\.device)),
+                                               limit: adaptBelow, profiles: profiles, builder: builder)
+            adapted.stored.deviceClass = deviceClass
+            candidates.append(adapted)
         }
-        var recentPCA: Double?
+        if candidates.isEmpty {
+            candidates.append(try Training.train(older, profiles: profiles, settings: settings, query: query, deviceClass: deviceClass,
+                                                 builder: builder))
+        } else if recent > 0, let own = try? Training.train(older, profiles: profiles, settings: settings, query: query,
+                                                             deviceClass: deviceClass, builder: builder) {
+            candidates.append(own)
+        }
+        var best: (model: TrainedModel, pca: Double?)?
+        var testSet: RankingDataset?
         if recent > 0, let built = try? builder.build(Labels.label(records), profiles: profiles) {
             // Labels of the newest records against everything known of their group.
-            let newestIDs = Set(newest.map(\.candidateID))
-            let idx = built.records.indices.filter { newestIDs.contains(built.records[$0].record.candidateID) }
-            if let test = try? built.data.subset(idx), test.rows > 1 {
-                let scores = trained.model.ranker.score(features: test.features, rows: test.rows)
-                recentPCA = EvaluationReport(scores: scores, labels: test.labels, groups: test.groups).pca
-            }
+            let newestIDs = Set(newest.map { "\($0.jobID):\($0.candidateID)" })
+            let idx = built.records.indices.filter { newestIDs.contains("\(built.records[$0].record.jobID):\(built.records[$0].record.candidateID)") }
+            if let test = try? built.data.subset(idx), test.rows > 1 { testSet = test }
         }
+        for c in candidates {
+            var pca: Double?
+            if let test = testSet {
+                pca = EvaluationReport(scores: c.model.ranker.score(features: test.features, rows: test.rows), labels: test.labels, groups: test.groups).pca
+            }
+            if best == nil || (pca ?? -1) > (best!.pca ?? -1) { best = (c, pca) }
+        }
+        guard var trained = best?.model else { throw ModelError(.emptyDataset, "nothing to train the \(deviceClass.rawValue) model on") }
+        let recentPCA = best?.pca
         trained.stored.metrics = Training.json(["recent_pca": recentPCA ?? -1, "recent_records": Double(recent)])
         let version = try database.saveModel(trained.stored)
         let model = LearnedCostModel(kind: trained.model.kind, ranker: trained.model.ranker, extractor: builder.extractor, version: version)

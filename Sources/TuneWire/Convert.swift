@@ -66,6 +66,9 @@ extension DeviceProfile {
     }
 
     public init(wire p: Tunefleet_V1_DeviceProfile) throws(WireError) {
+        for (v, what) in [(p.peakGflops, "peak GFLOPS"), (p.clockMhz, "clock MHz"), (p.memoryBandwidthGbs, "memory bandwidth")] {
+            guard v.isFinite, v >= 0 else { throw .invalid("\(what) must be finite and >= 0, got \(v)") }
+        }
         self.init(deviceClass: try DeviceClass(wire: p.deviceClass), model: p.model)
         cores = Int(p.cores); threads = Int(p.threads)
         l1dBytes = Int(clamping: p.l1DBytes); l2Bytes = Int(clamping: p.l2Bytes); l3Bytes = Int(clamping: p.l3Bytes)
@@ -159,6 +162,7 @@ extension MeasureResult {
     public init(wire r: Tunefleet_V1_MeasureResult) throws(WireError) {
         let status = try MeasureStatus(wire: r.status)
         guard r.samples.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw .invalid("samples must be finite and >= 0") }
+        guard r.compileSeconds.isFinite, r.compileSeconds >= 0 else { throw .invalid("compile_seconds must be finite and >= 0, got \(r.compileSeconds)") }
         if status == .ok && r.samples.isEmpty { throw .invalid("an ok result without samples") }
         self.init(candidateID: r.candidateID, status: status, samples: r.samples, compileSeconds: r.compileSeconds,
                   errorText: r.errorText, detail: r.detail)

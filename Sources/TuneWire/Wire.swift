@@ -17,6 +17,13 @@ public struct WireLimits: Sendable {
     public var maxKnobs = 64
     public var maxDetailEntries = 64
     public var maxListEntries = 4096
+    /// Names and versions in a hello (agent name, instance, every device-profile string).
+    public var maxNameBytes = 256
+    /// Entries of a device profile's lists (ISA extensions, compiler flags).
+    public var maxProfileListEntries = 256
+    /// Any time or rate on the wire: finite, >= 0, at most this.
+    public var maxSeconds = 1e6
+    public var maxRate = 1e9
     public init() {}
     public static let standard = WireLimits()
 }
@@ -76,9 +83,21 @@ public enum Wire {
         }
         switch body {
         case .hello(let h):
-            try str(h.agentName, "agent name"); try str(h.instanceID, "instance id")
-            try str(h.device.model, "device model")
-            if h.device.isa.count > l.maxListEntries { throw .overLimit("isa list") }
+            func name(_ s: String, _ what: String) throws(WireError) {
+                if s.utf8.count > l.maxNameBytes { throw .overLimit("\(what) longer than \(l.maxNameBytes) bytes") }
+            }
+            let d = h.device
+            try name(h.agentName, "agent name"); try name(h.instanceID, "instance id")
+            for (v, what) in [(d.model, "device model"), (d.fingerprint, "fingerprint"), (d.compiler, "compiler"),
+                              (d.compilerVersion, "compiler version"), (d.target, "target"), (d.computeCapability, "compute capability"),
+                              (d.driverVersion, "driver version")] { try name(v, what) }
+            for (list, what) in [(d.isa, "isa list"), (d.compilerFlags, "compiler flags")] {
+                if list.count > l.maxProfileListEntries { throw .overLimit("\(what): more than \(l.maxProfileListEntries) entries") }
+                for v in list { try name(v, "an entry of the \(what)") }
+            }
+            for (v, what) in [(d.peakGflops, "peak GFLOPS"), (d.clockMhz, "clock MHz"), (d.memoryBandwidthGbs, "memory bandwidth")] {
+                guard v.isFinite, v >= 0, v <= l.maxRate else { throw .invalid("\(what) must be finite and in 0...\(l.maxRate), got \(v)") }
+            }
         case .measureBatch(let b):
             if b.candidates.count > l.maxCandidatesPerBatch { throw .overLimit("\(b.candidates.count) candidates in one batch (max \(l.maxCandidatesPerBatch))") }
             try knobs(b.task.params, "task params")
@@ -87,6 +106,13 @@ public enum Wire {
             if r.samples.count > l.maxSamples { throw .overLimit("\(r.samples.count) samples (max \(l.maxSamples))") }
             try str(r.errorText, "error text")
             if r.detail.count > l.maxDetailEntries { throw .overLimit("detail entries") }
+            for (k, v) in r.detail { try str(k, "detail key"); try str(v, "detail value") }
+            guard r.compileSeconds.isFinite, r.compileSeconds >= 0, r.compileSeconds <= l.maxSeconds else {
+                throw .invalid("compile_seconds must be finite and in 0...\(l.maxSeconds), got \(r.compileSeconds)")
+            }
+            guard r.samples.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= l.maxSeconds }) else {
+                throw .invalid("samples must be finite and in 0...\(l.maxSeconds) seconds")
+            }
         case .reject(let r): try str(r.reason, "reject reason")
         case .controlRequest(let c):
             if case .launch(let launch)? = c.request {

@@ -138,8 +138,8 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
     }
 
     @Test func aLateDuplicateIsStillCommittedOnceByTheStore() throws {
-        // The dispatcher forwards every result, even a late copy from a reconnected agent;
-        // the store's unique key makes the repeat a no-op. Both halves for real: the
+        // The dispatcher forwards a late copy from the same agent reconnected (its batch);
+        // the store's unique key makes the repeat a no-op; a batch never issued is refused. Both halves for real: the
         // dispatcher's directives are carried out against a Store on a temporary file.
         let dir = try makeTemporaryDirectory(prefix: "late-duplicate")
         defer { removeTree(dir) }
@@ -165,9 +165,53 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
         // The same agent reconnects under a new identity and resends the unacknowledged result.
         _ = d.handle(.hello(b, hello("a")), now: 2)
         try deliver(b, batchID: batch.batchID, result, now: 3)
-        try deliver(b, batchID: 999, result, now: 4)
-        #expect(committed.count == 3, "the dispatcher forwarded every copy")
+        let forged = d.handle(.result(b, batchID: 999, result), now: 4)
+        #expect(forged.contains { if case .refuseResult(b, 999, stored[1].id, _) = $0 { return true }; return false })
+        #expect(committed.count == 2, "the dispatcher forwarded both copies of the batch's own result")
         #expect(committed.compactMap { $0 } == [active.jobID], "only the first copy was new to the store")
         #expect(try store.export(campaign: nil).map(\.candidate) == [stored[1].id])
+    }
+
+    /// Results belong to the session their batch was sent to: another agent's batch, a
+    /// batch never issued, a candidate not in the batch are refused and never committed.
+    @Test func aResultIsTakenOnlyFromTheSessionItsBatchWasSentTo() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<3)), now: 0)
+        let batch = try #require(dispatched(d.handle(.hello(a, hello("a")), now: 0)).first?.1)
+        _ = d.handle(.hello(b, hello("gpu", .cuda)), now: 0)
+        func commits(_ ds: [Directive]) -> Int { ds.filter { if case .commit = $0 { return true }; return false }.count }
+        func refused(_ ds: [Directive]) -> Bool { ds.contains { if case .refuseResult = $0 { return true }; return false } }
+        let ok = MeasureResult(candidateID: 1, status: .ok, samples: [1])
+        let stolen = d.handle(.result(b, batchID: batch.batchID, ok), now: 1)
+        #expect(refused(stolen) && commits(stolen) == 0, "another agent's batch")
+        let invented = d.handle(.result(b, batchID: 424_242, ok), now: 1)
+        #expect(refused(invented) && commits(invented) == 0, "a batch never issued")
+        let stray = d.handle(.result(a, batchID: batch.batchID, MeasureResult(candidateID: 77, status: .ok, samples: [1])), now: 1)
+        #expect(refused(stray) && commits(stray) == 0, "a candidate not in the batch")
+        let baseline = d.handle(.result(b, batchID: batch.batchID, MeasureResult(candidateID: 0, status: .ok, samples: [1])), now: 1)
+        #expect(refused(baseline), "another agent's vendor baseline")
+        #expect(commits(d.handle(.result(a, batchID: batch.batchID, ok), now: 1)) == 1, "the owner's result goes through")
+    }
+
+    /// A result is answered but not committed (the transaction failed): if its agent is then
+    /// lost, the candidate is requeued with the unanswered ones, never left in limbo; once
+    /// committed, it is not.
+    @Test func anUncommittedResultIsRequeuedWithItsLostAgent() throws {
+        var s = DispatchSettings()
+        s.heartbeatInterval = 1
+        s.agentTimeoutIntervals = 3
+        var d = Dispatcher(settings: s, firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<5, batch: 2)), now: 0)
+        let batch = try #require(dispatched(d.handle(.hello(a, hello("a")), now: 0)).first?.1)
+        #expect(batch.candidates.map(\.id) == [1, 2])
+        _ = d.handle(.result(a, batchID: batch.batchID, MeasureResult(candidateID: 0, status: .ok, samples: [1])), now: 0.5)
+        _ = d.handle(.result(a, batchID: batch.batchID, MeasureResult(candidateID: 1, status: .ok, samples: [1])), now: 0.5)
+        _ = d.handle(.result(a, batchID: batch.batchID, MeasureResult(candidateID: 2, status: .ok, samples: [1])), now: 0.5)
+        _ = d.handle(.committed([(batchID: batch.batchID, candidateID: Int64(2))]), now: 0.6)
+        // Answered but uncommitted, the batch no longer holds the slot: the agent got 3 and 4.
+        let lost = d.handle(.tick, now: 10)
+        #expect(lost.contains { if case .agentLost(a, _, _, 3) = $0 { return true }; return false }, "1 (never committed), 3 and 4")
+        let next = dispatched(d.handle(.hello(b, hello("b", slots: 4)), now: 10)).flatMap { $0.1.candidates.map(\.id) }
+        #expect(Set(next) == [1, 3, 4], "candidate 2 was committed, 1 was not")
     }
 }

@@ -88,7 +88,7 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
     @Test func fewShotEvaluationReportsEveryMethodAtEveryK() throws {
         let records = syntheticRecords(tasks: trainingTasks, devices: devices + [unseenCPU], perGroup: 40, seed: 13)
         let result = try FewShotEvaluation.evaluate(records, profiles: profiles, holdout: [unseenCPU.fingerprint], shots: [0, 16, 32],
-                                                    settings: quickTransferSettings())
+                                                    settings: quickTransferSettings(), perGroup: 16)
         #expect(result.devices == [unseenCPU.fingerprint])
         for k in [0, 16, 32] {
             let methods = Set(result.rows.filter { $0.k == k }.map(\.method))

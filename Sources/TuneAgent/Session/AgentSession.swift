@@ -99,6 +99,12 @@ public struct AgentSession: Sendable {
             out += queue(waiting)
             return out
         case .reject(let r):
+            // A refused result (not this session's, or content out of range) is forgotten,
+            // not sent again; the coordinator has the candidate measured again if it must.
+            if (r.code == .notYours || r.code == .malformed) && (r.batchID != 0 || r.candidateID != 0) {
+                outbox.acknowledge(batch: r.batchID, candidate: r.candidateID)
+                return [.warning("coordinator refused result \(r.candidateID) of batch \(r.batchID): \(r.reason); dropped")]
+            }
             switch r.code {
             case .unknownSession:
                 welcomed = false

@@ -56,6 +56,10 @@ public enum DispatchEvent: Sendable {
     /// Any message proves the agent is alive; heartbeats carry nothing else we need.
     case heard(AgentKey)
     case result(AgentKey, batchID: UInt64, MeasureResult)
+    /// These results are durably stored: their batches may finish.
+    case committed([(batchID: UInt64, candidateID: Int64)])
+    /// A result of this session that cannot be stored (content out of range): measure again.
+    case resultRefused(AgentKey, batchID: UInt64, candidateID: Int64)
     case tick
     case jobAdded(JobQueue)
     case candidatesAdded(jobID: Int64, [Candidate])
@@ -73,6 +77,8 @@ public enum Directive: Sendable, Equatable {
     case commitBaseline(AgentKey, batchID: UInt64, jobID: Int64, MeasureResult, device: String)
     /// Nothing to store (an unknown batch's baseline); acknowledge so the agent forgets it.
     case acknowledge(AgentKey, batchID: UInt64, candidateID: Int64)
+    /// A result that is not this session's to give: refuse it (the agent forgets it), store nothing.
+    case refuseResult(AgentKey, batchID: UInt64, candidateID: Int64, reason: String)
     /// The agent went silent; its unfinished candidates went back to their queues.
     case agentLost(AgentKey, name: String, deviceClass: DeviceClass, requeued: Int)
     /// Candidates whose agent was lost while measuring them: count the attempt durably.

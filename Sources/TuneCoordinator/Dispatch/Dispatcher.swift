@@ -5,6 +5,8 @@ import TuneCore
 public struct Dispatcher: Sendable {
     struct Agent: Sendable {
         var hello: AgentHello
+        /// The device's fingerprint, computed once per session.
+        var fingerprint: String
         var lastHeard: Double
         var batches: Set<UInt64> = []
     }
@@ -12,8 +14,17 @@ public struct Dispatcher: Sendable {
         var agent: AgentKey
         var jobID: Int64
         var candidates: [Int64: Candidate]
+        /// Sent and not yet answered.
         var outstanding: Set<Int64>
+        /// Answered, not yet durably committed: requeued with the rest if the agent is lost.
+        var uncommitted: Set<Int64> = []
         var baselineDevice: String?
+    }
+    /// A finished batch, remembered so that its agent's redelivery of an unacknowledged
+    /// result is recognised (and acknowledged after the store finds it already there).
+    struct Finished: Sendable {
+        var instance: String
+        var candidates: Set<Int64>
     }
 
     public let settings: DispatchSettings
@@ -23,6 +34,10 @@ public struct Dispatcher: Sendable {
     private var lostAttempts: [Int64: Int] = [:]
     private var nextBatchID: UInt64
     private var lastHeartbeat = -Double.infinity
+    private var finished: [UInt64: Finished] = [:]
+    private var finishedOrder: [UInt64] = []
+    /// Finished batches remembered for redeliveries.
+    static let finishedMemory = 16_384
 
     /// `firstBatchID` should differ across coordinator restarts (e.g. derived from the wall
     /// clock), so a late result of an old batch is never taken for a new one.
@@ -33,7 +48,7 @@ public struct Dispatcher: Sendable {
 
     public var agentCount: Int { agents.count }
     public func agentsSnapshot() -> [(key: AgentKey, hello: AgentHello, busy: Int)] {
-        agents.map { ($0.key, $0.value.hello, $0.value.batches.count) }.sorted { $0.hello.name < $1.hello.name }
+        agents.map { ($0.key, $0.value.hello, busySlots($0.value)) }.sorted { $0.hello.name < $1.hello.name }
     }
     public func pendingCount(jobID: Int64) -> Int { jobs[jobID]?.pending.count ?? 0 }
     public func inFlightCount(jobID: Int64) -> Int {
@@ -55,6 +70,19 @@ public struct Dispatcher: Sendable {
             }
         case .result(let key, let batchID, let result):
             out += onResult(key, batchID, result, now: now)
+        case .committed(let done):
+            for (batchID, candidateID) in done where batches[batchID] != nil {
+                batches[batchID]!.uncommitted.remove(candidateID)
+                finishIfDone(batchID)
+            }
+        case .resultRefused(let key, let batchID, let candidateID):
+            // Content that cannot be stored: the agent drops it; the candidate is measured again.
+            if let b = batches[batchID], b.agent == key, b.candidates[candidateID] != nil {
+                batches[batchID]!.outstanding.remove(candidateID)
+                batches[batchID]!.uncommitted.remove(candidateID)
+                if let c = b.candidates[candidateID] { jobs[b.jobID]?.pending.insert(c, at: 0) }
+                finishIfDone(batchID)
+            }
         case .tick:
             out += onTick(now: now)
         case .jobAdded(let job):
@@ -84,41 +112,68 @@ public struct Dispatcher: Sendable {
         }
         if let existing = agents[key] { carried.formUnion(existing.batches) }
         for b in carried { batches[b]?.agent = key }
-        agents[key] = Agent(hello: hello, lastHeard: now, batches: carried)
+        agents[key] = Agent(hello: hello, fingerprint: hello.profile.fingerprint, lastHeard: now, batches: carried)
         out.append(.welcome(key))
         if carried.isEmpty { out.append(.agentJoined(key, hello)) }
         return out
     }
 
+    /// A result is taken only from the session its batch was sent to (or, for a finished
+    /// batch, the same agent instance redelivering), for a candidate of that batch; anything
+    /// else is refused and stored nowhere.
     private mutating func onResult(_ key: AgentKey, _ batchID: UInt64, _ r: MeasureResult, now: Double) -> [Directive] {
         guard let agent = agents[key] else {
             return [.reject(key, .unknownSession, "unknown session: say hello")]
         }
         agents[key]!.lastHeard = now
-        let device = agent.hello.profile.fingerprint
-        var out: [Directive] = []
-        if r.candidateID == vendorBaselineCandidateID {
-            if let b = batches[batchID], let dev = b.baselineDevice {
+        let device = agent.fingerprint
+        if let b = batches[batchID], b.agent == key {
+            if r.candidateID == vendorBaselineCandidateID {
+                guard let dev = b.baselineDevice else { return [.acknowledge(key, batchID: batchID, candidateID: r.candidateID)] }
                 batches[batchID]!.baselineDevice = nil
-                out.append(.commitBaseline(key, batchID: batchID, jobID: b.jobID, r, device: dev))
                 finishIfDone(batchID)
-            } else {
-                out.append(.acknowledge(key, batchID: batchID, candidateID: r.candidateID))
+                return [.commitBaseline(key, batchID: batchID, jobID: b.jobID, r, device: dev)]
             }
-            return out
+            guard b.candidates[r.candidateID] != nil else {
+                return [.refuseResult(key, batchID: batchID, candidateID: r.candidateID, reason: "candidate \(r.candidateID) is not in batch \(batchID)")]
+            }
+            if batches[batchID]!.outstanding.remove(r.candidateID) != nil { batches[batchID]!.uncommitted.insert(r.candidateID) }
+            lostAttempts[r.candidateID] = nil
+            return [.commit(key, batchID: batchID, r, agent: agent.hello.name, device: device)]
         }
-        // Wherever this candidate still waits, it is done now.
-        if batches[batchID]?.outstanding.remove(r.candidateID) != nil { finishIfDone(batchID) }
-        for id in jobs.keys { jobs[id]!.pending.removeAll { $0.id == r.candidateID } }
-        lostAttempts[r.candidateID] = nil
-        out.append(.commit(key, batchID: batchID, r, agent: agent.hello.name, device: device))
-        return out
+        if let f = finished[batchID], f.instance == agent.hello.instance {
+            if r.candidateID == vendorBaselineCandidateID { return [.acknowledge(key, batchID: batchID, candidateID: r.candidateID)] }
+            if f.candidates.contains(r.candidateID) {
+                // A redelivery: the store keeps the first copy and this one is acknowledged.
+                return [.commit(key, batchID: batchID, r, agent: agent.hello.name, device: device)]
+            }
+        }
+        return [.refuseResult(key, batchID: batchID, candidateID: r.candidateID,
+                              reason: "batch \(batchID) was not sent to this session\(batches[batchID] == nil ? "" : " (it belongs to another agent)")")]
+    }
+
+    /// Batches the agent is still measuring (answered ones waiting for their commit do not
+    /// hold a slot).
+    func busySlots(_ agent: Agent) -> Int {
+        agent.batches.reduce(0) { n, id in
+            guard let b = batches[id] else { return n }
+            return n + (b.outstanding.isEmpty && b.baselineDevice == nil ? 0 : 1)
+        }
     }
 
     private mutating func finishIfDone(_ batchID: UInt64) {
-        guard let b = batches[batchID], b.outstanding.isEmpty, b.baselineDevice == nil else { return }
+        guard let b = batches[batchID], b.outstanding.isEmpty, b.uncommitted.isEmpty, b.baselineDevice == nil else { return }
         batches[batchID] = nil
         agents[b.agent]?.batches.remove(batchID)
+        if let instance = agents[b.agent]?.hello.instance {
+            finished[batchID] = Finished(instance: instance, candidates: Set(b.candidates.keys))
+            finishedOrder.append(batchID)
+            if finishedOrder.count > Self.finishedMemory {
+                let drop = finishedOrder.count - Self.finishedMemory
+                for id in finishedOrder.prefix(drop) { finished[id] = nil }
+                finishedOrder.removeFirst(drop)
+            }
+        }
     }
 
     private mutating func onTick(now: Double) -> [Directive] {
@@ -133,7 +188,7 @@ public struct Dispatcher: Sendable {
                 guard let b = batches.removeValue(forKey: id) else { continue }
                 if let dev = b.baselineDevice { jobs[b.jobID]?.baselines.remove(dev) }
                 var back: [Candidate] = []
-                for cid in b.outstanding.sorted() {
+                for cid in b.outstanding.union(b.uncommitted).sorted() {
                     let n = (lostAttempts[cid] ?? 0) + 1
                     lostAttempts[cid] = n
                     lost.append(cid)
@@ -158,7 +213,7 @@ public struct Dispatcher: Sendable {
         var out: [Directive] = []
         let order = jobs.values.sorted { ($0.priority, -$0.jobID) > ($1.priority, -$1.jobID) }.map(\.jobID)
         for key in agents.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
-            while let agent = agents[key], agent.batches.count < agent.hello.slots {
+            while let agent = agents[key], busySlots(agent) < agent.hello.slots {
                 let dc = agent.hello.profile.deviceClass
                 let fingerprint = agent.hello.profile.fingerprint
                 guard let jobID = order.first(where: { id in

@@ -89,9 +89,19 @@ extension Coordinator {
         return id
     }
 
+    /// Lost agents are remembered for a while, and only so many.
+    func pruneLost(now: Double = Monotonic.now()) {
+        recentlyLost.removeAll { now - $0.at > settings.lostAgentMemorySeconds }
+        if recentlyLost.count > 100 { recentlyLost.removeFirst(recentlyLost.count - 100) }
+    }
+
     func statusReport() throws -> Tunefleet_V1_StatusReport {
         var s = Tunefleet_V1_StatusReport()
-        for a in dispatcher.agentsSnapshot() {
+        let snapshot = dispatcher.agentsSnapshot()
+        pruneLost()
+        s.agentsConnected = UInt32(snapshot.count)
+        s.agentsLost = UInt32(recentlyLost.count)
+        for a in snapshot.prefix(settings.maxAgentsInStatus) {
             var w = Tunefleet_V1_AgentStatus()
             w.name = a.hello.name
             w.deviceClass = a.hello.profile.deviceClass.wire
@@ -102,14 +112,15 @@ extension Coordinator {
             w.fingerprint = a.hello.profile.fingerprint
             s.agents.append(w)
         }
-        let connected = Set(s.agents.map(\.name))
-        for l in recentlyLost where !connected.contains(l.name) {
+        let connected = Set(snapshot.map(\.hello.name))
+        for l in recentlyLost.reversed().filter({ !connected.contains($0.name) }).prefix(settings.maxLostAgentsInStatus) {
             var w = Tunefleet_V1_AgentStatus()
             w.name = l.name
             w.deviceClass = l.deviceClass.wire
             w.state = "lost"
             s.agents.append(w)
         }
+        s.agentsOmitted = UInt32(max(0, snapshot.count + recentlyLost.count - s.agents.count))
         // Running campaigns and the newest finished ones: bounded however many are stored.
         for c in try store.campaigns(finishedLimit: settings.finishedCampaignsInStatus) {
             var w = Tunefleet_V1_CampaignStatus()

@@ -30,6 +30,8 @@ public final class Coordinator {
     /// Commits decided during one drain of the agent socket: stored in one transaction,
     /// then acknowledged (never the other way round).
     private var pendingCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
+    /// The hello being decided: stored when (and only when) the dispatcher welcomes it.
+    private var helloing: [AgentKey: AgentHello] = [:]
     let training: BackgroundTraining
     /// The model in use per device class (what status shows).
     var models: [DeviceClass: DeployedModel] = [:]
@@ -210,11 +212,13 @@ public final class Coordinator {
                     let hello = AgentHello(name: h.agentName.isEmpty ? key.description : h.agentName,
                                            instance: h.instanceID.isEmpty ? key.description : h.instanceID,
                                            profile: profile, slots: Int(h.slots))
-                    try? store.recordDevice(profile)
-                    try? store.recordAgent(instance: hello.instance, name: hello.name, device: profile.fingerprint)
+                    // Stored only once welcomed: nothing of a refused peer reaches the database.
+                    helloing[key] = hello
                     step(.hello(key, hello))
+                    helloing[key] = nil
                 } catch {
-                    logger.warning("rejected hello from \(key): \(error)")
+                    logger.warning("rejected hello from \(key): \(logSafe("\(error)"))")
+                    events?.emit(.helloRefused(peer: key.description, reason: "\(error)"))
                     sendReject(key, .malformed, "bad hello: \(error)")
                 }
             case .heartbeat:
@@ -223,8 +227,10 @@ public final class Coordinator {
                 do {
                     step(.result(key, batchID: r.batchID, try MeasureResult(wire: r)))
                 } catch {
-                    logger.warning("rejected a result from \(key): \(error)")
-                    sendReject(key, .malformed, "bad result: \(error)")
+                    logger.warning("rejected a result from \(key) (batch \(r.batchID), candidate \(r.candidateID)): \(logSafe("\(error)"))")
+                    events?.emit(.resultRefused(peer: key.description, batchID: r.batchID, candidateID: r.candidateID, reason: "\(error)"))
+                    sendReject(key, .malformed, "bad result: \(error)", batchID: r.batchID, candidateID: r.candidateID)
+                    step(.resultRefused(key, batchID: r.batchID, candidateID: r.candidateID))
                 }
             default:
                 logger.warning("rejected an unexpected message from \(key)")
@@ -239,10 +245,12 @@ public final class Coordinator {
         }
     }
 
-    private func sendReject(_ key: AgentKey, _ code: Tunefleet_V1_RejectCode, _ reason: String) {
+    private func sendReject(_ key: AgentKey, _ code: Tunefleet_V1_RejectCode, _ reason: String, batchID: UInt64 = 0, candidateID: Int64 = 0) {
         var r = Tunefleet_V1_Reject()
         r.code = code
-        r.reason = reason
+        r.reason = String(reason.prefix(4096))
+        r.batchID = batchID
+        r.candidateID = candidateID
         r.supportedVersion = protocolVersion
         send(key, .reject(r))
     }
@@ -257,6 +265,10 @@ public final class Coordinator {
     private func carryOut(_ d: Directive) {
         switch d {
         case .welcome(let key):
+            if let hello = helloing[key] {
+                try? store.recordDevice(hello.profile)
+                try? store.recordAgent(instance: hello.instance, name: hello.name, device: hello.profile.fingerprint)
+            }
             var w = Tunefleet_V1_Welcome()
             w.coordinatorID = settings.coordinatorID
             w.heartbeatIntervalMs = UInt32(settings.dispatch.heartbeatInterval * 1000)
@@ -286,9 +298,14 @@ public final class Coordinator {
             }
         case .acknowledge(let key, let batchID, let candidateID):
             acknowledge(key, batchID: batchID, candidateID: candidateID)
+        case .refuseResult(let key, let batchID, let candidateID, let reason):
+            logger.warning("refused a result from \(key) (batch \(batchID), candidate \(candidateID)): \(reason)")
+            events?.emit(.resultRefused(peer: key.description, batchID: batchID, candidateID: candidateID, reason: reason))
+            sendReject(key, .notYours, reason, batchID: batchID, candidateID: candidateID)
         case .agentLost(_, let name, let deviceClass, let requeued):
-            logger.warning("agent \(name) lost; \(requeued) candidates requeued")
+            logger.warning("agent \(logSafe(name)) lost; \(requeued) candidates requeued")
             recentlyLost.append((name, deviceClass, Monotonic.now()))
+            pruneLost()
         case .attemptsLost(let ids):
             do { _ = try store.recordLostAttempt(candidateIDs: ids) } catch {
                 logger.error("cannot record lost attempts: \(error)")
@@ -301,7 +318,7 @@ public final class Coordinator {
             }
         case .agentJoined(let key, let hello):
             recentlyLost.removeAll { $0.name == hello.name }
-            logger.info("agent \(hello.name) joined (\(hello.profile.deviceClass.rawValue): \(hello.profile.model), \(hello.slots) slots) from \(key)")
+            logger.info("agent \(logSafe(hello.name)) joined (\(hello.profile.deviceClass.rawValue): \(logSafe(hello.profile.model)), \(hello.slots) slots) from \(key)")
         }
     }
 
@@ -312,17 +329,29 @@ public final class Coordinator {
         guard !pendingCommits.isEmpty else { return }
         let batch = pendingCommits
         pendingCommits = []
-        let records: [TuningRecord?]
-        do { records = try store.commitAll(batch.map(\.commit)) } catch {
-            logger.error("commit of \(batch.count) results failed, results kept by the agents: \(error)")
-            return
+        var done: [(commit: (key: AgentKey?, batchID: UInt64, commit: ResultToCommit), record: TuningRecord?)] = []
+        do { done = zip(batch, try store.commitAll(batch.map(\.commit))).map { ($0, $1) } } catch {
+            // One bad result must not hold back the others: each alone, and what still fails
+            // stays with its agent (unacknowledged, sent again) and with its batch (requeued
+            // if the agent is lost): never acknowledged, never in limbo.
+            logger.error("commit of \(batch.count) results failed (\(error)); committing them one by one")
+            for c in batch {
+                do {
+                    let one = try store.commitAll([c.commit])
+                    done.append((commit: c, record: one.first ?? nil))
+                } catch {
+                    logger.error("commit of candidate \(c.commit.result.candidateID) failed, kept by its agent: \(error)")
+                }
+            }
         }
-        for (c, record) in zip(batch, records) {
+        for (c, record) in done {
             if let key = c.key { acknowledge(key, batchID: c.batchID, candidateID: c.commit.result.candidateID) }
             guard let record else { continue }
             noteCommitted()
             tune(.committed(record))
         }
+        let confirmed = done.filter { $0.commit.key != nil }.map { (batchID: $0.commit.batchID, candidateID: $0.commit.commit.result.candidateID) }
+        if !confirmed.isEmpty { step(.committed(confirmed)) }
     }
 
     private func noteCommitted() {

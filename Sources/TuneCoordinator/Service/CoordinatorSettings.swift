@@ -11,6 +11,11 @@ public struct CoordinatorSettings: Sendable {
     public var tuning = TuningLoop.Settings()
     /// Finished campaigns a status reply lists (the newest), beside every running one.
     public var finishedCampaignsInStatus = 20
+    /// Agents a status reply lists: connected ones (at most this many) and recently lost ones.
+    public var maxAgentsInStatus = 200
+    public var maxLostAgentsInStatus = 20
+    /// A lost agent is forgotten after this long.
+    public var lostAgentMemorySeconds = 600.0
     /// Candidates per batch unless a launch says otherwise.
     public var defaultBatchSize = 4
     /// Name sent in Welcome, for logs on the agents.

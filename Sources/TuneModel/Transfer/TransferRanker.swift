@@ -29,7 +29,7 @@ public struct TransferRankerSettings: Hashable, Sendable, Codable {
     /// Pre-training: Adam's step size, epochs over the data, groups per mini-batch, LambdaRank
     /// pairs sampled per group and step (all when the group is small).
     public var learningRate: Float = 1e-3
-    public var epochs = 10
+    public var epochs = 20
     public var groupsPerBatch = 8
     public var pairsPerGroup = 128
     /// Few-shot adaptation: steps over the target's records (all of them each step), the

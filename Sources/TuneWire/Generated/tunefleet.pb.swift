@@ -70,6 +70,9 @@ public nonisolated enum Tunefleet_V1_RejectCode: SwiftProtobuf.Enum, Swift.CaseI
   case unknownSession // = 2
   case malformed // = 3
   case notAllowed // = 4
+
+  /// a result for a candidate this session was never sent: dropped, not stored
+  case notYours // = 5
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -83,6 +86,7 @@ public nonisolated enum Tunefleet_V1_RejectCode: SwiftProtobuf.Enum, Swift.CaseI
     case 2: self = .unknownSession
     case 3: self = .malformed
     case 4: self = .notAllowed
+    case 5: self = .notYours
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -94,6 +98,7 @@ public nonisolated enum Tunefleet_V1_RejectCode: SwiftProtobuf.Enum, Swift.CaseI
     case .unknownSession: return 2
     case .malformed: return 3
     case .notAllowed: return 4
+    case .notYours: return 5
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -105,6 +110,7 @@ public nonisolated enum Tunefleet_V1_RejectCode: SwiftProtobuf.Enum, Swift.CaseI
     .unknownSession,
     .malformed,
     .notAllowed,
+    .notYours,
   ]
 
 }
@@ -545,6 +551,12 @@ public nonisolated struct Tunefleet_V1_Reject: Sendable {
   public var reason: String = String()
 
   public var supportedVersion: UInt32 = 0
+
+  /// When a result is refused (NOT_YOURS, or MALFORMED content): which one, so the agent
+  /// forgets it instead of sending it again.
+  public var batchID: UInt64 = 0
+
+  public var candidateID: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1051,6 +1063,14 @@ public nonisolated struct Tunefleet_V1_StatusReport: Sendable {
 
   public var models: [Tunefleet_V1_ModelStatus] = []
 
+  /// The agents list is bounded: connected agents first (at most 200), then the most
+  /// recently lost (at most 20, forgotten after 10 minutes); these say how many there are.
+  public var agentsConnected: UInt32 = 0
+
+  public var agentsLost: UInt32 = 0
+
+  public var agentsOmitted: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1094,7 +1114,7 @@ nonisolated extension Tunefleet_V1_DeviceClass: SwiftProtobuf._ProtoNameProvidin
 }
 
 nonisolated extension Tunefleet_V1_RejectCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REJECT_CODE_UNSPECIFIED\0\u{1}REJECT_CODE_BAD_VERSION\0\u{1}REJECT_CODE_UNKNOWN_SESSION\0\u{1}REJECT_CODE_MALFORMED\0\u{1}REJECT_CODE_NOT_ALLOWED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REJECT_CODE_UNSPECIFIED\0\u{1}REJECT_CODE_BAD_VERSION\0\u{1}REJECT_CODE_UNKNOWN_SESSION\0\u{1}REJECT_CODE_MALFORMED\0\u{1}REJECT_CODE_NOT_ALLOWED\0\u{1}REJECT_CODE_NOT_YOURS\0")
 }
 
 nonisolated extension Tunefleet_V1_MeasureStatus: SwiftProtobuf._ProtoNameProviding {
@@ -1634,7 +1654,7 @@ nonisolated extension Tunefleet_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Tunefleet_V1_Reject: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reject"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}reason\0\u{3}supported_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}reason\0\u{3}supported_version\0\u{3}batch_id\0\u{3}candidate_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1645,6 +1665,8 @@ nonisolated extension Tunefleet_V1_Reject: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.supportedVersion) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.batchID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.candidateID) }()
       default: break
       }
     }
@@ -1660,6 +1682,12 @@ nonisolated extension Tunefleet_V1_Reject: SwiftProtobuf.Message, SwiftProtobuf.
     if self.supportedVersion != 0 {
       try visitor.visitSingularUInt32Field(value: self.supportedVersion, fieldNumber: 3)
     }
+    if self.batchID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.batchID, fieldNumber: 4)
+    }
+    if self.candidateID != 0 {
+      try visitor.visitSingularInt64Field(value: self.candidateID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1667,6 +1695,8 @@ nonisolated extension Tunefleet_V1_Reject: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.code != rhs.code {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.supportedVersion != rhs.supportedVersion {return false}
+    if lhs.batchID != rhs.batchID {return false}
+    if lhs.candidateID != rhs.candidateID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2694,7 +2724,7 @@ nonisolated extension Tunefleet_V1_CampaignStatus: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0\u{1}models\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0\u{1}models\0\u{3}agents_connected\0\u{3}agents_lost\0\u{3}agents_omitted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2707,6 +2737,9 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.resultsPerSecond) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.resultsTotal) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.models) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.agentsConnected) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.agentsLost) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.agentsOmitted) }()
       default: break
       }
     }
@@ -2728,6 +2761,15 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if !self.models.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.models, fieldNumber: 5)
     }
+    if self.agentsConnected != 0 {
+      try visitor.visitSingularUInt32Field(value: self.agentsConnected, fieldNumber: 6)
+    }
+    if self.agentsLost != 0 {
+      try visitor.visitSingularUInt32Field(value: self.agentsLost, fieldNumber: 7)
+    }
+    if self.agentsOmitted != 0 {
+      try visitor.visitSingularUInt32Field(value: self.agentsOmitted, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2737,6 +2779,9 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if lhs.resultsPerSecond != rhs.resultsPerSecond {return false}
     if lhs.resultsTotal != rhs.resultsTotal {return false}
     if lhs.models != rhs.models {return false}
+    if lhs.agentsConnected != rhs.agentsConnected {return false}
+    if lhs.agentsLost != rhs.agentsLost {return false}
+    if lhs.agentsOmitted != rhs.agentsOmitted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
