@@ -73,6 +73,14 @@ public enum Wire {
         return body
     }
 
+    /// The body of a message whose content failed `decode`'s bounds, when its envelope
+    /// parses: what a refusal can name (a result's batch and candidate). Never acted on.
+    public static func decodeForRefusal(_ bytes: [UInt8], limits: WireLimits = .standard) -> Body? {
+        guard bytes.count <= limits.maxMessageBytes, let e = try? Envelope(serializedBytes: bytes),
+              e.protocolVersion == protocolVersion else { return nil }
+        return e.body
+    }
+
     static func checkBounds(_ body: Body, _ l: WireLimits) throws(WireError) {
         func str(_ s: String, _ what: String) throws(WireError) {
             if s.utf8.count > l.maxStringBytes { throw .overLimit("\(what) longer than \(l.maxStringBytes) bytes") }

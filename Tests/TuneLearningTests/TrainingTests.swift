@@ -135,12 +135,12 @@ let trainingTasks = [try! TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k"
         let restored = try #require(try fromScratch.restore(deviceClass: .cpu, database: store))
         #expect(restored.model.version == deployed.model.version && restored.recentPCA == deployed.recentPCA)
         #expect(try fromScratch.restore(deviceClass: .cuda, database: store) == nil)
-        // With the shipped model and few records of its own, a class gets the shipped model
-        // adapted to them: a version based on the shipped one.
+        // With the shipped model and too few records of its own to compare models on, a
+        // class gets the shipped model adapted to them: a version based on the shipped one.
         let withShipped = OnlineTrainer(settings: settings)
         if ShippedModel.stored != nil {
             let fresh = try Store.inMemory()
-            _ = try importInto(fresh, Array(records.prefix(200)), profiles: profiles)
+            _ = try importInto(fresh, Array(records.prefix(80)), profiles: profiles)
             let adapted = try withShipped.train(deviceClass: .cpu, database: fresh)
             let versions = try fresh.models()
             #expect(versions.count == 2 && versions[1].baseID == versions[0].id && adapted.model.version == versions[1])

@@ -19,7 +19,7 @@ extension Coordinator {
                 }
                 reply = handleControl(req)
             } catch {
-                logger.warning("rejected a control request: \(error)")
+                logger.warning("rejected a control request: \(logSafe("\(error)"))")
                 var r = Tunefleet_V1_ControlReply()
                 r.error = "\(error)"
                 reply = r

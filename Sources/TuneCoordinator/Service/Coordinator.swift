@@ -196,10 +196,16 @@ public final class Coordinator {
             let key = AgentKey(frames[0])
             let body: Body
             do { body = try Wire.decode(frames[1]) } catch {
-                logger.warning("rejected a message from \(key): \(error)")
+                logger.warning("rejected a message from \(key): \(logSafe("\(error)"))")
                 events?.emit(.messageRejected(peer: key.description, reason: "\(error)"))
                 if case .badVersion = error {
                     sendReject(key, .badVersion, error.description)
+                } else if case .measureResult(let r)? = Wire.decodeForRefusal(frames[1]) {
+                    // A result with content out of bounds: name it, so its agent forgets it,
+                    // and have the candidate measured again.
+                    events?.emit(.resultRefused(peer: key.description, batchID: r.batchID, candidateID: r.candidateID, reason: "\(error)"))
+                    sendReject(key, .malformed, error.description, batchID: r.batchID, candidateID: r.candidateID)
+                    step(.resultRefused(key, batchID: r.batchID, candidateID: r.candidateID))
                 } else {
                     sendReject(key, .malformed, error.description)
                 }
