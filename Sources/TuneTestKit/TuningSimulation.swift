@@ -19,6 +19,14 @@ public struct TuningSimulation {
     public private(set) var proposals: [(jobID: Int64, proposed: ProposedSchedule)] = []
     public private(set) var trainRequests: [DeviceClass] = []
     public private(set) var finishedCampaigns: [Int64] = []
+    /// With `settings.proposeOffPath`: steps a proposal takes to come back, as a slow model
+    /// on the coordinator's worker would; results keep being committed meanwhile.
+    public var proposalDelay = 0
+    /// Every off-path proposal asked for: its job and how many of the job's records were
+    /// committed when it was asked.
+    public private(set) var proposalRequests: [(jobID: Int64, committedBefore: Int)] = []
+    private var proposing: [(due: Int, request: TuningLoop.ProposalRequest)] = []
+    private var steps = 0
     private var now = 0.0
     private var pendingResults: [(AgentKey, UInt64, MeasureResult)] = []
     let agent = AgentKey(Array("replay-agent".utf8))
@@ -52,6 +60,7 @@ public struct TuningSimulation {
     /// As a restarted coordinator: a fresh loop and dispatcher resume from the store.
     public mutating func restart() throws {
         loop = TuningLoop(settings: loop.settings)
+        proposing = []
         dispatcher = Dispatcher(settings: DispatchSettings(), firstBatchID: UInt64(dispatched.count + 1) << 20)
         pendingResults = []
         _ = dispatcher.handle(.hello(agent, AgentHello(name: "replay", instance: "replay-\(now)", profile: profile, slots: 2)), now: now)
@@ -72,6 +81,13 @@ public struct TuningSimulation {
             if loop.jobIDs.isEmpty { return true }
             if let stop = stopAfterResults, committed.count >= stop { return false }
             now += 0.01
+            steps += 1
+            let due = proposing.filter { $0.due <= steps }
+            proposing.removeAll { $0.due <= steps }
+            for p in due {
+                let (proposed, strategy) = p.request.run()
+                try tune(.proposed(p.request, proposed, strategy: strategy))
+            }
             try step(.tick)
             var q = TuningLoop.Queues(profiles: [profile.deviceClass: profile])
             for id in loop.jobIDs {
@@ -97,8 +113,10 @@ public struct TuningSimulation {
                     pendingResults.append((key, batch.batchID, MeasureResult(candidateID: vendorBaselineCandidateID, status: .runtimeError,
                                                                              errorText: "no vendor library in a replay")))
                 }
-            case .commit(_, _, let r, let agent, let device):
-                for record in try store.commitAll([ResultToCommit(r, agent: agent, device: device)]) {
+            case .commit(_, let batchID, let r, let agent, let device):
+                let records = try store.commitAll([ResultToCommit(r, agent: agent, device: device)])
+                try step(.committed([(batchID: batchID, candidateID: r.candidateID)]))
+                for record in records {
                     guard let record else { continue }
                     committed.append(record)
                     try tune(.committed(record))
@@ -128,6 +146,14 @@ public struct TuningSimulation {
                 try store.setCampaignState(id, .completed)
             case .dropJob(let jobID): try step(.jobRemoved(jobID: jobID))
             case .noTemplate: break
+            case .propose(let request):
+                proposalRequests.append((request.jobID, committed.filter { $0.jobID == request.jobID }.count))
+                if proposalDelay > 0 {
+                    proposing.append((steps + proposalDelay, request))
+                } else {
+                    let (proposed, strategy) = request.run()
+                    try tune(.proposed(request, proposed, strategy: strategy))
+                }
             }
         }
     }

@@ -172,6 +172,72 @@ struct ModelOrder: SearchStrategy {
         #expect(loop.handle(.tick(TuningLoop.Queues(profiles: [.cpu: replayCPU]))).isEmpty)
     }
 
+    /// Proposals computed off the dispatch path come back several steps later, while results
+    /// keep being committed: each job has at most one proposal out at a time, the strategy
+    /// that comes back hears what was committed meanwhile, and the budget is spent exactly.
+    @Test(arguments: [1, 3])
+    func offPathProposalsHearEveryResultAndSpendExactlyTheBudget(delay: Int) throws {
+        struct Counting: SearchStrategy {
+            var inner: any SearchStrategy
+            let jobID: Int64
+            let log: ProposeLog
+            var heard = 0
+            var name: String { inner.name }
+            mutating func propose(count: Int, context: SearchContext) -> [ProposedSchedule] {
+                log.note(jobID, heard)
+                return inner.propose(count: count, context: context)
+            }
+            mutating func observe(_ record: TuningRecord) { heard += 1; inner.observe(record) }
+        }
+        let log = ProposeLog()
+        var settings = TuningLoop.Settings()
+        settings.proposeOffPath = true
+        settings.makeStrategy = { job, history, _ in
+            Counting(inner: SearchCatalog.strategy(job.search, job: job, history: history), jobID: job.jobID, log: log, heard: history.count)
+        }
+        var sim = try TuningSimulation(fleet: try syntheticFleet(), device: replayCPU, settings: settings)
+        sim.proposalDelay = delay
+        let id = try sim.launch(trialsPerTask: 0, batchSize: 2, seed: 9, scheduler: .roundRobin, budget: 30)
+        #expect(try sim.run())
+        #expect(sim.finishedCampaigns == [id])
+        #expect(sim.committed.count == 30, "exactly the campaign's budget")
+        for (_, records) in Dictionary(grouping: sim.committed, by: \.jobID) {
+            #expect(Set(records.map(\.schedule)).count == records.count, "no schedule twice")
+        }
+        // Each proposal ran on a strategy that had heard every record committed before it was asked.
+        #expect(log.entries.count == sim.proposalRequests.count)
+        #expect(log.entries.map(\.heard) == sim.proposalRequests.map(\.committedBefore))
+        #expect(sim.proposalRequests.contains { $0.committedBefore > 0 }, "later proposals followed results")
+    }
+
+    @Test func oneProposalIsOutPerJobAndACancelledJobIgnoresItsAnswer() throws {
+        var settings = TuningLoop.Settings()
+        settings.proposeOffPath = true
+        settings.space = { task, _, _ in try? syntheticFleet().space(for: task) }
+        var loop = TuningLoop(settings: settings)
+        let t = try TaskSpec(op: .elementwise, params: ["n": 1024])
+        let q = TuningLoop.Queues(profiles: [.cpu: replayCPU])
+        let job = ActiveJob(jobID: 1, campaignID: 1, task: t, weight: 1, deviceClass: .cpu, trials: 20, batchSize: 4,
+                            plan: MeasurePlan(), seed: 1)
+        _ = loop.handle(.adopted([job], history: [:]))
+        let first = loop.handle(.tick(q))
+        let requests = first.compactMap { d -> TuningLoop.ProposalRequest? in if case .propose(let r) = d { return r }; return nil }
+        #expect(requests.count == 1, "proposals go out instead of candidates")
+        #expect(!first.contains { if case .persistCandidates = $0 { return true }; return false })
+        #expect(!loop.handle(.tick(q)).contains { if case .propose = $0 { return true }; return false },
+                "one proposal out per job")
+        let (proposed, strategy) = requests[0].run()
+        let back = loop.handle(.proposed(requests[0], proposed, strategy: strategy))
+        #expect(back.contains { if case .persistCandidates(1, let p) = $0 { return p.count == requests[0].count }; return false })
+        // Cancelled while a second proposal is out: its answer changes nothing.
+        let second = loop.handle(.tick(TuningLoop.Queues(queued: [1: 0], inFlight: [1: 0], profiles: [.cpu: replayCPU])))
+        let r2 = second.compactMap { d -> TuningLoop.ProposalRequest? in if case .propose(let r) = d { return r }; return nil }
+        try #require(r2.count == 1)
+        _ = loop.handle(.cancelled(campaignID: 1))
+        let (p2, s2) = r2[0].run()
+        #expect(loop.handle(.proposed(r2[0], p2, strategy: s2)).isEmpty)
+    }
+
     @Test func aRecordedH100ExportReplays() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../tools/gpu-results/h100-run1/export.jsonl")
@@ -198,4 +264,12 @@ final class HistoryLog: @unchecked Sendable {
     private var _counts: [Int] = []
     func note(_ n: Int) { lock.lock(); _counts.append(n); lock.unlock() }
     var counts: [Int] { lock.lock(); defer { lock.unlock() }; return _counts }
+}
+
+/// What off-path proposals heard when they ran.
+final class ProposeLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _entries: [(jobID: Int64, heard: Int)] = []
+    func note(_ job: Int64, _ heard: Int) { lock.lock(); _entries.append((job, heard)); lock.unlock() }
+    var entries: [(jobID: Int64, heard: Int)] { lock.lock(); defer { lock.unlock() }; return _entries }
 }

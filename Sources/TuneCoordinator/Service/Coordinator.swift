@@ -30,6 +30,8 @@ public final class Coordinator {
     /// Commits decided during one drain of the agent socket: stored in one transaction,
     /// then acknowledged (never the other way round).
     private var pendingCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
+    /// Proposals (model scoring) off the loop's thread.
+    let proposals = ProposalWorker()
     /// The hello being decided: stored when (and only when) the dispatcher welcomes it.
     private var helloing: [AgentKey: AgentHello] = [:]
     let training: BackgroundTraining
@@ -47,7 +49,9 @@ public final class Coordinator {
         self.settings = settings
         self.store = store
         self.logger = logger
-        tuning = TuningLoop(settings: settings.tuning)
+        var tuningSettings = settings.tuning
+        tuningSettings.proposeOffPath = settings.proposalsOffPath
+        tuning = TuningLoop(settings: tuningSettings)
         training = BackgroundTraining(trainer: trainer, database: store)
         self.trainer = trainer
         // Batch ids differ across restarts, so a late result of an old batch is never taken
@@ -142,6 +146,10 @@ public final class Coordinator {
             for (dc, d) in training.finished(logger: logger) {
                 models[dc] = d
                 tune(.modelReady(dc, d.model))
+            }
+            for a in proposals.finished() {
+                if a.seconds > 1 { logger.info("proposing \(a.request.count) candidates for job \(a.request.jobID) took \(String(format: "%.1f", a.seconds)) s (off the dispatch path)") }
+                tune(.proposed(a.request, a.proposals, strategy: a.strategy))
             }
             tune(.tick(queues()))
         }
@@ -400,6 +408,8 @@ public final class Coordinator {
             step(.jobRemoved(jobID: jobID))
         case .noTemplate(_, let task, let dc):
             logger.warning("no \(dc.rawValue) template for \(task.name); the job ends without trials")
+        case .propose(let request):
+            proposals.submit(request)
         }
     }
 }

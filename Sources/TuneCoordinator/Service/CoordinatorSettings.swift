@@ -9,6 +9,8 @@ public struct CoordinatorSettings: Sendable {
     public var dispatch = DispatchSettings()
     /// Search, scheduling and retraining.
     public var tuning = TuningLoop.Settings()
+    /// Compute proposals (model scoring) on a worker thread, off the dispatch path.
+    public var proposalsOffPath = true
     /// Finished campaigns a status reply lists (the newest), beside every running one.
     public var finishedCampaignsInStatus = 20
     /// Agents a status reply lists: connected ones (at most this many) and recently lost ones.

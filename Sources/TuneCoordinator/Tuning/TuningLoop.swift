@@ -20,6 +20,10 @@ public struct TuningLoop: Sendable {
         public var makeScheduler: @Sendable (SchedulerChoice) -> any TaskScheduler
         /// The schedule space of a task on a real device.
         public var space: @Sendable (TaskSpec, DeviceProfile, MeasurePlan) -> (any ScheduleSpace)?
+        /// Proposals computed by the shell off the dispatch path (`.propose` out, `.proposed`
+        /// in), so that a slow model never delays a commit, an acknowledgement or a
+        /// heartbeat; false: inline (deterministic step by step, what simulations use).
+        public var proposeOffPath = false
 
         public init(retrainEvery: Int? = nil,
                     makeStrategy: @escaping @Sendable (ActiveJob, [TuningRecord], [TransferSource]) -> any SearchStrategy = {
@@ -50,6 +54,24 @@ public struct TuningLoop: Sendable {
         case modelReady(DeviceClass, any CostModel)
         case tick(Queues)
         case cancelled(campaignID: Int64)
+        /// A `.propose` request's answer, with the strategy as it stood after proposing.
+        case proposed(ProposalRequest, [ProposedSchedule], strategy: any SearchStrategy)
+    }
+
+    /// One job's proposal, to be computed off the dispatch path: run `strategy.propose(count:
+    /// context:)` on a copy and answer with `.proposed`.
+    public struct ProposalRequest: Sendable {
+        public var jobID: Int64
+        public var count: Int
+        public var strategy: any SearchStrategy
+        public var context: SearchContext
+
+        /// What the shell runs on its worker.
+        public func run() -> ([ProposedSchedule], any SearchStrategy) {
+            var s = strategy
+            let out = s.propose(count: count, context: context)
+            return (out, s)
+        }
     }
 
     public enum Directive: Sendable {
@@ -69,6 +91,8 @@ public struct TuningLoop: Sendable {
         case dropJob(jobID: Int64)
         /// The backend has no template for the task: the job ends without trials.
         case noTemplate(jobID: Int64, task: TaskSpec, deviceClass: DeviceClass)
+        /// Compute this proposal off the dispatch path and answer with `.proposed`.
+        case propose(ProposalRequest)
     }
 
     struct Job: Sendable {
@@ -77,6 +101,11 @@ public struct TuningLoop: Sendable {
         var exhausted = false
         var bestSeconds: Double?
         var priority: Double
+        /// A proposal is being computed off the path; results committed meanwhile are told
+        /// to the strategy that comes back.
+        var proposingCount: Int?
+        var proposing: Bool { proposingCount != nil }
+        var observedSince: [TuningRecord] = []
     }
 
     /// A campaign's total budget for one device class, and what it has spent.
@@ -104,6 +133,7 @@ public struct TuningLoop: Sendable {
             models[dc] = model
             return []
         case .tick(let queues): return onTick(queues)
+        case .proposed(let request, let fresh, let strategy): return onProposed(request, fresh, strategy)
         case .cancelled(let campaignID):
             let ids = jobs.values.filter { $0.state.campaignID == campaignID }.map(\.state.jobID).sorted()
             for id in ids { jobs[id] = nil }
@@ -144,6 +174,7 @@ public struct TuningLoop: Sendable {
         job.state.measured += 1
         if let s = r.okSeconds { job.bestSeconds = min(job.bestSeconds ?? s, s) }
         job.strategy.observe(r)
+        if job.proposing { job.observedSince.append(r) }
         jobs[r.jobID] = job
         schedulers[job.state.campaignID]?.observe(r)
         if r.status == .ok, let every = settings.retrainEvery {
@@ -206,7 +237,7 @@ public struct TuningLoop: Sendable {
                 }
                 let room = jobs[id]!.state.trials - jobs[id]!.state.generated.count
                 let want = min(a.quota, room)
-                guard want > 0, let profile = q.profiles[jobs[id]!.state.deviceClass] else { continue }
+                guard want > 0, !jobs[id]!.proposing, let profile = q.profiles[jobs[id]!.state.deviceClass] else { continue }
                 out += propose(id, count: want, profile: profile)
             }
         }
@@ -222,7 +253,38 @@ public struct TuningLoop: Sendable {
         }
         let context = SearchContext(task: job.state.task, device: profile, threads: job.state.plan.threads, space: space,
                                     generated: job.state.generated, model: models[job.state.deviceClass])
-        var fresh = job.strategy.propose(count: count, context: context)
+        if settings.proposeOffPath {
+            job.proposingCount = count
+            job.observedSince = []
+            jobs[id] = job
+            // Reserved against the campaign's budget until the answer says how many came.
+            budgets[BudgetKey(campaign: job.state.campaignID, deviceClass: job.state.deviceClass)]?.generated += count
+            return [.propose(ProposalRequest(jobID: id, count: count, strategy: job.strategy, context: context))]
+        }
+        let fresh = job.strategy.propose(count: count, context: context)
+        jobs[id] = job
+        return accept(id, fresh, count: count, context: context)
+    }
+
+    /// A proposal computed off the path: the strategy that made it takes over, told about
+    /// what was committed meanwhile.
+    private mutating func onProposed(_ request: ProposalRequest, _ fresh: [ProposedSchedule], _ strategy: any SearchStrategy) -> [Directive] {
+        guard var job = jobs[request.jobID], job.proposing else { return [] }
+        job.strategy = strategy
+        for r in job.observedSince { job.strategy.observe(r) }
+        job.proposingCount = nil
+        job.observedSince = []
+        jobs[request.jobID] = job
+        budgets[BudgetKey(campaign: job.state.campaignID, deviceClass: job.state.deviceClass)]?.generated -= request.count
+        var context = request.context
+        context.generated = job.state.generated
+        return accept(request.jobID, fresh, count: request.count, context: context)
+    }
+
+    private mutating func accept(_ id: Int64, _ proposals: [ProposedSchedule], count: Int, context: SearchContext) -> [Directive] {
+        var job = jobs[id]!
+        let space = context.space
+        var fresh = proposals
         // The seam's promise, kept here whatever a strategy does: valid, new, at most `count`.
         var seen: Set<String> = []
         fresh = Array(fresh.filter { context.isNew($0.schedule) && space.isValid($0.schedule) && seen.insert($0.schedule.hash64).inserted }
@@ -238,6 +300,10 @@ public struct TuningLoop: Sendable {
         guard let job = jobs.removeValue(forKey: id) else { return [] }
         var out: [Directive] = [.finishJob(jobID: id)]
         let campaignID = job.state.campaignID
+        if let count = job.proposingCount {
+            // The answer will find no job: its reservation goes back to the campaign.
+            budgets[BudgetKey(campaign: campaignID, deviceClass: job.state.deviceClass)]?.generated -= count
+        }
         if !jobs.values.contains(where: { $0.state.campaignID == campaignID }) {
             schedulers[campaignID] = nil
             for key in budgets.keys where key.campaign == campaignID { budgets[key] = nil }
