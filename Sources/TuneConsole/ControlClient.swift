@@ -55,7 +55,7 @@ public struct ControlClient {
     /// leave the coordinator's defaults; `seed` 0 asks for a random one.
     public func launch(workload: Workload, trials: Int, devices: [DeviceClass], batchSize: Int, plan: MeasurePlan?,
                        seed: UInt64, search: SearchChoice = .random,
-                       scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil,
+                       scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil, timeLimit: Double? = nil,
                        given: [TaskSpec: [Schedule]] = [:]) throws(ControlError) -> Int64 {
         var l = Tunefleet_V1_LaunchCampaign()
         l.workloadName = workload.name
@@ -72,6 +72,7 @@ public struct ControlClient {
         l.search = search.wire
         l.scheduler = scheduler.wire
         l.budget = UInt32(budget ?? 0)
+        l.timeLimitSeconds = timeLimit ?? 0
         var r = Tunefleet_V1_ControlRequest()
         r.launch = l
         return try request(r).launched.campaignID

@@ -33,6 +33,12 @@ public struct StatusJSON: Codable, Sendable {
         public var trials_done: Int
         public var trials_total: Int
         public var tasks: [Task]
+        public var elapsed_seconds: Double?
+        public var time_limit_seconds: Double?
+        /// The estimated network latency as it improved, per device class.
+        public var curve: [String: [CurvePoint]]?
+        /// Seconds until the budget (or the time limit) is spent, at the rate so far.
+        public var eta_seconds: Double?
     }
     public struct Model: Codable, Sendable {
         public var device_class: String
@@ -72,8 +78,12 @@ public struct StatusJSON: Codable, Sendable {
                               best_gflops: t.bestSeconds > 0 ? t.flops / t.bestSeconds / 1e9 : nil,
                               vendor_library: t.vendorLibrary.isEmpty ? nil : t.vendorLibrary,
                               vendor_note: t.vendorNote.isEmpty ? nil : t.vendorNote)
+                     }, elapsed_seconds: c.elapsedSeconds, time_limit_seconds: c.timeLimitSeconds > 0 ? c.timeLimitSeconds : nil,
+                     curve: c.curve.isEmpty ? nil : Dictionary(grouping: c.curve, by: { Self.className($0.deviceClass) }).mapValues { ps in
+                         ps.map { CurvePoint(trials: Int($0.trials), elapsed: $0.elapsedSeconds, seconds: $0.seconds) }
                      })
         }
+        for i in campaigns.indices { campaigns[i].eta_seconds = Dashboard.eta(campaigns[i]) }
         models = s.models.map { m in
             Model(device_class: Self.className(m.deviceClass), version: m.version, kind: m.kind, records: Int(m.records),
                   training_seconds: m.trainingSeconds, recent_pca: m.recentPca >= 0 ? m.recentPca : nil, training: m.training)
@@ -111,11 +121,22 @@ public enum Dashboard {
         out += "\nCAMPAIGNS\n"
         if s.campaigns.isEmpty { out += "  (none)\n" }
         for c in s.campaigns {
-            out += "  #\(c.id) \(c.workload) [\(c.state)] " + bar(done: c.trials_done, total: c.trials_total, width: 30)
-                + " \(c.trials_done)/\(c.trials_total)\n"
+            var line = "  #\(c.id) \(c.workload) [\(c.state)] "
+            if let limit = c.time_limit_seconds, unboundedTrials(c) {
+                line += bar(done: Int(c.elapsed_seconds ?? 0), total: Int(limit), width: 30) + " \(c.trials_done) trials, "
+                    + "\(DurationText.format(c.elapsed_seconds ?? 0)) of \(DurationText.format(limit))"
+            } else {
+                line += bar(done: c.trials_done, total: c.trials_total, width: 30) + " \(c.trials_done)/\(c.trials_total)"
+            }
+            if c.state == "running", let eta = c.eta_seconds { line += ", ETA \(DurationText.format(eta))" }
+            out += line + "\n"
             for e in networkLatency(c) {
                 out += "    network (\(e.deviceClass)): \(formatSeconds(e.tuned)) estimated (sum of weight x best, \(e.tasksTuned)/\(e.tasks) tasks)"
                     + (e.vendor.map { ", vendor \(formatSeconds($0)) over the same tasks" } ?? "") + "\n"
+                if let points = c.curve?[e.deviceClass], points.count >= 2 {
+                    out += "      " + TuningCurve.sparkline(points.map(\.seconds), width: 32)
+                        + "  \(formatSeconds(points.first!.seconds)) -> \(formatSeconds(points.last!.seconds)) over \(points.last!.trials) trials\n"
+                }
             }
             for t in c.tasks {
                 let best = t.best_seconds.map { formatSeconds($0) } ?? "-"
@@ -163,6 +184,21 @@ public enum Dashboard {
             out.append((dc, sum, vendor, tuned.count, tasks.count))
         }
         return out
+    }
+
+    /// A time-limited campaign without a budget has no meaningful trial total.
+    static func unboundedTrials(_ c: StatusJSON.Campaign) -> Bool { c.trials_total >= 100_000_000 }
+
+    /// Seconds left at the rate so far: to the budget's end or the time limit, whichever
+    /// comes first; nil before the first result or when neither bounds the campaign.
+    public static func eta(_ c: StatusJSON.Campaign) -> Double? {
+        guard c.state == "running", let elapsed = c.elapsed_seconds else { return nil }
+        var candidates: [Double] = []
+        if let limit = c.time_limit_seconds { candidates.append(max(0, limit - elapsed)) }
+        if !unboundedTrials(c), c.trials_done > 0, c.trials_total > c.trials_done {
+            candidates.append(elapsed / Double(c.trials_done) * Double(c.trials_total - c.trials_done))
+        }
+        return candidates.min()
     }
 
     static func bar(done: Int, total: Int, width: Int) -> String {

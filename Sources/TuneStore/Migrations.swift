@@ -123,6 +123,10 @@ enum Schema {
             // The vendor library's kernel set and version, as the agent reported them.
             try db.alter(table: "baselines") { t in t.add(column: "detail", .text).notNull().defaults(to: "{}") }
         }
+        m.registerMigration("v4") { db in
+            // A wall-clock limit (`--time`), seconds since 1970 when every job ends.
+            try db.alter(table: "campaigns") { t in t.add(column: "deadline", .double) }
+        }
         return m
     }
 }

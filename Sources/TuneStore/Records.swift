@@ -20,6 +20,8 @@ public struct CampaignRecord: Codable, FetchableRecord, MutablePersistableRecord
     public var scheduler: SchedulerChoice
     /// Trials over the whole workload per device class; nil: `trialsPerTask` per task.
     public var budget: Int?
+    /// Seconds since 1970 when every job ends (`--time`); nil: no time limit.
+    public var deadline: Double?
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 

@@ -31,6 +31,12 @@ public struct CampaignSummary: Codable, Sendable {
     public var tasks: [TaskSummary]
     /// Trials over the whole workload per device class, when the campaign has a budget.
     public var budget: Int?
+    /// Seconds since 1970: launched, finished (nil while running), and the `--time` deadline.
+    public var createdAt: Double = 0
+    public var finishedAt: Double?
+    public var deadline: Double?
+    public var search: String = ""
+    public var scheduler: String = ""
     public var trialsDone: Int { tasks.reduce(0) { $0 + $1.trialsDone } }
     public var trialsTotal: Int {
         if let budget { return budget * Set(tasks.map(\.deviceClass)).count }
@@ -149,11 +155,14 @@ public final class Store: Sendable {
 
     public func createCampaign(workload: Workload, trialsPerTask: Int, deviceClasses: [DeviceClass], plan: MeasurePlan,
                                batchSize: Int, seed: UInt64, search: SearchChoice = .random,
-                               scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil) throws(StoreError) -> Int64 {
+                               scheduler: SchedulerChoice = .roundRobin, budget: Int? = nil,
+                               timeLimit: Double? = nil) throws(StoreError) -> Int64 {
         try write { db in
+            let now = Self.now()
             var c = CampaignRecord(id: nil, workload: workload.name, state: .running, trialsPerTask: trialsPerTask,
                                    batchSize: batchSize, plan: Self.json(plan), seed: Int64(bitPattern: seed),
-                                   createdAt: Self.now(), finishedAt: nil, search: search, scheduler: scheduler, budget: budget)
+                                   createdAt: now, finishedAt: nil, search: search, scheduler: scheduler, budget: budget,
+                                   deadline: timeLimit.map { now + $0 })
             try c.insert(db)
             for wt in workload.tasks {
                 var t = TaskRecord(id: nil, campaignId: c.id!, name: wt.task.name, weight: wt.weight)
@@ -188,7 +197,7 @@ public final class Store: Sendable {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT j.id, j.campaignId, j.deviceClass, j.trials, t.name, t.weight, c.batchSize, c.plan, c.seed,
-                       c.search, c.scheduler, c.budget
+                       c.search, c.scheduler, c.budget, c.deadline
                 FROM jobs j JOIN tasks t ON t.id = j.taskId JOIN campaigns c ON c.id = j.campaignId
                 WHERE c.state = 'running' AND j.state = 'running' ORDER BY j.id
                 """)
@@ -230,7 +239,8 @@ public final class Store: Sendable {
                                      batchSize: r[6], plan: plan, seed: UInt64(bitPattern: r[8]), search: search,
                                      scheduler: scheduler, generated: generated, pending: pending, measured: measured,
                                      baselines: baselines, lostAttempts: lost, campaignBudget: budget,
-                                     campaignGenerated: spent.generated, campaignMeasured: spent.measured))
+                                     campaignGenerated: spent.generated, campaignMeasured: spent.measured,
+                                     deadline: r[12]))
             }
             return out
         }
@@ -339,10 +349,12 @@ public final class Store: Sendable {
 
     /// Every campaign, or (with `finishedLimit`) the running ones and the newest finished
     /// ones: what a status query needs, however many campaigns the database holds.
-    public func campaigns(finishedLimit: Int? = nil) throws(StoreError) -> [CampaignSummary] {
+    public func campaigns(finishedLimit: Int? = nil, ids: [Int64]? = nil) throws(StoreError) -> [CampaignSummary] {
         try read { db in
             var cs: [CampaignRecord]
-            if let limit = finishedLimit {
+            if let ids {
+                cs = try CampaignRecord.filter(ids.contains(Column("id"))).order(Column("id")).fetchAll(db)
+            } else if let limit = finishedLimit {
                 cs = try CampaignRecord.filter(Column("state") == CampaignState.running).fetchAll(db)
                 cs += try CampaignRecord.filter(Column("state") != CampaignState.running).order(Column("id").desc).limit(limit).fetchAll(db)
                 cs.sort { $0.id! < $1.id! }
@@ -368,9 +380,33 @@ public final class Store: Sendable {
                                 bestSeconds: r[6], bestSchedule: r[7], vendorSeconds: r[8],
                                 flops: (try? TaskSpec(name: r[0]))?.flops ?? 0, vendorLibrary: r[9], vendorNote: r[10])
                 }
-                return CampaignSummary(id: c.id!, workload: c.workload, state: c.state.rawValue, tasks: tasks, budget: c.budget)
+                var summary = CampaignSummary(id: c.id!, workload: c.workload, state: c.state.rawValue, tasks: tasks, budget: c.budget)
+                summary.createdAt = c.createdAt
+                summary.finishedAt = c.finishedAt
+                summary.deadline = c.deadline
+                summary.search = c.search.rawValue
+                summary.scheduler = c.scheduler.rawValue
+                return summary
             }
         }
+    }
+
+    /// A campaign's results in commit order, after measurement `after` (0: from the first),
+    /// as tuning curves read them: (measurement id, device class, task, verified seconds or
+    /// nil, seconds since 1970).
+    public func curveResults(campaign: Int64, after: Int64 = 0, limit: Int = 1_000_000) throws(StoreError)
+        -> [(id: Int64, deviceClass: String, task: String, seconds: Double?, at: Double)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT m.id, j.deviceClass, t.name, CASE WHEN m.status = 'ok' THEN m.medianSeconds END, m.createdAt
+                FROM measurements m JOIN jobs j ON j.id = m.jobId JOIN tasks t ON t.id = j.taskId
+                WHERE j.campaignId = ? AND m.id > ? ORDER BY m.id LIMIT ?
+                """, arguments: [campaign, after, limit]).map { r in (r[0], r[1], r[2], r[3], r[4]) }
+        }
+    }
+
+    public func campaign(_ id: Int64) throws(StoreError) -> CampaignSummary? {
+        try campaigns(ids: [id]).first
     }
 
     public func export(campaign: Int64?) throws(StoreError) -> [ExportRow] {

@@ -149,6 +149,8 @@ struct Launch: ParsableCommand {
     var trials: Int?
     @Option(help: "Trials over the whole workload per device class, shared out by the scheduler (instead of --trials).")
     var budget: Int?
+    @Option(help: "Wall-clock limit from launch (90s, 15m, 2h, 1h30m): every job ends when it passes; with --budget, whichever comes first.")
+    var time: String?
     @Option(help: "Device classes: cpu, cuda, or both (comma-separated).")
     var device = "cpu"
     @Option(help: "Candidates per batch (0: the coordinator's default).")
@@ -172,8 +174,14 @@ struct Launch: ParsableCommand {
         guard SchedulerChoice(rawValue: scheduler) != nil else {
             throw ValidationError("unknown --scheduler '\(scheduler)': use \(SchedulerChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if let time {
+            guard let s = DurationText.seconds(time), s >= 1, s <= 365 * 86400 else {
+                throw ValidationError("--time '\(time)' is not a duration of 1 s ... 365 days (e.g. 90s, 15m, 2h, 1h30m)")
+            }
+        }
         switch (trials, budget) {
-        case (nil, nil): throw ValidationError("give --trials (per task) or --budget (over the workload)")
+        case (nil, nil) where time != nil: break
+        case (nil, nil): throw ValidationError("give --trials (per task), --budget (over the workload) or --time (a duration)")
         case (.some, .some): throw ValidationError("--trials and --budget exclude each other")
         case (let t?, nil): guard t >= 1 && t <= 1_000_000 else { throw ValidationError("--trials must be 1...1000000") }
         case (nil, let b?): guard b >= 1 && b <= 100_000_000 else { throw ValidationError("--budget must be 1...100000000") }
@@ -191,8 +199,9 @@ struct Launch: ParsableCommand {
         let id = try control.client.launch(workload: w, trials: trials ?? 0, devices: try parseDeviceClasses(device),
                                            batchSize: batchSize, plan: plan, seed: seed,
                                            search: SearchChoice(rawValue: strategy)!, scheduler: SchedulerChoice(rawValue: scheduler)!,
-                                           budget: budget)
-        let size = budget.map { "a budget of \($0) trials" } ?? "\(trials!) trials each"
+                                           budget: budget, timeLimit: time.flatMap(DurationText.seconds))
+        var size = budget.map { "a budget of \($0) trials" } ?? trials.map { "\($0) trials each" } ?? "trials until the time is up"
+        if let t = time.flatMap(DurationText.seconds) { size += ", \(DurationText.format(t)) at most" }
         print(json ? "{\"campaign\": \(id)}" : "campaign \(id) launched: \(w.name), \(w.tasks.count) tasks, \(size)")
     }
 }

@@ -68,3 +68,28 @@ import Testing
         #expect(taskLines.contains { $0.contains(" cpu ") } && taskLines.contains { $0.contains(" cuda ") })
     }
 }
+
+@Suite struct DurationsAndETA {
+    @Test(arguments: [("90", 90.0), ("90s", 90), ("15m", 900), ("2h", 7200), ("1h30m", 5400), ("1.5h", 5400), ("1d", 86400)])
+    func durationsParse(text: String, seconds: Double) {
+        #expect(DurationText.seconds(text) == seconds)
+    }
+
+    @Test(arguments: ["", "abc", "10x", "-5m", "0", "1h30", "m"])
+    func badDurationsAreRefused(text: String) {
+        #expect(DurationText.seconds(text) == nil)
+    }
+
+    @Test func theETAIsTheSoonerOfTheBudgetAndTheTimeLimit() {
+        var c = StatusJSON.Campaign(id: 1, workload: "w", state: "running", trials_done: 25, trials_total: 100, tasks: [],
+                                    elapsed_seconds: 50)
+        #expect(Dashboard.eta(c) == 150, "75 trials left at 2 s each")
+        c.time_limit_seconds = 80
+        #expect(Dashboard.eta(c) == 30, "the time limit comes first")
+        c.trials_total = 100_000_000
+        c.time_limit_seconds = 200
+        #expect(Dashboard.eta(c) == 150, "a time-only campaign ends with its limit")
+        c.state = "completed"
+        #expect(Dashboard.eta(c) == nil)
+    }
+}

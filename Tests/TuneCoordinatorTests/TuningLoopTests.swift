@@ -238,6 +238,22 @@ struct ModelOrder: SearchStrategy {
         #expect(loop.handle(.proposed(r2[0], p2, strategy: s2)).isEmpty)
     }
 
+    @Test func aCampaignEndsWhenItsTimeLimitPassesAndNotBefore() throws {
+        var loop = TuningLoop(settings: TuningLoop.Settings(space: { task, _, _ in try? syntheticFleet().space(for: task) }))
+        let t = try TaskSpec(op: .elementwise, params: ["n": 1024])
+        let job = ActiveJob(jobID: 1, campaignID: 7, task: t, weight: 1, deviceClass: .cpu, trials: 100_000_000, batchSize: 2,
+                            plan: MeasurePlan(), seed: 1, deadline: 1000)
+        _ = loop.handle(.adopted([job], history: [:]))
+        let before = loop.handle(.tick(TuningLoop.Queues(profiles: [.cpu: replayCPU], now: 999)))
+        #expect(before.contains { if case .persistCandidates = $0 { return true }; return false })
+        #expect(!before.contains { if case .finishJob = $0 { return true }; return false })
+        let after = loop.handle(.tick(TuningLoop.Queues(queued: [1: 4], inFlight: [1: 2], profiles: [.cpu: replayCPU], now: 1000)))
+        #expect(after.contains { if case .finishJob(1) = $0 { return true }; return false }, "ends with work still queued")
+        #expect(after.contains { if case .finishCampaign(7) = $0 { return true }; return false })
+        #expect(!after.contains { if case .persistCandidates = $0 { return true }; return false })
+        #expect(loop.jobIDs.isEmpty)
+    }
+
     @Test func aRecordedH100ExportReplays() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../tools/gpu-results/h100-run1/export.jsonl")

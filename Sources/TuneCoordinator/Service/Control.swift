@@ -51,8 +51,13 @@ extension Coordinator {
     private func launch(_ l: Tunefleet_V1_LaunchCampaign) throws -> Int64 {
         let budget: Int? = l.budget == 0 ? nil : Int(l.budget)
         if let budget, budget > 100_000_000 { throw WireError.invalid("budget must be 1...100000000") }
+        let timeLimit: Double? = l.timeLimitSeconds == 0 ? nil : l.timeLimitSeconds
+        if let timeLimit, !(timeLimit.isFinite && timeLimit >= 1 && timeLimit <= 365 * 86400) {
+            throw WireError.invalid("time limit must be 1 s ... 365 days")
+        }
         // With a budget, a task may take all of it; trials per task is then only an upper bound.
-        let trials = budget ?? Int(l.trialsPerTask)
+        // With only a time limit, the scheduler shares out trials until the time is up.
+        let trials = budget ?? (l.trialsPerTask == 0 && timeLimit != nil ? 100_000_000 : Int(l.trialsPerTask))
         guard trials >= 1, trials <= 100_000_000 else { throw WireError.invalid("trials per task must be 1...1000000 (or give a budget)") }
         guard !l.tasks.isEmpty else { throw WireError.invalid("a campaign needs at least one task") }
         var tasks: [WeightedTask] = []
@@ -75,7 +80,7 @@ extension Coordinator {
         let scheduler = try SchedulerChoice(wire: l.scheduler)
         let id = try store.createCampaign(workload: workload, trialsPerTask: trials, deviceClasses: classes,
                                           plan: plan, batchSize: batch, seed: seed, search: search, scheduler: scheduler,
-                                          budget: budget)
+                                          budget: budget, timeLimit: timeLimit)
         // Given schedules are the job's whole budget: stored now, measured as they are.
         if !given.isEmpty {
             for job in try store.activeJobs() where job.campaignID == id {
@@ -122,13 +127,33 @@ extension Coordinator {
         }
         s.agentsOmitted = UInt32(max(0, snapshot.count + recentlyLost.count - s.agents.count))
         // Running campaigns and the newest finished ones: bounded however many are stored.
-        for c in try store.campaigns(finishedLimit: settings.finishedCampaignsInStatus) {
+        let listed = try store.campaigns(finishedLimit: settings.finishedCampaignsInStatus)
+        for id in campaignCurves.keys where !listed.contains(where: { $0.id == id }) { campaignCurves[id] = nil }
+        for c in listed {
             var w = Tunefleet_V1_CampaignStatus()
             w.id = c.id
             w.workload = c.workload
             w.state = c.state
             w.trialsDone = UInt32(c.trialsDone)
             w.trialsTotal = UInt32(c.trialsTotal)
+            w.elapsedSeconds = max(0, (c.finishedAt ?? Date().timeIntervalSince1970) - c.createdAt)
+            w.timeLimitSeconds = c.deadline.map { max(0, $0 - c.createdAt) } ?? 0
+            let ts = c.tasks.map { CampaignCurves.Task(name: $0.name, deviceClass: $0.deviceClass, weight: $0.weight, vendorSeconds: $0.vendorSeconds) }
+            var curves = campaignCurves[c.id] ?? CampaignCurves(tasks: ts, start: c.createdAt)
+            curves.updateFallbacks(ts)
+            // Only what was committed since the last status query is read.
+            curves.ingest(try store.curveResults(campaign: c.id, after: curves.lastID))
+            campaignCurves[c.id] = curves
+            for dc in curves.curves.keys.sorted() {
+                for p in curves.curves[dc]!.points {
+                    var sample = Tunefleet_V1_CurveSample()
+                    sample.deviceClass = (DeviceClass(rawValue: dc) ?? .cpu).wire
+                    sample.trials = UInt32(clamping: p.trials)
+                    sample.elapsedSeconds = p.elapsed
+                    sample.seconds = p.seconds
+                    w.curve.append(sample)
+                }
+            }
             w.tasks = c.tasks.map { t in
                 var x = Tunefleet_V1_TaskStatus()
                 x.name = t.name

@@ -30,6 +30,8 @@ public final class Coordinator {
     /// Commits decided during one drain of the agent socket: stored in one transaction,
     /// then acknowledged (never the other way round).
     private var pendingCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
+    /// Tuning curves of the campaigns status lists, folded incrementally.
+    var campaignCurves: [Int64: CampaignCurves] = [:]
     /// Proposals (model scoring) off the loop's thread.
     let proposals = ProposalWorker()
     /// The hello being decided: stored when (and only when) the dispatcher welcomes it.
@@ -183,7 +185,7 @@ public final class Coordinator {
     }
 
     private func queues() -> TuningLoop.Queues {
-        var q = TuningLoop.Queues()
+        var q = TuningLoop.Queues(now: Date().timeIntervalSince1970)
         for id in tuning.jobIDs {
             q.queued[id] = dispatcher.pendingCount(jobID: id)
             q.inFlight[id] = dispatcher.inFlightCount(jobID: id)

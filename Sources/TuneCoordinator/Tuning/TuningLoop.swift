@@ -41,8 +41,11 @@ public struct TuningLoop: Sendable {
         public var queued: [Int64: Int]
         public var inFlight: [Int64: Int]
         public var profiles: [DeviceClass: DeviceProfile]
-        public init(queued: [Int64: Int] = [:], inFlight: [Int64: Int] = [:], profiles: [DeviceClass: DeviceProfile] = [:]) {
-            self.queued = queued; self.inFlight = inFlight; self.profiles = profiles
+        /// The wall clock (seconds since 1970), for campaigns with a time limit; nil: none applies.
+        public var now: Double?
+        public init(queued: [Int64: Int] = [:], inFlight: [Int64: Int] = [:], profiles: [DeviceClass: DeviceProfile] = [:],
+                    now: Double? = nil) {
+            self.queued = queued; self.inFlight = inFlight; self.profiles = profiles; self.now = now
         }
     }
 
@@ -208,6 +211,11 @@ public struct TuningLoop: Sendable {
             guard let j = jobs[id] else { continue }
             let queued = q.queued[id] ?? 0, inFlight = q.inFlight[id] ?? 0
             let spent = j.state.measured >= j.state.trials
+            // Out of time: the job ends now; results still in flight are stored when they come.
+            if let deadline = j.state.deadline, let now = q.now, now >= deadline {
+                out += finish(id)
+                continue
+            }
             let drained = j.exhausted && inFlight == 0 && queued == 0 && j.state.measured >= j.state.generated.count
             if spent || drained { out += finish(id) }
         }

@@ -28,12 +28,15 @@ public struct ActiveJob: Sendable {
     /// class, finished jobs included.
     public var campaignGenerated = 0
     public var campaignMeasured = 0
+    /// Seconds since 1970 when the campaign's time limit passes; nil: none.
+    public var deadline: Double?
 
     public init(jobID: Int64, campaignID: Int64, task: TaskSpec, weight: Int, deviceClass: DeviceClass, trials: Int,
                 batchSize: Int, plan: MeasurePlan, seed: UInt64, search: SearchChoice = .random,
                 scheduler: SchedulerChoice = .roundRobin, generated: Set<String> = [], pending: [Candidate] = [],
                 measured: Int = 0, baselines: Set<String> = [], lostAttempts: [Int64: Int] = [:],
-                campaignBudget: Int? = nil, campaignGenerated: Int = 0, campaignMeasured: Int = 0) {
+                campaignBudget: Int? = nil, campaignGenerated: Int = 0, campaignMeasured: Int = 0, deadline: Double? = nil) {
+        self.deadline = deadline
         self.campaignBudget = campaignBudget; self.campaignGenerated = campaignGenerated; self.campaignMeasured = campaignMeasured
         self.jobID = jobID; self.campaignID = campaignID; self.task = task; self.weight = weight
         self.deviceClass = deviceClass; self.trials = trials; self.batchSize = batchSize; self.plan = plan

@@ -871,6 +871,13 @@ public nonisolated struct Tunefleet_V1_LaunchCampaign: @unchecked Sendable {
     set {_uniqueStorage()._budget = newValue}
   }
 
+  /// Wall-clock limit in seconds from launch (0: none): when it passes, every job of the
+  /// campaign ends (what is in flight is still stored). With a budget, whichever comes first.
+  public var timeLimitSeconds: Double {
+    get {_storage._timeLimitSeconds}
+    set {_uniqueStorage()._timeLimitSeconds = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1042,6 +1049,34 @@ public nonisolated struct Tunefleet_V1_CampaignStatus: Sendable {
   public var trialsTotal: UInt32 = 0
 
   public var tasks: [Tunefleet_V1_TaskStatus] = []
+
+  /// since launch (until it finished, for a finished one)
+  public var elapsedSeconds: Double = 0
+
+  /// 0: none
+  public var timeLimitSeconds: Double = 0
+
+  /// The estimated network latency (sum of weight x best) as it improved, per device class,
+  /// at most 64 points each spanning the whole campaign.
+  public var curve: [Tunefleet_V1_CurveSample] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tunefleet_V1_CurveSample: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var deviceClass: Tunefleet_V1_DeviceClass = .unspecified
+
+  public var trials: UInt32 = 0
+
+  public var elapsedSeconds: Double = 0
+
+  public var seconds: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2221,7 +2256,7 @@ nonisolated extension Tunefleet_V1_GivenSchedule: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LaunchCampaign"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workload_name\0\u{1}tasks\0\u{3}trials_per_task\0\u{3}device_classes\0\u{3}batch_size\0\u{1}plan\0\u{1}seed\0\u{1}search\0\u{1}scheduler\0\u{1}budget\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workload_name\0\u{1}tasks\0\u{3}trials_per_task\0\u{3}device_classes\0\u{3}batch_size\0\u{1}plan\0\u{1}seed\0\u{1}search\0\u{1}scheduler\0\u{1}budget\0\u{3}time_limit_seconds\0")
 
   fileprivate class _StorageClass {
     var _workloadName: String = String()
@@ -2234,6 +2269,7 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
     var _search: Tunefleet_V1_SearchStrategy = .random
     var _scheduler: Tunefleet_V1_TaskScheduler = .roundRobin
     var _budget: UInt32 = 0
+    var _timeLimitSeconds: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2254,6 +2290,7 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
       _search = source._search
       _scheduler = source._scheduler
       _budget = source._budget
+      _timeLimitSeconds = source._timeLimitSeconds
     }
   }
 
@@ -2282,6 +2319,7 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
         case 8: try { try decoder.decodeSingularEnumField(value: &_storage._search) }()
         case 9: try { try decoder.decodeSingularEnumField(value: &_storage._scheduler) }()
         case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._budget) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._timeLimitSeconds) }()
         default: break
         }
       }
@@ -2324,6 +2362,9 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
       if _storage._budget != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._budget, fieldNumber: 10)
       }
+      if _storage._timeLimitSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._timeLimitSeconds, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2343,6 +2384,7 @@ nonisolated extension Tunefleet_V1_LaunchCampaign: SwiftProtobuf.Message, SwiftP
         if _storage._search != rhs_storage._search {return false}
         if _storage._scheduler != rhs_storage._scheduler {return false}
         if _storage._budget != rhs_storage._budget {return false}
+        if _storage._timeLimitSeconds != rhs_storage._timeLimitSeconds {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2669,7 +2711,7 @@ nonisolated extension Tunefleet_V1_TaskStatus: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Tunefleet_V1_CampaignStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CampaignStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}workload\0\u{1}state\0\u{3}trials_done\0\u{3}trials_total\0\u{1}tasks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}workload\0\u{1}state\0\u{3}trials_done\0\u{3}trials_total\0\u{1}tasks\0\u{3}elapsed_seconds\0\u{3}time_limit_seconds\0\u{1}curve\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2683,6 +2725,9 @@ nonisolated extension Tunefleet_V1_CampaignStatus: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.trialsDone) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.trialsTotal) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.tasks) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.elapsedSeconds) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.timeLimitSeconds) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.curve) }()
       default: break
       }
     }
@@ -2707,6 +2752,15 @@ nonisolated extension Tunefleet_V1_CampaignStatus: SwiftProtobuf.Message, SwiftP
     if !self.tasks.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.tasks, fieldNumber: 6)
     }
+    if self.elapsedSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.elapsedSeconds, fieldNumber: 7)
+    }
+    if self.timeLimitSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.timeLimitSeconds, fieldNumber: 8)
+    }
+    if !self.curve.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.curve, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2717,6 +2771,54 @@ nonisolated extension Tunefleet_V1_CampaignStatus: SwiftProtobuf.Message, SwiftP
     if lhs.trialsDone != rhs.trialsDone {return false}
     if lhs.trialsTotal != rhs.trialsTotal {return false}
     if lhs.tasks != rhs.tasks {return false}
+    if lhs.elapsedSeconds != rhs.elapsedSeconds {return false}
+    if lhs.timeLimitSeconds != rhs.timeLimitSeconds {return false}
+    if lhs.curve != rhs.curve {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tunefleet_V1_CurveSample: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CurveSample"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}device_class\0\u{1}trials\0\u{3}elapsed_seconds\0\u{1}seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.deviceClass) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.trials) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.elapsedSeconds) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.deviceClass != .unspecified {
+      try visitor.visitSingularEnumField(value: self.deviceClass, fieldNumber: 1)
+    }
+    if self.trials != 0 {
+      try visitor.visitSingularUInt32Field(value: self.trials, fieldNumber: 2)
+    }
+    if self.elapsedSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.elapsedSeconds, fieldNumber: 3)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tunefleet_V1_CurveSample, rhs: Tunefleet_V1_CurveSample) -> Bool {
+    if lhs.deviceClass != rhs.deviceClass {return false}
+    if lhs.trials != rhs.trials {return false}
+    if lhs.elapsedSeconds != rhs.elapsedSeconds {return false}
+    if lhs.seconds != rhs.seconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
