@@ -106,7 +106,9 @@ let package = Package(
             "TuneCoordinator", "TuneSearch", "TuneSpaces", "TuneTestKit", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "TuneConsoleTests", dependencies: ["TuneConsole", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem"]),
+        .testTarget(name: "TuneConsoleTests", dependencies: [
+            "TuneConsole", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem", "TuneTestKit", "TuneCoordinator",
+        ]),
         .testTarget(name: "ClusterTests", dependencies: ["TuneConsole", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
     ]
 )

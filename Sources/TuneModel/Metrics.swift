@@ -1,3 +1,4 @@
+import TuneCore
 /// Cost-model metrics exactly as MODEL-METRICS.md defines them.
 ///
 /// Ties follow the formula literally: a pair (i < j) counts right when
@@ -5,15 +6,7 @@
 /// only counts right when `y_i < y_j`; a pair tied in label only, when `p_i <= p_j`.
 public enum Metrics {
     /// Pairwise comparison accuracy of one group; 0.5 with fewer than two programs.
-    public static func pca(scores p: [Double], labels y: [Double]) -> Double {
-        let n = p.count
-        guard n >= 2 else { return 0.5 }
-        var right = 0
-        for i in 0..<n {
-            for j in (i + 1)..<n where (p[i] > p[j]) == (y[i] > y[j]) { right += 1 }
-        }
-        return 2 * Double(right) / Double(n * (n - 1))
-    }
+    public static func pca(scores p: [Double], labels y: [Double]) -> Double { RankingMetrics.pca(scores: p, labels: y) }
 
     /// Average peak score at k: programs sorted by score (highest first, ties by position);
     /// `(1/k) sum_{r=1..k} max_{s<=r} y_{pi_s} / max y`. With fewer than k programs the

@@ -13,7 +13,7 @@ struct Coordctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordctl",
         abstract: "Operate a TuneFleet cluster: launch and watch campaigns, export results, run the demo.",
-        subcommands: [Campaign.self, Status.self, Export.self, Dataset.self, Model.self, Emit.self, Keygen.self, Demo.self, Bench.self])
+        subcommands: [Campaign.self, Status.self, Export.self, Report.self, Dataset.self, Model.self, Emit.self, Keygen.self, Demo.self, Bench.self])
 }
 
 struct ControlOptions: ParsableArguments {

@@ -1,0 +1,212 @@
+import TuneCore
+import TuneStore
+
+/// What `coordctl report` shows of one campaign, computed from its stored results alone:
+/// the tuning curve of the estimated network latency per device class (against trials and
+/// wall time), per-task bests against the fastest vendor library, and how well the live cost
+/// model ranked what it proposed, over the campaign. Pure: rows in, figures and text out.
+public struct CampaignReport: Sendable {
+    public struct ClassCurve: Sendable {
+        public var deviceClass: String
+        public var points: [CurvePoint]
+        /// Trials of the class in all.
+        public var trials: Int
+        public var wallSeconds: Double
+        /// The vendor libraries' network latency (sum of weight x fastest vendor time), when
+        /// every task has one.
+        public var vendorSeconds: Double?
+    }
+    public struct AccuracyPoint: Sendable {
+        public var deviceClass: String
+        /// Trials of the class at the end of the window.
+        public var trials: Int
+        /// Pairwise comparison accuracy of the model's predictions against the measured
+        /// times, over pairs of the same task within the window.
+        public var pca: Double
+        public var pairs: Int
+        public var modelVersions: [Int64]
+    }
+
+    public var campaign: CampaignSummary
+    public var curves: [ClassCurve]
+    public var accuracy: [AccuracyPoint]
+
+    /// `rows` in commit order (as `Store.export` returns them). `window`: results per
+    /// accuracy point (nil: about a twelfth of each class's results, at least 16).
+    public init(campaign: CampaignSummary, rows: [ExportRow], window: Int? = nil) {
+        self.campaign = campaign
+        var curves: [ClassCurve] = []
+        var accuracy: [AccuracyPoint] = []
+        for dc in Set(campaign.tasks.map(\.deviceClass)).sorted() {
+            let tasks = campaign.tasks.filter { $0.deviceClass == dc }
+            var weights: [String: Int] = [:]
+            for t in tasks { weights[t.name, default: 0] += t.weight }
+            var vendor: [String: Double] = [:]
+            for t in tasks { if let v = t.vendorSeconds { vendor[t.name] = v } }
+            let mine = rows.filter { $0.deviceClass == dc }
+            let results = mine.map {
+                TuningCurve.Result(task: $0.task, seconds: $0.status == "ok" ? $0.medianSeconds : nil,
+                                   elapsed: max(0, $0.createdAt - campaign.createdAt))
+            }
+            let vendorSum = vendor.count == weights.count ? weights.reduce(0.0) { $0 + Double($1.value) * vendor[$1.key]! } : nil
+            curves.append(ClassCurve(deviceClass: dc, points: TuningCurve.points(results, network: NetworkLatency(weights: weights, fallback: vendor)),
+                                     trials: mine.count, wallSeconds: results.last?.elapsed ?? 0, vendorSeconds: vendorSum))
+            let w = max(1, window ?? max(16, mine.count / 12))
+            var start = 0
+            while start < mine.count {
+                let end = min(mine.count, start + w)
+                let slice = mine[start..<end].filter { $0.status == "ok" && $0.provenance.predicted != nil && $0.medianSeconds != nil }
+                var right = 0.0, pairs = 0
+                for (_, group) in Dictionary(grouping: slice, by: \.task) where group.count >= 2 {
+                    let n = group.count * (group.count - 1) / 2
+                    right += RankingMetrics.pca(scores: group.map { $0.provenance.predicted! }, labels: group.map { -$0.medianSeconds! }) * Double(n)
+                    pairs += n
+                }
+                if pairs > 0 {
+                    accuracy.append(AccuracyPoint(deviceClass: dc, trials: end, pca: right / Double(pairs), pairs: pairs,
+                                                  modelVersions: Array(Set(slice.compactMap(\.provenance.modelVersion))).sorted()))
+                }
+                start = end
+            }
+        }
+        self.curves = curves
+        self.accuracy = accuracy
+    }
+
+    /// A tuning curve as steps (the estimate holds until the next improvement), ending at
+    /// the class's last trial or second.
+    static func steps(_ points: [CurvePoint], x: (CurvePoint) -> Double, end: Double) -> [(x: Double, y: Double?)] {
+        var out: [(x: Double, y: Double?)] = []
+        for (i, p) in points.enumerated() {
+            if i > 0 { out.append((x(p), points[i - 1].seconds)) }
+            out.append((x(p), p.seconds))
+        }
+        if let last = points.last, end > x(last) { out.append((end, last.seconds)) }
+        return out
+    }
+
+    /// The figures, by file name: SVG text.
+    public var figures: [String: String] {
+        var out: [String: String] = [:]
+        let unit = (curves.compactMap { $0.points.first?.seconds }.max() ?? 1) >= 1 ? (1.0, "s") : (1e3, "ms")
+        func series(_ x: (CurvePoint) -> Double, end: (ClassCurve) -> Double) -> [LineChart.Series] {
+            var s: [LineChart.Series] = []
+            for c in curves where !c.points.isEmpty {
+                let pts = Self.steps(c.points, x: x, end: end(c)).map { (x: $0.x, y: $0.y.map { $0 * unit.0 }) }
+                s.append(LineChart.Series(name: "\(c.deviceClass) tuned", points: pts))
+                if let v = c.vendorSeconds, let first = pts.first, let last = pts.last {
+                    s.append(LineChart.Series(name: "\(c.deviceClass) vendor", points: [(first.x, v * unit.0), (last.x, v * unit.0)]))
+                }
+            }
+            return s
+        }
+        let title = "campaign \(campaign.id) (\(campaign.workload)): estimated network latency"
+        if curves.contains(where: { !$0.points.isEmpty }) {
+            out["curve-trials.svg"] = LineChart(title: title, xLabel: "trials", yLabel: "sum of weight x best (\(unit.1))",
+                                                series: series({ Double($0.trials) }, end: { Double($0.trials) })).svg
+            out["curve-time.svg"] = LineChart(title: title, xLabel: "wall time (s)", yLabel: "sum of weight x best (\(unit.1))",
+                                              series: series({ $0.elapsed }, end: { $0.wallSeconds })).svg
+        }
+        if !accuracy.isEmpty {
+            let s = Set(accuracy.map(\.deviceClass)).sorted().map { dc in
+                LineChart.Series(name: "\(dc) model", points: accuracy.filter { $0.deviceClass == dc }.map { (Double($0.trials), $0.pca) })
+            }
+            out["model-accuracy.svg"] = LineChart(title: "live model: PCA of its predictions within each window of results",
+                                                  xLabel: "trials", yLabel: "pairwise comparison accuracy", series: s,
+                                                  yRange: 0...1).svg
+        }
+        return out
+    }
+
+    /// The page (Markdown): numbers, the per-task table and the figures beside it.
+    public var markdown: String {
+        let d = Dashboard.self
+        var out = "# Campaign \(campaign.id): \(campaign.workload)\n\n"
+        out += "State **\(campaign.state)**, \(campaign.search) search, \(campaign.scheduler) scheduler"
+        out += campaign.budget.map { ", a budget of \($0) trials" } ?? ""
+        out += ". Everything below is computed from the database; the estimated network latency is the sum over the "
+            + "network's tasks of occurrences x the best verified latency (a task not yet tuned counts at its fastest vendor time).\n\n"
+        for c in curves {
+            out += "## \(c.deviceClass)\n\n"
+            if let first = c.points.first, let last = c.points.last {
+                out += "- estimated network latency: \(d.formatSeconds(first.seconds)) at trial \(first.trials) -> "
+                    + "**\(d.formatSeconds(last.seconds))** at trial \(last.trials) of \(c.trials) (\(d.format1(c.wallSeconds)) s)\n"
+                if let v = c.vendorSeconds {
+                    out += "- fastest vendor libraries over the same tasks: \(d.formatSeconds(v)) (vendor/tuned \(d.format2(v / last.seconds))x)\n"
+                }
+                if let p95 = TuningCurve.firstWithin(c.points, of: last.seconds) {
+                    out += "- within 5% of the final estimate after \(p95.trials) trials (\(d.format1(p95.elapsed)) s)\n"
+                }
+            } else {
+                out += "- no estimate yet (a task has neither a verified result nor a vendor time)\n"
+            }
+            out += "\n"
+        }
+        let figs = figures
+        for (file, caption) in [("curve-trials.svg", "Tuning curve against trials"), ("curve-time.svg", "Tuning curve against wall time"),
+                                ("model-accuracy.svg", "The live model's ranking accuracy")] where figs[file] != nil {
+            out += "![\(caption)](\(file))\n\n"
+        }
+        out += "## Tasks\n\n| task | class | weight | trials | failed | best | fastest vendor | vendor/tuned |\n|---|---|---:|---:|---:|---:|---|---:|\n"
+        for t in campaign.tasks {
+            let ratio = t.bestSeconds.flatMap { b in t.vendorSeconds.map { d.format2($0 / b) + "x" } } ?? "-"
+            var vendor = t.vendorSeconds.map(d.formatSeconds) ?? "-"
+            if let lib = t.vendorLibrary { vendor += " (\(lib))" }
+            if let note = t.vendorNote { vendor += " ⚠ \(note)" }
+            out += "| `\(t.name)` | \(t.deviceClass) | \(t.weight) | \(t.trialsDone) | \(t.failures) | "
+                + "\(t.bestSeconds.map(d.formatSeconds) ?? "-") | \(vendor) | \(ratio) |\n"
+        }
+        if !accuracy.isEmpty {
+            out += "\n## Model accuracy\n\n| class | trials | PCA | pairs | model versions |\n|---|---:|---:|---:|---|\n"
+            for a in accuracy {
+                out += "| \(a.deviceClass) | \(a.trials) | \(d.format2(a.pca)) | \(a.pairs) | \(a.modelVersions.map { "v\($0)" }.joined(separator: ", ")) |\n"
+            }
+        }
+        return out
+    }
+
+    /// The same page as self-contained HTML (the figures are files beside it; no script).
+    public var html: String {
+        var body = ""
+        var inTable = false
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix("|") {
+                if line.hasPrefix("|---") { continue }
+                let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
+                    .map { Self.inline($0.trimmingCharacters(in: .whitespaces)) }
+                if !inTable { body += "<table>\n<tr>" + cells.map { "<th>\($0)</th>" }.joined() + "</tr>\n"; inTable = true; continue }
+                body += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
+                continue
+            }
+            if inTable { body += "</table>\n"; inTable = false }
+            if line.hasPrefix("# ") { body += "<h1>\(Self.inline(String(line.dropFirst(2))))</h1>\n" }
+            else if line.hasPrefix("## ") { body += "<h2>\(Self.inline(String(line.dropFirst(3))))</h2>\n" }
+            else if line.hasPrefix("- ") { body += "<p>• \(Self.inline(String(line.dropFirst(2))))</p>\n" }
+            else if line.hasPrefix("!["), let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")") {
+                body += "<p><img src=\"\(LineChart.escape(String(line[line.index(after: open)..<close])))\"></p>\n"
+            } else if !line.isEmpty { body += "<p>\(Self.inline(line))</p>\n" }
+        }
+        if inTable { body += "</table>\n" }
+        return """
+        <!doctype html>
+        <html><head><meta charset="utf-8"><title>TuneFleet campaign \(campaign.id)</title>
+        <style>body{font-family:sans-serif;max-width:980px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}code{font-size:12px}</style>
+        </head><body>
+        \(body)</body></html>
+
+        """
+    }
+
+    /// Escapes text and renders `code` and **bold** spans.
+    static func inline(_ s: String) -> String {
+        var out = "", code = false, bold = false
+        var chars = Array(LineChart.escape(s))[...]
+        while let c = chars.first {
+            chars = chars.dropFirst()
+            if c == "`" { out += code ? "</code>" : "<code>"; code.toggle(); continue }
+            if c == "*", chars.first == "*" { chars = chars.dropFirst(); out += bold ? "</b>" : "<b>"; bold.toggle(); continue }
+            out.append(c)
+        }
+        return out
+    }
+}
