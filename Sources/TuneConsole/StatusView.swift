@@ -59,6 +59,9 @@ public struct StatusJSON: Codable, Sendable {
     public var agents_connected: Int?
     public var agents_lost: Int?
     public var agents_omitted: Int?
+    /// Seconds coordd spent proposing candidates, and how many proposals (since it started).
+    public var search_seconds: Double?
+    public var proposals: Int?
 
     public init(_ s: Tunefleet_V1_StatusReport) {
         agents_connected = Int(s.agentsConnected)
@@ -90,6 +93,8 @@ public struct StatusJSON: Codable, Sendable {
         }
         results_per_second = s.resultsPerSecond
         results_total = Int(s.resultsTotal)
+        search_seconds = s.searchSeconds
+        proposals = Int(s.proposals)
     }
 
     static func className(_ c: Tunefleet_V1_DeviceClass) -> String {

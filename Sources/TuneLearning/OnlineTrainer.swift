@@ -17,7 +17,10 @@ public struct OnlineTrainer: ModelTrainer {
     public var useShipped = true
     let builder = DatasetBuilder()
 
-    public init(settings: TrainingSettings = TrainingSettings()) { self.settings = settings }
+    public init(settings: TrainingSettings = TrainingSettings(), useShipped: Bool = true) {
+        self.settings = settings
+        self.useShipped = useShipped
+    }
 
     public func train(deviceClass: DeviceClass, database: any TuningDatabase) throws -> DeployedModel {
         let query = RecordQuery(deviceClass: deviceClass)

@@ -37,6 +37,8 @@ struct Coordd: ParsableCommand {
     var events: String?
     @Option(help: "Retrain a device class's cost model after this many new verified results (0: never).")
     var retrainEvery = 256
+    @Flag(help: "Do not use the shipped pre-trained model: until its first retraining the coordinator searches without a model (a cold start, for comparisons).")
+    var noShippedModel = false
 
     func validate() throws {
         for (flag, endpoint) in [("--listen", listen), ("--control", control)] {
@@ -82,7 +84,7 @@ struct Coordd: ParsableCommand {
         settings.defaultBatchSize = batchSize
         settings.tuning.retrainEvery = retrainEvery > 0 ? retrainEvery : nil
         // The cost model: retrained in the background from the results as they stream in.
-        let coordinator = Coordinator(settings: settings, store: store, logger: logger, trainer: OnlineTrainer())
+        let coordinator = Coordinator(settings: settings, store: store, logger: logger, trainer: OnlineTrainer(useShipped: !noShippedModel))
         let eventLog: EventLog?
         do { eventLog = try events.map { try EventLog(path: $0) } } catch {
             logger.error("\(error)")

@@ -59,3 +59,52 @@ import TuneTestKit
         #expect(s.map(\.y) == [5, 5, 4, 4])
     }
 }
+
+@Suite struct SearchBenchSummary {
+    func run(_ name: String, _ points: [(Int, Double, Double)], trials: Int = 100, wall: Double = 50, search: Double = 1) -> SearchBench.Run {
+        SearchBench.Run(name: name, repeatIndex: 0, seed: 1, points: points.map { CurvePoint(trials: $0.0, elapsed: $0.1, seconds: $0.2) },
+                        trials: trials, wallSeconds: wall, searchSeconds: search, modelVersions: 0)
+    }
+
+    @Test func trialsAndWallTimeToWithinFivePercentOfTheBestAnyMethodFound() throws {
+        let bench = SearchBench(workload: "w", budget: 100, runs: [
+            run("random", [(10, 5, 2.0), (80, 40, 1.04)]),
+            run("transfer", [(4, 2, 1.5), (16, 8, 1.05), (60, 30, 1.0)], search: 2),
+        ])
+        #expect(bench.best_seconds == 1.0)
+        let random = try #require(bench.methods.first { $0.name == "random" })
+        let transfer = try #require(bench.methods.first { $0.name == "transfer" })
+        #expect(random.trials_to_95 == 80 && random.wall_seconds_to_95 == 40)
+        #expect(transfer.trials_to_95 == 16 && transfer.wall_seconds_to_95 == 8)
+        #expect(transfer.trials_ratio_to_random == 0.2 && transfer.wall_ratio_to_random == 0.2)
+        #expect(transfer.search_share == 2.0 / 50)
+        #expect(transfer.final_seconds == 1.0 && random.final_seconds == 1.04)
+        let json = String(decoding: try JSONEncoder().encode(bench), as: UTF8.self)
+        for key in ["\"methods\"", "\"name\"", "\"final_seconds\"", "\"trials_to_95\"", "\"wall_seconds_to_95\"", "\"search_seconds\"", "\"wall_seconds\""] {
+            #expect(json.contains(key))
+        }
+        #expect(bench.render().contains("0.20, 0.20"))
+    }
+
+    @Test func whenRandomNeverGetsThereItsWholeBudgetBoundsTheRatio() throws {
+        let bench = SearchBench(workload: "w", budget: 100, runs: [
+            run("random", [(10, 5, 2.0), (90, 45, 1.5)]),
+            run("model-cold", [(30, 15, 1.0)]),
+        ])
+        let random = try #require(bench.methods.first { $0.name == "random" })
+        let cold = try #require(bench.methods.first { $0.name == "model-cold" })
+        #expect(random.trials_to_95 == nil && random.reached == 0)
+        #expect(cold.trials_ratio_to_random == nil)
+        #expect(cold.trials_ratio_bound == 0.3 && cold.wall_ratio_bound == 0.3)
+        #expect(bench.render().contains("never") && bench.render().contains("<= 0.30"))
+    }
+
+    @Test func repeatsAreSummarizedByTheirMedianAndAMissCountsAsMore() throws {
+        let bench = SearchBench(workload: "w", budget: 100, runs: [
+            run("random", [(50, 10, 1.0)]), run("random", [(70, 20, 1.0)]), run("random", [(10, 1, 3.0)]),
+        ])
+        let random = try #require(bench.methods.first)
+        #expect(random.repeats == 3 && random.reached == 2)
+        #expect(random.trials_to_95 == 70, "median of 50, 70 and never")
+    }
+}

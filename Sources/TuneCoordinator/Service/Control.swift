@@ -175,6 +175,9 @@ extension Coordinator {
         let window = min(10, max(now - startedAt, 0.001))
         s.resultsPerSecond = Double(commitTimes.filter { now - $0 <= window }.count) / window
         s.resultsTotal = UInt64(resultsTotal)
+        let spent = proposals.spent
+        s.searchSeconds = spent.seconds
+        s.proposals = UInt64(spent.count)
         for dc in DeviceClass.allCases {
             guard let d = models[dc] else { continue }
             var m = Tunefleet_V1_ModelStatus()

@@ -7,6 +7,7 @@ import TuneCore
 /// heartbeating while a model thinks. Answers come back through `finished()`.
 final class ProposalWorker: Sendable {
     private let state = Mutex<(queue: [TuningLoop.ProposalRequest], done: [Answer], running: Bool)>(([], [], false))
+    private let totals = Mutex<(seconds: Double, count: Int)>((0, 0))
 
     struct Answer: Sendable {
         var request: TuningLoop.ProposalRequest
@@ -37,6 +38,7 @@ final class ProposalWorker: Sendable {
             let (proposals, strategy) = next.run()
             let answer = Answer(request: next, proposals: proposals, strategy: strategy, seconds: Date().timeIntervalSince(began))
             state.withLock { $0.done.append(answer) }
+            totals.withLock { $0.seconds += answer.seconds; $0.count += 1 }
         }
     }
 
@@ -47,6 +49,9 @@ final class ProposalWorker: Sendable {
             return s.done
         }
     }
+
+    /// Seconds spent proposing, and proposals made, since the worker started.
+    var spent: (seconds: Double, count: Int) { totals.withLock { $0 } }
 
     var busy: Bool { state.withLock { $0.running || !$0.queue.isEmpty } }
 }

@@ -1106,6 +1106,12 @@ public nonisolated struct Tunefleet_V1_StatusReport: Sendable {
 
   public var agentsOmitted: UInt32 = 0
 
+  /// Seconds this coordinator spent proposing candidates (pool generation, model scoring,
+  /// selection; off the dispatch path), and how many proposals, since it started.
+  public var searchSeconds: Double = 0
+
+  public var proposals: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2826,7 +2832,7 @@ nonisolated extension Tunefleet_V1_CurveSample: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0\u{1}models\0\u{3}agents_connected\0\u{3}agents_lost\0\u{3}agents_omitted\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0\u{1}models\0\u{3}agents_connected\0\u{3}agents_lost\0\u{3}agents_omitted\0\u{3}search_seconds\0\u{1}proposals\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2842,6 +2848,8 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.agentsConnected) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.agentsLost) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.agentsOmitted) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.searchSeconds) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.proposals) }()
       default: break
       }
     }
@@ -2872,6 +2880,12 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if self.agentsOmitted != 0 {
       try visitor.visitSingularUInt32Field(value: self.agentsOmitted, fieldNumber: 8)
     }
+    if self.searchSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.searchSeconds, fieldNumber: 9)
+    }
+    if self.proposals != 0 {
+      try visitor.visitSingularUInt64Field(value: self.proposals, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2884,6 +2898,8 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if lhs.agentsConnected != rhs.agentsConnected {return false}
     if lhs.agentsLost != rhs.agentsLost {return false}
     if lhs.agentsOmitted != rhs.agentsOmitted {return false}
+    if lhs.searchSeconds != rhs.searchSeconds {return false}
+    if lhs.proposals != rhs.proposals {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import TuneConsole
+import TuneCore
+import TuneStore
+import TuneSystem
+
+/// The end-to-end proof: random search against model-guided search, cold and with the
+/// shipped transfer model, each a campaign with the same budget on the same local agents,
+/// one after another in one invocation.
+struct BenchSearch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Random vs model-guided (cold) vs transfer + gradient scheduler: one campaign each with the same budget on fresh local clusters; tuning curves, trials and wall time to within 5% of the best.",
+        discussion: """
+        Methods: random (random search, round-robin tasks, no model), model-cold (evolutionary search, round-robin, \
+        no shipped model: it searches at random until its first retraining), transfer (evolutionary search, gradient \
+        scheduler, the shipped pre-trained model adapted online). Each run gets a fresh coordinator and database, so \
+        no method learns from another's measurements.
+        """)
+
+    @Option(help: "Built-in workload name (\(BuiltinWorkloads.names.joined(separator: ", "))) or a workload file.") var workload: String
+    @Option(help: "Trials per method over the whole workload.") var budget: Int
+    @Option(help: "Methods, comma-separated: random, model-cold, transfer.") var methods = "random,model-cold,transfer"
+    @Option(help: "Runs per method (seeds 1...R); the table shows medians.") var `repeat` = 1
+    @Option(help: "CPU agents per run.") var agents = 2
+    @Option(help: "Candidates per batch.") var batchSize = 8
+    @Option(help: "Timed repeats per candidate.") var repeats = 5
+    @Option(help: "Threads per kernel.") var threads = 1
+    @Option(help: "Retrain the model after this many new results (model-guided methods).") var retrainEvery = 32
+    @Option(name: .shortAndLong, help: "Output folder: bench.json, curve SVGs, each run's database; default: a new folder under /tmp.") var output: String?
+    @Option(help: "Give up on a run after this many seconds.") var timeout = 7200.0
+    @Flag(help: "Print the JSON instead of the table.") var json = false
+
+    static let known = ["random", "model-cold", "transfer"]
+
+    func validate() throws {
+        guard (1...1_000_000).contains(budget) else { throw ValidationError("--budget must be 1...1000000") }
+        let ms = methods.split(separator: ",").map(String.init)
+        guard !ms.isEmpty else { throw ValidationError("--methods is empty") }
+        for m in ms where !Self.known.contains(m) { throw ValidationError("unknown method '\(m)': use \(Self.known.joined(separator: ", "))") }
+        guard (1...20).contains(`repeat`) else { throw ValidationError("--repeat must be 1...20") }
+        guard (1...16).contains(agents) else { throw ValidationError("--agents must be 1...16") }
+        guard (1...512).contains(batchSize) else { throw ValidationError("--batch-size must be 1...512") }
+        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be 1...1000") }
+        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024") }
+        guard retrainEvery >= 1 else { throw ValidationError("--retrain-every must be >= 1") }
+    }
+
+    func run() throws {
+        guard let binDir = executableDirectory() else { throw ValidationError("cannot find this executable's folder") }
+        let w = try loadWorkload(workload)
+        let out = try output ?? makeTemporaryDirectory(prefix: "tunefleet-bench-search")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let interrupted = StopSignal()
+        onTerminationSignals { _ in interrupted.stop() }
+        var runs: [SearchBench.Run] = []
+        let ms = methods.split(separator: ",").map(String.init)
+        // Interleaved (random, cold, transfer, random, ...) so a drift of the machine hits every method alike.
+        for r in 0..<`repeat` {
+            for m in ms {
+                let run = try measure(method: m, repeatIndex: r, workload: w, binDir: binDir, dir: out + "/\(m)-\(r + 1)", interrupted: interrupted)
+                runs.append(run)
+                log("\(m) #\(r + 1): \(run.points.last.map { Dashboard.formatSeconds($0.seconds) } ?? "no estimate") after \(run.trials) trials, "
+                    + "\(Dashboard.format1(run.wall_seconds)) s, search \(Dashboard.format1(run.search_seconds)) s")
+            }
+        }
+        let bench = SearchBench(workload: w.name, budget: budget, runs: runs)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try writeFile(out + "/bench.json", String(decoding: try enc.encode(bench), as: UTF8.self) + "\n")
+        for (name, svg) in bench.figures { try writeFile(out + "/" + name, svg) }
+        if json {
+            print(String(decoding: try enc.encode(bench), as: UTF8.self))
+        } else {
+            print(bench.render())
+            print("written: \(out)/bench.json, curve-trials.svg, curve-time.svg; each run's database and logs under \(out)/METHOD-N")
+        }
+    }
+
+    func measure(method: String, repeatIndex: Int, workload: Workload, binDir: String, dir: String,
+                 interrupted: StopSignal) throws -> SearchBench.Run {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var settings = LocalCluster.Settings(binDir: binDir, dir: dir)
+        settings.batchSize = batchSize
+        let search: SearchChoice, scheduler: SchedulerChoice
+        switch method {
+        case "random":
+            (search, scheduler) = (.random, .roundRobin)
+            settings.coordinatorArguments = ["--retrain-every", "0", "--no-shipped-model"]
+        case "model-cold":
+            (search, scheduler) = (.evolutionary, .roundRobin)
+            settings.coordinatorArguments = ["--retrain-every", "\(retrainEvery)", "--no-shipped-model"]
+        default:
+            (search, scheduler) = (.evolutionary, .gradient)
+            settings.coordinatorArguments = ["--retrain-every", "\(retrainEvery)"]
+        }
+        let cluster = try LocalCluster(settings: settings)
+        defer { cluster.stopAll() }
+        try cluster.startCoordinator()
+        for i in 1...agents { try cluster.startAgent(name: "\(method)-agent-\(i)") }
+        try cluster.waitForAgents(agents)
+        var plan = MeasurePlan()
+        plan.threads = threads
+        plan.repeats = repeats
+        plan.minRepeatSeconds = 0.01
+        let seed = UInt64(repeatIndex + 1)
+        let id = try cluster.client.launch(workload: workload, trials: 0, devices: [.cpu], batchSize: batchSize, plan: plan, seed: seed,
+                                           search: search, scheduler: scheduler, budget: budget)
+        var last = Monotonic.now()
+        _ = try cluster.client.waitForCampaign(id, timeout: timeout, poll: 0.5, observe: { _, c in
+            if interrupted.isSet { throw ExitCode(130) }
+            if Monotonic.now() - last > 30 {
+                log("\(method) #\(repeatIndex + 1): \(c.trialsDone)/\(c.trialsTotal) trials")
+                last = Monotonic.now()
+            }
+        })
+        let status = StatusJSON(try cluster.client.status())
+        cluster.stopAll()
+        let store = try Store(readOnlyPath: cluster.databasePath)
+        guard let summary = try store.campaign(id) else { throw ValidationError("campaign \(id) vanished from \(cluster.databasePath)") }
+        let report = CampaignReport(campaign: summary, rows: try store.export(campaign: id))
+        let curve = report.curves.first { $0.deviceClass == DeviceClass.cpu.rawValue }
+        return SearchBench.Run(name: method, repeatIndex: repeatIndex, seed: seed, points: curve?.points ?? [], trials: curve?.trials ?? 0,
+                               wallSeconds: curve?.wallSeconds ?? 0, searchSeconds: status.search_seconds ?? 0,
+                               modelVersions: try store.models().filter { $0.deviceClass != nil }.count)
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data(("bench search: " + s + "\n").utf8)) }
+}
