@@ -80,7 +80,7 @@ public final class LocalCluster {
         try writeFile(k.coordinatorPublicFile, CurveKeyFile.formatPublic(coordinator.publicKey, name: "coordd"))
         try writeFile(k.agentKeyFile, CurveKeyFile.format(agents, name: "agents"), mode: 0o600)
         try writeFile(dir + "/operator.key", CurveKeyFile.format(op, name: "operator"), mode: 0o600)
-        try writeFile(k.allowFile, "\(op.publicKey) operator\n\(agents.publicKey) agents\n")
+        try writeFile(k.allowFile, "operator \(op.publicKey) operator\nagent \(agents.publicKey) agents\n")
         return k
     }
 

@@ -68,10 +68,32 @@ public enum CurveKeyFile {
 /// The public keys allowed to connect to the coordinator (agents and operators), each with
 /// a name for the logs. Text: one `KEY [name]` per line, `#` comments; `.pub` files may be
 /// appended as they are (`cat gpu0.pub >> allow.txt`: the key takes the file's name).
+///
+/// A line may start with a role, `agent KEY [name]` or `operator KEY [name]`: an agent key
+/// then speaks only the agent protocol and an operator key only the control protocol. A key
+/// without a role may use both (older lists); `unroled` counts them so coordd can warn.
 public struct AllowList: Sendable, Equatable {
-    public private(set) var names: [String: String] = [:]
+    public enum Role: String, Sendable, Equatable, CaseIterable {
+        case agent, `operator`
+        /// The ZAP domain of the socket this role may use.
+        public var domain: String { "tunefleet-" + (self == .agent ? "agent" : "control") }
+    }
 
-    public init(_ names: [String: String] = [:]) { self.names = names }
+    public private(set) var names: [String: String] = [:]
+    /// Keys with a role; a key absent here may use every socket.
+    public private(set) var roles: [String: Role] = [:]
+
+    public init(_ names: [String: String] = [:], roles: [String: Role] = [:]) { self.names = names; self.roles = roles }
+
+    /// Keys listed without a role.
+    public var unroled: Int { names.keys.filter { roles[$0] == nil }.count }
+
+    /// Whether `key` may use the socket of ZAP domain `domain` (nil: not on the list).
+    public func admits(_ key: String, domain: String) -> Bool? {
+        guard names[key] != nil else { return nil }
+        guard let role = roles[key] else { return true }
+        return role.domain == domain
+    }
 
     public static func parse(_ text: String) throws(CurveKeyError) -> AllowList {
         var out = AllowList()
@@ -87,11 +109,20 @@ public struct AllowList: Sendable, Equatable {
             if line.hasPrefix("public-key"), let eq = line.firstIndex(of: "=") {
                 line = String(line[line.index(after: eq)...]).trimmingSpaces
             }
-            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            var parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            var role: Role?
+            if let r = Role(rawValue: parts[0]) {
+                role = r
+                parts.removeFirst()
+                guard !parts.isEmpty else { throw CurveKeyError("line \(n + 1): '\(r.rawValue)' without a key") }
+            } else if !CurveKeyFile.isKey(parts[0]), parts.count > 1, CurveKeyFile.isKey(parts[1]) {
+                throw CurveKeyError("line \(n + 1): unknown role '\(parts[0])': use agent or operator")
+            }
             let key = parts[0]
             guard CurveKeyFile.isKey(key) else { throw CurveKeyError("line \(n + 1): '\(parts[0])' is not a 40-character Z85 public key") }
             guard out.names[key] == nil else { throw CurveKeyError("line \(n + 1): key listed twice") }
             out.names[key] = parts.count > 1 ? parts[1...].joined(separator: " ") : (fileName ?? "key-\(key.prefix(8))")
+            out.roles[key] = role
             fileName = nil
         }
         guard !out.names.isEmpty else { throw CurveKeyError("no keys: nobody could connect") }
@@ -111,6 +142,8 @@ public final class ZAPAuthenticator: Sendable {
         public var publicKey: String
         public var name: String?
         public var address: String
+        /// Why it was refused (nil when allowed).
+        public var reason: String? = nil
     }
 
     private let stopSignal = StopSignal()
@@ -166,11 +199,20 @@ public final class ZAPAuthenticator: Sendable {
                     Decision(allowed: false, publicKey: "", name: nil, address: address))
         }
         let key = z85(frames[6])
-        if let name = allow.name(of: key) {
+        let domain = String(decoding: frames[2], as: UTF8.self)
+        switch allow.admits(key, domain: domain) {
+        case true?:
+            let name = allow.name(of: key)!
             return (reply(frames[1], "200", "OK", user: name), Decision(allowed: true, publicKey: key, name: name, address: address))
+        case false?:
+            let role = allow.roles[key]!
+            let why = "an \(role.rawValue) key may not use the \(role == .agent ? "control" : "agent") socket"
+            return (reply(frames[1], "400", why),
+                    Decision(allowed: false, publicKey: key, name: allow.name(of: key), address: address, reason: why))
+        case nil:
+            return (reply(frames[1], "400", "public key not on the allow-list"),
+                    Decision(allowed: false, publicKey: key, name: nil, address: address, reason: "not on the allow-list"))
         }
-        return (reply(frames[1], "400", "public key not on the allow-list"),
-                Decision(allowed: false, publicKey: key, name: nil, address: address))
     }
 
     /// Z85 text back to bytes (4 bytes per 5 characters).

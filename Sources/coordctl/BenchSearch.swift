@@ -95,11 +95,23 @@ struct BenchSearch: ParsableCommand {
             (search, scheduler) = (.evolutionary, .gradient)
             settings.coordinatorArguments = ["--retrain-every", "\(retrainEvery)"]
         }
-        let cluster = try LocalCluster(settings: settings)
+        var cluster = try LocalCluster(settings: settings)
         defer { cluster.stopAll() }
-        try cluster.startCoordinator()
-        for i in 1...agents { try cluster.startAgent(name: "\(method)-agent-\(i)") }
-        try cluster.waitForAgents(agents)
+        // A start that fails (agents that never get through) is retried once in a fresh folder.
+        for attempt in 1...2 {
+            do {
+                try cluster.startCoordinator()
+                for i in 1...agents { try cluster.startAgent(name: "\(method)-agent-\(i)") }
+                try cluster.waitForAgents(agents)
+                break
+            } catch where attempt == 1 {
+                log("\(method) #\(repeatIndex + 1): \(error); starting the cluster again")
+                cluster.stopAll()
+                settings.dir = dir + "-retry"
+                try FileManager.default.createDirectory(atPath: settings.dir, withIntermediateDirectories: true)
+                cluster = try LocalCluster(settings: settings)
+            }
+        }
         var plan = MeasurePlan()
         plan.threads = threads
         plan.repeats = repeats

@@ -63,6 +63,24 @@ struct Coordd: ParsableCommand {
         var logger = Logger(label: "coordd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         if insecure { logger.warning("--insecure: listening without authentication") }
+        // One coordinator per database: a second one would hand out the same candidates twice.
+        let folder = db.contains("/") ? String(db[..<db.lastIndex(of: "/")!]) : "."
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.isEmpty ? "/" : folder, isDirectory: &isDir), isDir.boolValue else {
+            logger.error("cannot create the database \(db): the folder \(folder) does not exist")
+            throw ExitCode(2)
+        }
+        let lock: ProcessLock
+        do { lock = try ProcessLock(path: db + ".coordd-lock") } catch let held as ProcessLock.Held {
+            let holder = held.holderPID.map { " (pid \($0))" } ?? ""
+            logger.error("the database \(db) is in use by another coordd\(holder): one coordinator per database; stop it or give another --db")
+            throw ExitCode(2)
+        } catch {
+            logger.error("cannot lock the database \(db): \(error)")
+            throw ExitCode(2)
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let existed = FileManager.default.fileExists(atPath: db)
         let store: Store
         do { store = try Store(path: db) } catch {
             logger.error("\(error)")
@@ -77,6 +95,7 @@ struct Coordd: ParsableCommand {
                 throw ExitCode(2)
             }
             logger.info("CURVE on: \(settings.curve!.allow.names.count) keys allowed, coordinator key \(settings.curve!.keys.publicKey)")
+            warnUnroled(settings.curve!.allow, logger)
         }
         settings.agentEndpoint = portZeroToStar(listen)
         settings.controlEndpoint = portZeroToStar(control)
@@ -94,6 +113,8 @@ struct Coordd: ParsableCommand {
         let bound: (agent: String, control: String)
         do { bound = try coordinator.bind() } catch {
             logger.error("cannot listen: \(error)")
+            // A database this run created stays only if the coordinator ever ran on it.
+            if !existed { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) } }
             throw ExitCode(2)
         }
         logger.info("listening for agents on \(bound.agent), control on \(bound.control), database \(db)")
@@ -108,6 +129,7 @@ struct Coordd: ParsableCommand {
                 do {
                     let list = try CurveKeyFile.loadAllowList(allow)
                     auth.replaceAllowList(list)
+                    warnUnroled(list, log)
                     log.notice("allow-list reloaded: \(list.names.count) keys")
                     eventLog?.emit(.allowListReloaded(keys: list.names.count))
                 } catch {
@@ -131,4 +153,11 @@ func isLoopback(_ endpoint: String) -> Bool {
 
 func portZeroToStar(_ endpoint: String) -> String {
     endpoint.hasSuffix(":0") ? String(endpoint.dropLast()) + "*" : endpoint
+}
+
+/// Keys without a role may use both sockets: said at start and at each reload, with the fix.
+func warnUnroled(_ list: AllowList, _ logger: Logger) {
+    let n = list.unroled
+    guard n > 0 else { return }
+    logger.warning("\(n) allow-list key(s) have no role and may use both the agent and the control socket; put a role before each key ('agent KEY name' or 'operator KEY name') to limit it to one")
 }

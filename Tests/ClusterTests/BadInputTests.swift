@@ -23,6 +23,25 @@ import Glibc
         return try Wire.decode(frames[0])
     }
 
+    @Test func anAgentKeyCannotUseTheControlSocketNorAnOperatorKeyTheAgentSocket() throws {
+        let cluster = try makeCluster(agents: 0)
+        defer { cluster.stopAll() }
+        let k = try #require(cluster.keys)
+        let asAgent = ControlClient(endpoint: cluster.controlEndpoint, timeout: 2,
+                                    curve: CurveClientKeys(serverPublicKey: k.coordinator.publicKey, keys: k.agents))
+        #expect(throws: (any Error).self) { _ = try asAgent.status() }
+        #expect(try cluster.client.status().campaigns.isEmpty, "the operator key still works")
+        // The operator key on the agent socket: its handshake is refused, nothing gets an answer.
+        let ctx = ZMQContext()
+        let s = try ZMQSocket(ctx, .dealer)
+        try s.makeCurveClient(CurveClientKeys(serverPublicKey: k.coordinator.publicKey, keys: k.operatorKeys))
+        try s.connect(cluster.agentEndpoint)
+        try s.send([Wire.encode(.heartbeat(.init()))])
+        #expect(try ZMQPoller.pollInput([s], timeout: 2) == [false])
+        let refused = cluster.events().compactMap { e -> String? in if case .keyRefused(let key, _) = e { return key }; return nil }
+        #expect(Set(refused) == [k.agents.publicKey, k.operatorKeys.publicKey], "both refusals reported: \(refused)")
+    }
+
     @Test func malformedOversizedAndWrongVersionMessagesAreRejectedAndTheClusterKeepsWorking() throws {
         let cluster = try makeCluster(agents: 1)
         defer { cluster.stopAll() }
@@ -59,6 +78,35 @@ import Glibc
         let done = try waitFor(cluster, campaign: id) { $0.state == "completed" }
         #expect(done.trialsDone == 6)
         #expect(cluster.events().contains { if case .messageRejected = $0 { return true }; return false }, "the rejection is reported")
+    }
+}
+
+@Suite(.serialized) struct OneCoordinatorPerDatabase {
+    @Test func aSecondCoorddOnADatabaseInUseRefusesAndAFailedStartLeavesNoDatabase() throws {
+        let cluster = try makeCluster(agents: 0)
+        defer { cluster.stopAll() }
+        let bin = try #require(executableDirectory())
+        let dir = try makeTemporaryDirectory(prefix: "onedb")
+        defer { removeTree(dir) }
+        let second = try runCommand(bin + "/coordd", ["--db", cluster.databasePath, "--listen", "tcp://127.0.0.1:0",
+                                                      "--control", "tcp://127.0.0.1:0"], timeout: 60, outputFile: dir + "/second")
+        #expect(second.status != .exited(0))
+        #expect(second.output.contains("is in use by another coordd (pid"), "\(second.output)")
+        #expect(second.output.contains("one coordinator per database"))
+        // The first one is unharmed.
+        #expect(try cluster.client.status().campaigns.isEmpty)
+
+        // A port already taken: a clear message and no empty database left behind.
+        let fresh = dir + "/fresh.db"
+        let taken = try runCommand(bin + "/coordd", ["--db", fresh, "--listen", cluster.agentEndpoint, "--control", "tcp://127.0.0.1:0"],
+                                   timeout: 60, outputFile: dir + "/taken")
+        #expect(taken.status != .exited(0))
+        #expect(taken.output.contains("cannot listen"), "\(taken.output)")
+        #expect(!fileExists(fresh), "no database left behind")
+
+        let missing = try runCommand(bin + "/coordd", ["--db", dir + "/no/such/folder/t.db"], timeout: 60, outputFile: dir + "/missing")
+        #expect(missing.status != .exited(0))
+        #expect(missing.output.contains("the folder \(dir)/no/such/folder does not exist"), "\(missing.output)")
     }
 }
 

@@ -43,8 +43,8 @@ import Testing
 }
 
 @Suite struct ZAPDecisions {
-    func request(mechanism: String, key: [UInt8]?) -> [[UInt8]] {
-        var f: [[UInt8]] = [Array("1.0".utf8), [7], Array("tunefleet".utf8), Array("127.0.0.1".utf8), [], Array(mechanism.utf8)]
+    func request(mechanism: String, key: [UInt8]?, domain: String = "tunefleet-agent") -> [[UInt8]] {
+        var f: [[UInt8]] = [Array("1.0".utf8), [7], Array(domain.utf8), Array("127.0.0.1".utf8), [], Array(mechanism.utf8)]
         if let key { f.append(key) }
         return f
     }
@@ -63,6 +63,27 @@ import Testing
         #expect(plain.reply[2] == Array("400".utf8))
         let junk = ZAPAuthenticator.answer([[1]], allow: allow)
         #expect(junk.reply[2] == Array("500".utf8) && junk.decision == nil)
+    }
+
+    @Test func anAgentKeyOnlyReachesTheAgentSocketAndAnOperatorKeyOnlyTheControlSocket() throws {
+        let agent = try CurveKeyPair.generate(), op = try CurveKeyPair.generate(), old = try CurveKeyPair.generate()
+        let allow = try AllowList.parse("agent \(agent.publicKey) gpu-node-1\noperator \(op.publicKey) alice\n\(old.publicKey) legacy\n")
+        #expect(allow.roles == [agent.publicKey: .agent, op.publicKey: .operator])
+        #expect(allow.unroled == 1)
+        func code(_ k: CurveKeyPair, _ domain: String) -> String {
+            String(decoding: ZAPAuthenticator.answer(request(mechanism: "CURVE", key: binary(k.publicKey), domain: domain), allow: allow).reply[2], as: UTF8.self)
+        }
+        let agentDomain = AllowList.Role.agent.domain, controlDomain = AllowList.Role.operator.domain
+        #expect(code(agent, agentDomain) == "200" && code(agent, controlDomain) == "400")
+        #expect(code(op, controlDomain) == "200" && code(op, agentDomain) == "400")
+        #expect(code(old, agentDomain) == "200" && code(old, controlDomain) == "200", "a key without a role keeps working")
+        let refused = ZAPAuthenticator.answer(request(mechanism: "CURVE", key: binary(agent.publicKey), domain: controlDomain), allow: allow)
+        #expect(refused.decision?.reason == "an agent key may not use the control socket")
+        #expect(refused.decision?.name == "gpu-node-1")
+        #expect(throws: CurveKeyError("line 1: unknown role 'admin': use agent or operator")) {
+            _ = try AllowList.parse("admin \(op.publicKey) x\n")
+        }
+        #expect(throws: CurveKeyError("line 1: 'agent' without a key")) { _ = try AllowList.parse("agent\n") }
     }
 
     /// End to end in one process: a CURVE server with the authenticator answers a listed

@@ -76,10 +76,11 @@ public final class Coordinator {
                     log.debug("admitted key \(d.name ?? "?") from \(d.address)")
                     return
                 }
-                let who = d.publicKey.isEmpty ? "a connection without CURVE keys" : "unknown key \(d.publicKey)"
+                let who = d.publicKey.isEmpty ? "a connection without CURVE keys"
+                    : d.name.map { "key '\(logSafe($0))' (\(d.reason ?? "refused"))" } ?? "unknown key \(d.publicKey)"
                 // Bounded: a stranger cycling keys cannot grow it without limit.
                 if refused.withLock({ $0.count < 1024 && $0.insert(d.publicKey).inserted }) {
-                    log.warning("refused \(who) from \(d.address) (not on the allow-list; later attempts logged at debug level)")
+                    log.warning("refused \(who) from \(d.address) (\(d.reason ?? "not on the allow-list"); later attempts logged at debug level)")
                     events?.emit(.keyRefused(key: d.publicKey, address: d.address))
                 } else {
                     log.debug("refused \(who) from \(d.address)")
@@ -89,11 +90,11 @@ public final class Coordinator {
         let a = try ZMQSocket(context, .router)
         try a.setRouterMandatory(true)
         try a.setMaxMessageSize(Int64(WireLimits.standard.maxMessageBytes * 2))
-        try secure(a)
+        try secure(a, role: .agent)
         let agentEndpoint = try a.bind(settings.agentEndpoint)
         let c = try ZMQSocket(context, .router)
         try c.setMaxMessageSize(Int64(WireLimits.standard.maxMessageBytes * 2))
-        try secure(c)
+        try secure(c, role: .operator)
         let controlEndpoint = try c.bind(settings.controlEndpoint)
         agentSocket = a
         controlSocket = c
@@ -101,12 +102,13 @@ public final class Coordinator {
     }
 
     /// Makes `socket` a CURVE server checked by the allow-list, when keys are configured.
-    private func secure(_ socket: ZMQSocket) throws {
+    private func secure(_ socket: ZMQSocket, role: AllowList.Role) throws {
         guard let curve = settings.curve else { return }
         // Without a ZAP handler libzmq's CURVE server admits any key: never bind without one.
         guard authenticator != nil else { throw CoordinatorError("CURVE without the allow-list handler") }
         try socket.makeCurveServer(secretKey: curve.keys.secretKey)
-        try socket.setZAPDomain("tunefleet")
+        // The domain tells the handler which socket a handshake is for, so a key's role holds.
+        try socket.setZAPDomain(role.domain)
     }
 
     /// Resumes unfinished campaigns from the database, then serves until `stop` is set.
