@@ -99,6 +99,21 @@ import TuneTestKit
         #expect(bench.render().contains("never") && bench.render().contains("<= 0.30"))
     }
 
+    @Test func randomRunsLongerSoItsTrialsToTheTargetAreMeasuredAndIsComparedAtTheCommonBudget() throws {
+        let bench = SearchBench(workload: "w", budget: 100, runs: [
+            run("random", [(80, 40, 1.5), (300, 150, 1.0)], trials: 400, wall: 200),
+            run("transfer", [(40, 20, 1.02)]),
+        ])
+        let random = try #require(bench.methods.first { $0.name == "random" })
+        let transfer = try #require(bench.methods.first { $0.name == "transfer" })
+        #expect(random.final_seconds == 1.5, "at the common budget")
+        #expect(random.extended_seconds == 1.0 && random.extended_trials == 400)
+        #expect(transfer.extended_seconds == nil)
+        #expect(random.trials_to_95 == 300 && transfer.trials_to_95 == 40)
+        #expect(transfer.trials_ratio_to_random == 40.0 / 300 && transfer.wall_ratio_to_random == 20.0 / 150)
+        #expect(bench.render().contains("random: 400"))
+    }
+
     @Test func repeatsAreSummarizedByTheirMedianAndAMissCountsAsMore() throws {
         let bench = SearchBench(workload: "w", budget: 100, runs: [
             run("random", [(50, 10, 1.0)]), run("random", [(70, 20, 1.0)]), run("random", [(10, 1, 3.0)]),
