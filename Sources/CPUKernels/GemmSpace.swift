@@ -48,19 +48,41 @@ public struct GemmSpace: ScheduleSpace {
         transposedB = p.transposedB
     }
 
-    public func constraintViolation(_ s: Schedule) -> String? {
+    /// Why a schedule breaks the space's constraints, as a value: the text is made only
+    /// when someone reads it.
+    enum Violation {
+        case missingKnobs
+        case lanes(nr: Int, vec: Int)
+        case registers(mr: Int, nr: Int, vec: Int, live: Int, available: Int)
+        case parallelWithOneThread(par: Int)
+        case unpackedTransposedB
+
+        var description: String {
+            switch self {
+            case .missingKnobs: return "missing knobs"
+            case .lanes(let nr, let vec): return "nr=\(nr) is not a multiple of vec=\(vec)"
+            case .registers(let mr, let nr, let vec, let live, let available):
+                return "micro-tile \(mr)x\(nr) needs \(live) vector registers (\(mr * nr / vec) accumulators + \(nr / vec) B), device has \(available)"
+            case .parallelWithOneThread(let par): return "par=\(par) needs threads > 1"
+            case .unpackedTransposedB: return "transposed B must be packed"
+            }
+        }
+    }
+
+    func violation(_ s: Schedule) -> Violation? {
         guard let mr = s["mr"], let nr = s["nr"], let vec = s["vec"], let threads = s["threads"],
               let par = s["par"], let packB = s["packB"]
-        else { return "missing knobs" }
-        if nr % vec != 0 { return "nr=\(nr) is not a multiple of vec=\(vec)" }
+        else { return .missingKnobs }
+        if nr % vec != 0 { return .lanes(nr: nr, vec: vec) }
         let live = mr * (nr / vec) + nr / vec
-        if live > vectorRegisters {
-            return "micro-tile \(mr)x\(nr) needs \(live) vector registers (\(mr * nr / vec) accumulators + \(nr / vec) B), device has \(vectorRegisters)"
-        }
-        if threads == 1 && par != 0 { return "par=\(par) needs threads > 1" }
-        if transposedB && packB == 0 { return "transposed B must be packed" }
+        if live > vectorRegisters { return .registers(mr: mr, nr: nr, vec: vec, live: live, available: vectorRegisters) }
+        if threads == 1 && par != 0 { return .parallelWithOneThread(par: par) }
+        if transposedB && packB == 0 { return .unpackedTransposedB }
         return nil
     }
+
+    public func constraintViolation(_ s: Schedule) -> String? { violation(s)?.description }
+    public func satisfiesConstraints(_ s: Schedule) -> Bool { violation(s) == nil }
 }
 
 /// A GEMM C[b] = A[b] * B[b] (+ bias, activation) as one generated kernel sees it:

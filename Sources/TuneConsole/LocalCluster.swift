@@ -128,6 +128,23 @@ public final class LocalCluster {
         return p
     }
 
+    /// Starts `count` simulated agents in one process (`tune-agent sim`): the real protocol,
+    /// no measurement. Stopping it (SIGTERM) writes its statistics to `statsFile`.
+    @discardableResult
+    public func startSimulatedAgents(name: String, count: Int, latencyMs: Double, statsFile: String) throws -> ChildProcess {
+        let p = try ChildProcess(executable: settings.binDir + "/tune-agent",
+                                 arguments: ["sim", "--coordinator", agentEndpoint, "--count", "\(count)", "--latency-ms", "\(latencyMs)",
+                                             "--name-prefix", name, "--stats", statsFile]
+                                    + (keys.map { ["--key", $0.agentKeyFile, "--server-key", $0.coordinatorPublicFile] } ?? []),
+                                 stdout: .file(settings.dir + "/\(name).log"), stderr: .file(settings.dir + "/\(name).log"),
+                                 newProcessGroup: true)
+        agents[name] = p
+        return p
+    }
+
+    /// The coordinator's process id, while it runs.
+    public var coordinatorPID: Int32? { coordinator?.pid }
+
     /// Sends `signal` to an agent's whole process group (the agent and its worker).
     public func signalAgent(_ name: String, _ sig: Int32) {
         guard let p = agents[name] else { return }
@@ -153,7 +170,8 @@ public final class LocalCluster {
     public func waitForAgents(_ count: Int, timeout: Double = 60) throws {
         let deadline = Monotonic.now() + timeout
         while true {
-            if let s = try? client.status(), s.agents.filter({ $0.state != "lost" }).count >= count { return }
+            // The agent list is bounded; the connected count is not.
+            if let s = try? client.status(), max(Int(s.agentsConnected), s.agents.filter({ $0.state != "lost" }).count) >= count { return }
             if Monotonic.now() > deadline { throw ControlError("\(count) agents did not connect within \(timeout) s") }
             Monotonic.sleep(0.05)
         }

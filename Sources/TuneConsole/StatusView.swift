@@ -135,6 +135,7 @@ public enum Dashboard {
             }
             if c.state == "running", let eta = c.eta_seconds { line += ", ETA \(DurationText.format(eta))" }
             out += line + "\n"
+            for dc in waitingFor(c, agents: s.agents) { out += "    waiting for a \(dc) agent: none is connected\n" }
             for e in networkLatency(c) {
                 out += "    network (\(e.deviceClass)): \(formatSeconds(e.tuned)) estimated (sum of weight x best, \(e.tasksTuned)/\(e.tasks) tasks)"
                     + (e.vendor.map { ", vendor \(formatSeconds($0)) over the same tasks" } ?? "") + "\n"
@@ -189,6 +190,13 @@ public enum Dashboard {
             out.append((dc, sum, vendor, tuned.count, tasks.count))
         }
         return out
+    }
+
+    /// The device classes a running campaign has work for but no connected agent of.
+    public static func waitingFor(_ c: StatusJSON.Campaign, agents: [StatusJSON.Agent]) -> [String] {
+        guard c.state == "running" else { return [] }
+        let present = Set(agents.filter { $0.state != "lost" }.map(\.device_class))
+        return Set(c.tasks.filter { $0.trials_done < $0.trials_total }.map(\.device_class)).subtracting(present).sorted()
     }
 
     /// A time-limited campaign without a budget has no meaningful trial total.

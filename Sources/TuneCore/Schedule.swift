@@ -13,6 +13,10 @@ public struct Schedule: Hashable, Codable, Sendable, CustomStringConvertible {
         knobs = values.map { Knob(name: $0.key, value: $0.value) }.sorted { $0.name < $1.name }
     }
 
+    /// Knobs already sorted by name, each name once (what sampling builds): no dictionary,
+    /// no sort.
+    init(sortedKnobs: [Knob]) { knobs = sortedKnobs }
+
     public subscript(_ name: String) -> Int? {
         knobs.first(where: { $0.name == name })?.value
     }
@@ -86,6 +90,13 @@ public protocol ScheduleSpace: Sendable {
     var knobs: [KnobDomain] { get }
     /// Constraint checks beyond the knob domains; nil when the schedule is valid.
     func constraintViolation(_ schedule: Schedule) -> String?
+    /// The same verdict without the message: what sampling asks thousands of times a
+    /// second (a space may answer it without building text).
+    func satisfiesConstraints(_ schedule: Schedule) -> Bool
+}
+
+extension ScheduleSpace {
+    public func satisfiesConstraints(_ schedule: Schedule) -> Bool { constraintViolation(schedule) == nil }
 }
 
 extension ScheduleSpace {
@@ -125,15 +136,22 @@ extension ScheduleSpace {
 
     /// A uniformly drawn valid schedule (rejection sampling); nil if none found in `attempts`.
     public func sample<G: RandomNumberGenerator>(using rng: inout G, attempts: Int = 10_000) -> Schedule? {
+        let domains = knobs
+        let names = domains.map(\.name)
+        // Draws in the space's knob order (the same stream as always for a seed); the schedule
+        // is built in name order directly, without a dictionary or a sort per attempt.
+        let order = domains.indices.sorted { names[$0] < names[$1] }
+        let unique = Set(names).count == names.count
+        var values = [Int](repeating: 0, count: domains.count)
         for _ in 0..<attempts {
-            var v: [String: Int] = [:]
-            for d in knobs {
+            for (i, d) in domains.enumerated() {
                 // An empty domain means the space has no points at all on this device.
                 guard let c = d.choices.randomElement(using: &rng) else { return nil }
-                v[d.name] = c
+                values[i] = c
             }
-            let s = Schedule(v)
-            if constraintViolation(s) == nil { return s }
+            let s = unique ? Schedule(sortedKnobs: order.map { Schedule.Knob(name: names[$0], value: values[$0]) })
+                : Schedule(Dictionary(zip(names, values), uniquingKeysWith: { _, last in last }))
+            if satisfiesConstraints(s) { return s }
         }
         return nil
     }

@@ -11,10 +11,9 @@ public struct RoundRobinScheduler: TaskScheduler {
         var out: [Int64: JobAllocation] = [:]
         var left = room ?? Int.max
         for j in jobs.sorted(by: { ($0.generated, $0.jobID) < ($1.generated, $1.jobID) }) {
-            let own = max(0, j.budget - j.generated)
-            // Top up only when less than a batch waits, to two batches.
-            let want = j.queued < j.batchSize ? min(own, max(0, 2 * j.batchSize - j.queued)) : 0
-            let quota = room == nil ? want : min(want, left, max(1, j.batchSize))
+            let want = topUp(j, limit: Int.max)
+            // Under a budget the least tried go first, a share at a time.
+            let quota = room == nil ? want : min(want, left, max(1, j.batchSize) * (max(2, j.queueBatches) - 1))
             left -= quota
             out[j.jobID] = JobAllocation(quota: quota, priority: j.task.flops * Double(j.weight))
         }

@@ -1,9 +1,11 @@
 import TuneCore
 
-/// Keeps one to two batches queued for a job, within what the job and the campaign allow.
+/// Keeps `queueBatches - 1` to `queueBatches` batches queued for a job (one to two unless
+/// many agents share few jobs), within what the job and the campaign allow.
 func topUp(_ j: JobProgress, limit: Int) -> Int {
-    guard j.queued < j.batchSize else { return 0 }
-    return max(0, min(limit, j.budget - j.generated, 2 * j.batchSize - j.queued))
+    let depth = max(2, j.queueBatches)
+    guard j.queued < (depth - 1) * j.batchSize else { return 0 }
+    return max(0, min(limit, j.budget - j.generated, depth * j.batchSize - j.queued))
 }
 
 /// The seed paper's scheduler: each task's share of the trials follows its weight x FLOPs

@@ -8,7 +8,7 @@ import TuneSystem
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark tuned kernels against the vendor library on a local agent (not a test).",
-        subcommands: [BenchCPU.self, BenchSearch.self])
+        subcommands: [BenchCPU.self, BenchSearch.self, BenchCluster.self])
 }
 
 struct BenchCPU: ParsableCommand {

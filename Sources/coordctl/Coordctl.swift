@@ -14,6 +14,18 @@ struct Coordctl: ParsableCommand {
         commandName: "coordctl",
         abstract: "Operate a TuneFleet cluster: launch and watch campaigns, export results, run the demo.",
         subcommands: [Campaign.self, Status.self, Export.self, Report.self, Dataset.self, Model.self, Emit.self, Keygen.self, Demo.self, Bench.self])
+
+    /// As ArgumentParser's own entry, but `--control` and the key options may also come
+    /// before the subcommand (`coordctl --control tcp://h:7701 status`).
+    static func main() {
+        let args = CommandLineOrder.movingLeadingOptions(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(args)
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 struct ControlOptions: ParsableArguments {
@@ -203,6 +215,12 @@ struct Launch: ParsableCommand {
         var size = budget.map { "a budget of \($0) trials" } ?? trials.map { "\($0) trials each" } ?? "trials until the time is up"
         if let t = time.flatMap(DurationText.seconds) { size += ", \(DurationText.format(t)) at most" }
         print(json ? "{\"campaign\": \(id)}" : "campaign \(id) launched: \(w.name), \(w.tasks.count) tasks, \(size)")
+        // Said at once rather than discovered later: work for a class nobody can measure.
+        if let s = try? StatusJSON(control.client.status()), let c = s.campaigns.first(where: { $0.id == id }) {
+            for dc in Dashboard.waitingFor(c, agents: s.agents) {
+                FileHandle.standardError.write(Data("waiting for a \(dc) agent: none is connected; the campaign's \(dc) jobs start when one joins\n".utf8))
+            }
+        }
     }
 }
 

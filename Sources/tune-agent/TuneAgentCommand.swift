@@ -20,7 +20,7 @@ struct TuneAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune-agent",
         abstract: "Measures candidate kernels for a TuneFleet coordinator (one agent per device).",
-        subcommands: [Serve.self, Probe.self, SelfTest.self, Worker.self, NVRTCCompile.self],
+        subcommands: [Serve.self, Probe.self, SelfTest.self, Worker.self, NVRTCCompile.self, Simulate.self],
         defaultSubcommand: Serve.self)
 }
 

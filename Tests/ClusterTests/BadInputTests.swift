@@ -148,6 +148,9 @@ import Glibc
         #expect(r.status != .exited(0))
         #expect(r.output.contains("no answer from the coordinator at tcp://127.0.0.1:1 within 1.0 s"), "\(r.output)")
         #expect(r.output.contains("is coordd running?"), "the message says what to check: \(r.output)")
+        // The documented form, connection options before the subcommand, means the same.
+        let before = try run("coordctl", ["--control", "tcp://127.0.0.1:1", "--request-timeout", "1", "status"])
+        #expect(before.output.contains("no answer from the coordinator at tcp://127.0.0.1:1 within 1.0 s"), "\(before.output)")
     }
 
     @Test func coorddRefusesToListenBeyondLoopbackWithoutKeys() throws {

@@ -99,16 +99,15 @@ import TuneTestKit
         #expect(bench.render().contains("never") && bench.render().contains("<= 0.30"))
     }
 
-    @Test func randomRunsLongerSoItsTrialsToTheTargetAreMeasuredAndIsComparedAtTheCommonBudget() throws {
+    @Test func randomRunsLongerSoItsTrialsToTheTargetAreMeasured() throws {
         let bench = SearchBench(workload: "w", budget: 100, runs: [
             run("random", [(80, 40, 1.5), (300, 150, 1.0)], trials: 400, wall: 200),
             run("transfer", [(40, 20, 1.02)]),
         ])
         let random = try #require(bench.methods.first { $0.name == "random" })
         let transfer = try #require(bench.methods.first { $0.name == "transfer" })
-        #expect(random.final_seconds == 1.5, "at the common budget")
-        #expect(random.extended_seconds == 1.0 && random.extended_trials == 400)
-        #expect(transfer.extended_seconds == nil)
+        #expect(random.final_seconds == 1.0 && random.extended_trials == 400, "its own end, flagged as longer")
+        #expect(transfer.extended_trials == nil)
         #expect(random.trials_to_95 == 300 && transfer.trials_to_95 == 40)
         #expect(transfer.trials_ratio_to_random == 40.0 / 300 && transfer.wall_ratio_to_random == 20.0 / 150)
         #expect(bench.render().contains("random: 400"))

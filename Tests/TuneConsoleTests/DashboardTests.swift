@@ -93,3 +93,32 @@ import Testing
         #expect(Dashboard.eta(c) == nil)
     }
 }
+
+@Suite struct ControlOptionsBeforeTheSubcommand {
+    @Test func leadingConnectionOptionsMoveAfterTheSubcommand() {
+        #expect(CommandLineOrder.movingLeadingOptions(["--control", "tcp://h:1", "campaign", "launch", "--workload", "demo"])
+                == ["campaign", "launch", "--workload", "demo", "--control", "tcp://h:1"])
+        #expect(CommandLineOrder.movingLeadingOptions(["--control=tcp://h:1", "--request-timeout", "2", "status"])
+                == ["status", "--control=tcp://h:1", "--request-timeout", "2"])
+        #expect(CommandLineOrder.movingLeadingOptions(["status", "--control", "x"]) == ["status", "--control", "x"])
+        #expect(CommandLineOrder.movingLeadingOptions(["--control"]) == ["--control"], "a missing value is left for the parser to name")
+        #expect(CommandLineOrder.movingLeadingOptions(["--help"]) == ["--help"])
+    }
+}
+
+@Suite struct WaitingForAgents {
+    @Test func aRunningCampaignWithWorkForAnAbsentClassSaysSo() {
+        let task = { (dc: String, done: Int) in
+            StatusJSON.Task(name: "t", device_class: dc, weight: 1, trials_done: done, trials_total: 4, failures: 0)
+        }
+        let c = StatusJSON.Campaign(id: 1, workload: "w", state: "running", trials_done: 4, trials_total: 12,
+                                    tasks: [task("cpu", 0), task("cuda", 0), task("cuda", 4)])
+        let cpuAgent = StatusJSON.Agent(name: "a", device_class: "cpu", state: "idle", device: "x", slots: 1, busy_slots: 0)
+        let lostGPU = StatusJSON.Agent(name: "g", device_class: "cuda", state: "lost", device: "", slots: 0, busy_slots: 0)
+        #expect(Dashboard.waitingFor(c, agents: [cpuAgent, lostGPU]) == ["cuda"])
+        #expect(Dashboard.waitingFor(c, agents: []) == ["cpu", "cuda"])
+        var done = c
+        done.state = "completed"
+        #expect(Dashboard.waitingFor(done, agents: []).isEmpty)
+    }
+}

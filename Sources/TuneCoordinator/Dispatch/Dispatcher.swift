@@ -34,6 +34,9 @@ public struct Dispatcher: Sendable {
     private var lostAttempts: [Int64: Int] = [:]
     private var nextBatchID: UInt64
     private var lastHeartbeat = -Double.infinity
+    /// Agents with a free slot: the only ones `assignWork` looks at, so an event costs the
+    /// same with 1 or 256 busy agents.
+    private var free: Set<AgentKey> = []
     private var finished: [UInt64: Finished] = [:]
     private var finishedOrder: [UInt64] = []
     /// Finished batches remembered for redeliveries.
@@ -54,9 +57,33 @@ public struct Dispatcher: Sendable {
     public func inFlightCount(jobID: Int64) -> Int {
         batches.values.filter { $0.jobID == jobID }.reduce(0) { $0 + $1.outstanding.count }
     }
-    /// A profile of a connected agent of the class: spaces are built for real devices.
-    public func profile(for deviceClass: DeviceClass) -> DeviceProfile? {
-        agents.values.map(\.hello).sorted { $0.name < $1.name }.first { $0.profile.deviceClass == deviceClass }?.profile
+    /// Candidates in flight per job, in one pass over the batches.
+    public func inFlightCounts() -> [Int64: Int] {
+        var out: [Int64: Int] = [:]
+        for b in batches.values { out[b.jobID, default: 0] += b.outstanding.count }
+        return out
+    }
+    /// A profile of a connected agent of the class (the first by name): spaces are built for
+    /// real devices. Kept up to date as agents come and go.
+    public func profile(for deviceClass: DeviceClass) -> DeviceProfile? { profiles[deviceClass] }
+    private var profiles: [DeviceClass: DeviceProfile] = [:]
+    /// Slots of the connected agents per class.
+    public private(set) var slots: [DeviceClass: Int] = [:]
+
+    private mutating func refreshProfiles() {
+        profiles = [:]
+        slots = [:]
+        for a in agents.values { slots[a.hello.profile.deviceClass, default: 0] += a.hello.slots }
+        var names: [DeviceClass: String] = [:]
+        for a in agents.values {
+            let dc = a.hello.profile.deviceClass
+            if names[dc].map({ a.hello.name < $0 }) ?? true { names[dc] = a.hello.name; profiles[dc] = a.hello.profile }
+        }
+    }
+
+    /// Whether the agent has a free slot, after anything about its batches changed.
+    private mutating func refreshFree(_ key: AgentKey) {
+        if let a = agents[key], busySlots(a) < a.hello.slots { free.insert(key) } else { free.remove(key) }
     }
 
     public mutating func handle(_ event: DispatchEvent, now: Double) -> [Directive] {
@@ -82,6 +109,7 @@ public struct Dispatcher: Sendable {
                 batches[batchID]!.uncommitted.remove(candidateID)
                 if let c = b.candidates[candidateID] { jobs[b.jobID]?.pending.insert(c, at: 0) }
                 finishIfDone(batchID)
+                refreshFree(key)
             }
         case .tick:
             out += onTick(now: now)
@@ -113,6 +141,9 @@ public struct Dispatcher: Sendable {
         if let existing = agents[key] { carried.formUnion(existing.batches) }
         for b in carried { batches[b]?.agent = key }
         agents[key] = Agent(hello: hello, fingerprint: hello.profile.fingerprint, lastHeard: now, batches: carried)
+        free = free.filter { agents[$0] != nil }
+        refreshFree(key)
+        refreshProfiles()
         out.append(.welcome(key))
         if carried.isEmpty { out.append(.agentJoined(key, hello)) }
         return out
@@ -132,6 +163,7 @@ public struct Dispatcher: Sendable {
                 guard let dev = b.baselineDevice else { return [.acknowledge(key, batchID: batchID, candidateID: r.candidateID)] }
                 batches[batchID]!.baselineDevice = nil
                 finishIfDone(batchID)
+                refreshFree(key)
                 return [.commitBaseline(key, batchID: batchID, jobID: b.jobID, r, device: dev)]
             }
             guard b.candidates[r.candidateID] != nil else {
@@ -139,6 +171,7 @@ public struct Dispatcher: Sendable {
             }
             if batches[batchID]!.outstanding.remove(r.candidateID) != nil { batches[batchID]!.uncommitted.insert(r.candidateID) }
             lostAttempts[r.candidateID] = nil
+            refreshFree(key)
             return [.commit(key, batchID: batchID, r, agent: agent.hello.name, device: device)]
         }
         if let f = finished[batchID], f.instance == agent.hello.instance {
@@ -165,6 +198,7 @@ public struct Dispatcher: Sendable {
         guard let b = batches[batchID], b.outstanding.isEmpty, b.uncommitted.isEmpty, b.baselineDevice == nil else { return }
         batches[batchID] = nil
         agents[b.agent]?.batches.remove(batchID)
+        refreshFree(b.agent)
         if let instance = agents[b.agent]?.hello.instance {
             finished[batchID] = Finished(instance: instance, candidates: Set(b.candidates.keys))
             finishedOrder.append(batchID)
@@ -181,6 +215,8 @@ public struct Dispatcher: Sendable {
         let timeout = settings.heartbeatInterval * settings.agentTimeoutIntervals
         for (key, agent) in agents where now - agent.lastHeard > timeout {
             agents[key] = nil
+            free.remove(key)
+            refreshProfiles()
             var requeued = 0
             var givenUp: [Int64] = []
             var lost: [Int64] = []
@@ -211,11 +247,13 @@ public struct Dispatcher: Sendable {
     /// Fills free slots: each agent gets work of its device class, heaviest job first.
     private mutating func assignWork() -> [Directive] {
         var out: [Directive] = []
+        guard !free.isEmpty, jobs.values.contains(where: { !$0.pending.isEmpty }) else { return out }
         let order = jobs.values.sorted { ($0.priority, -$0.jobID) > ($1.priority, -$1.jobID) }.map(\.jobID)
-        for key in agents.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+        for key in free.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            defer { refreshFree(key) }
             while let agent = agents[key], busySlots(agent) < agent.hello.slots {
                 let dc = agent.hello.profile.deviceClass
-                let fingerprint = agent.hello.profile.fingerprint
+                let fingerprint = agent.fingerprint
                 guard let jobID = order.first(where: { id in
                     guard let j = jobs[id], j.deviceClass == dc else { return false }
                     return !j.pending.isEmpty

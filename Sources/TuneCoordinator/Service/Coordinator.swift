@@ -141,7 +141,8 @@ public final class Coordinator {
             authenticator?.stop()
         }
         while !stop.isSet {
-            let ready = try ZMQPoller.pollInput(sockets, timeout: 0.05)
+            // While a proposal is being computed, look back soon: its candidates are work for idle agents.
+            let ready = try ZMQPoller.pollInput(sockets, timeout: proposals.busy ? 0.002 : 0.05)
             if ready[0] { try drainAgents() }
             flushCommits()
             if ready[1] { try drainControl() }
@@ -188,11 +189,13 @@ public final class Coordinator {
 
     private func queues() -> TuningLoop.Queues {
         var q = TuningLoop.Queues(now: Date().timeIntervalSince1970)
+        let inFlight = dispatcher.inFlightCounts()
         for id in tuning.jobIDs {
             q.queued[id] = dispatcher.pendingCount(jobID: id)
-            q.inFlight[id] = dispatcher.inFlightCount(jobID: id)
+            q.inFlight[id] = inFlight[id] ?? 0
         }
         for dc in DeviceClass.allCases { q.profiles[dc] = dispatcher.profile(for: dc) }
+        q.slots = dispatcher.slots
         return q
     }
 

@@ -43,6 +43,8 @@ public struct TuningLoop: Sendable {
         public var profiles: [DeviceClass: DeviceProfile]
         /// The wall clock (seconds since 1970), for campaigns with a time limit; nil: none applies.
         public var now: Double?
+        /// Agent slots connected per device class: how much queued work keeps them all busy.
+        public var slots: [DeviceClass: Int] = [:]
         public init(queued: [Int64: Int] = [:], inFlight: [Int64: Int] = [:], profiles: [DeviceClass: DeviceProfile] = [:],
                     now: Double? = nil) {
             self.queued = queued; self.inFlight = inFlight; self.profiles = profiles; self.now = now
@@ -226,8 +228,12 @@ public struct TuningLoop: Sendable {
         }
         for key in classes.keys.sorted(by: { ($0.campaign, $0.deviceClass.rawValue) < ($1.campaign, $1.deviceClass.rawValue) }) {
             let ids = classes[key]!
+            // Enough batches queued across the class's jobs for every slot, and some to spare.
+            let depth = max(2, Int((Double(q.slots[key.deviceClass] ?? 0) * 1.5 / Double(max(1, ids.count))).rounded(.up)))
             let progress = ids.map { id in
-                Self.progress(jobs[id]!.state, queued: q.queued[id] ?? 0, inFlight: q.inFlight[id] ?? 0, best: jobs[id]!.bestSeconds)
+                var p = Self.progress(jobs[id]!.state, queued: q.queued[id] ?? 0, inFlight: q.inFlight[id] ?? 0, best: jobs[id]!.bestSeconds)
+                p.queueBatches = depth
+                return p
             }
             let room = budgets[key].map { max(0, $0.total - $0.generated) }
             let allocation = schedulers[key.campaign]!.allocate(progress, room: room)

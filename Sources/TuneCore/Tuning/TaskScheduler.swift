@@ -17,6 +17,9 @@ public struct JobProgress: Hashable, Sendable {
     public var batchSize: Int
     /// Fastest verified time so far.
     public var bestSeconds: Double?
+    /// Batches to keep queued for the job so that every agent slot of its class can be fed
+    /// (at least 2; more when many agents share few jobs).
+    public var queueBatches = 2
 
     public init(jobID: Int64, campaignID: Int64, task: TaskSpec, weight: Int, deviceClass: DeviceClass, budget: Int,
                 generated: Int, measured: Int, queued: Int, inFlight: Int, batchSize: Int, bestSeconds: Double?) {
