@@ -77,6 +77,19 @@ import Glibc
         let id = try launch(cluster, try smallWorkload(), trials: 3)
         let done = try waitFor(cluster, campaign: id) { $0.state == "completed" }
         #expect(done.trialsDone == 6)
+
+        // More threads than any connected CPU agent has: refused at launch, nothing created.
+        var greedy = MeasurePlan()
+        greedy.threads = 512
+        #expect(throws: (any Error).self) {
+            _ = try cluster.client.launch(workload: try smallWorkload(), trials: 1, devices: [.cpu], batchSize: 1, plan: greedy, seed: 1)
+        }
+        do {
+            _ = try cluster.client.launch(workload: try smallWorkload(), trials: 1, devices: [.cpu], batchSize: 1, plan: greedy, seed: 1)
+        } catch {
+            #expect("\(error)".contains("threads 512 exceed the hardware threads of every connected cpu agent"), "\(error)")
+        }
+        #expect(try cluster.client.status().campaigns.count == 1)
         #expect(cluster.events().contains { if case .messageRejected = $0 { return true }; return false }, "the rejection is reported")
     }
 }

@@ -149,3 +149,21 @@ final class FakeCoordinator {
         #expect(hit, "a rebuild is a cache hit")
     }
 }
+
+@Suite struct ThreadLimits {
+    @Test func moreThreadsThanTheDeviceRunsIsARuntimeErrorWithTheReasonNotATiming() throws {
+        let dir = try makeTemporaryDirectory(prefix: "threads")
+        defer { removeTree(dir) }
+        var profile = DeviceProfile(deviceClass: .cpu, model: "test cpu")
+        profile.cores = 2
+        profile.threads = 2
+        let builder = CPUBuilder(profile: profile, compiler: CCompiler(settings: CompilerSettings(), cacheDir: dir), options: CodegenOptions())
+        var plan = MeasurePlan()
+        plan.threads = 64
+        let task = try TaskSpec(op: .elementwise, params: ["n": 64])
+        let outcome = builder.build(task: task, candidate: Candidate(id: 7, schedule: Schedule(["vec": 4])), plan: plan, workDir: dir)
+        guard case .failed(let r) = outcome else { Issue.record("built anyway: \(outcome)"); return }
+        #expect(r.status == .runtimeError && r.candidateID == 7)
+        #expect(r.errorText.contains("asks for 64 threads; this device runs 2 hardware threads"))
+    }
+}

@@ -24,6 +24,11 @@ public struct CPUBuilder: KernelBuilder {
     }
 
     public func build(task: TaskSpec, candidate: Candidate, plan: MeasurePlan, workDir: String) -> BuildOutcome {
+        // More threads than the device runs at once would time a contended kernel, not this one.
+        if profile.threads > 0 && plan.threads > profile.threads {
+            return .failed(MeasureResult(candidateID: candidate.id, status: .runtimeError,
+                                         errorText: "the plan asks for \(plan.threads) threads; this device runs \(profile.threads) hardware threads"))
+        }
         let kernel: GeneratedKernel
         do {
             kernel = try CPUKernels.generate(task: task, schedule: candidate.schedule, device: profile,

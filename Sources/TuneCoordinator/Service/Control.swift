@@ -72,6 +72,13 @@ extension Coordinator {
         var classes = try l.deviceClasses.map { c throws(WireError) in try DeviceClass(wire: c) }
         if classes.isEmpty { classes = [.cpu] }
         let plan = l.hasPlan ? try MeasurePlan(wire: l.plan) : MeasurePlan()
+        // Threads beyond every connected agent's hardware threads: refused now, not timed as contention.
+        for dc in classes {
+            let most = dispatcher.agentsSnapshot().filter { $0.hello.profile.deviceClass == dc }.map(\.hello.profile.threads).max() ?? 0
+            if dc == .cpu && most > 0 && plan.threads > most {
+                throw WireError.invalid("threads \(plan.threads) exceed the hardware threads of every connected cpu agent (at most \(most))")
+            }
+        }
         let batch = l.batchSize == 0 ? settings.defaultBatchSize : Int(l.batchSize)
         guard batch <= WireLimits.standard.maxCandidatesPerBatch else { throw WireError.invalid("batch size too large") }
         let workload = Workload(name: l.workloadName.isEmpty ? "custom" : l.workloadName, tasks: tasks)
