@@ -53,7 +53,7 @@ public struct BenchReport: Codable, Sendable {
         out += d.pad("task", 62) + d.pad("tuned", 11) + d.pad("vendor", 11) + d.pad("v/t", 7) + d.pad("GFLOP/s", 9)
             + d.pad("peak", 7) + d.pad("to95%", 7) + "fail\n"
         for t in tasks {
-            out += d.pad(t.name, 62) + d.pad(t.tuned_seconds.map(d.formatSeconds) ?? "-", 11)
+            out += d.pad(readableTaskName(t.name), 62) + d.pad(t.tuned_seconds.map(d.formatSeconds) ?? "-", 11)
                 + d.pad(t.vendor_seconds.map(d.formatSeconds) ?? "-", 11)
                 + d.pad(t.ratio.map { d.format2($0) + "x" } ?? "-", 7) + d.pad(t.gflops.map(d.format1) ?? "-", 9)
                 + d.pad(t.peak_fraction.map { d.format1($0 * 100) + "%" } ?? "-", 7)

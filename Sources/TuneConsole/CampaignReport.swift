@@ -153,7 +153,7 @@ public struct CampaignReport: Sendable {
             var vendor = t.vendorSeconds.map(d.formatSeconds) ?? "-"
             if let lib = t.vendorLibrary { vendor += " (\(lib))" }
             if let note = t.vendorNote { vendor += " ⚠ \(note)" }
-            out += "| `\(t.name)` | \(t.deviceClass) | \(t.weight) | \(t.trialsDone) | \(t.failures) | "
+            out += "| `\(readableTaskName(t.name))` | \(t.deviceClass) | \(t.weight) | \(t.trialsDone) | \(t.failures) | "
                 + "\(t.bestSeconds.map(d.formatSeconds) ?? "-") | \(vendor) | \(ratio) |\n"
         }
         if !accuracy.isEmpty {

@@ -147,7 +147,7 @@ public enum Dashboard {
             for t in c.tasks {
                 let best = t.best_seconds.map { formatSeconds($0) } ?? "-"
                 let gf = t.best_gflops.map { format1($0) + " GFLOP/s" } ?? ""
-                out += "    " + pad(t.name, 58) + pad(t.device_class, 5) + pad("\(t.trials_done)/\(t.trials_total)", 9)
+                out += "    " + pad(readableTaskName(t.name), 58) + pad(t.device_class, 5) + pad("\(t.trials_done)/\(t.trials_total)", 9)
                     + pad(best, 11) + gf + (t.failures > 0 ? "  (\(t.failures) failed)" : "") + "\n"
             }
         }
@@ -168,7 +168,7 @@ public enum Dashboard {
                 vendor += " !"
                 if !notes.contains(note) { notes.append(note) }
             }
-            out += pad(t.name, 58) + pad(t.device_class, 5) + pad("\(t.trials_done)", 8)
+            out += pad(readableTaskName(t.name), 58) + pad(t.device_class, 5) + pad("\(t.trials_done)", 8)
                 + pad(t.best_seconds.map(formatSeconds) ?? "-", 11) + pad(t.best_gflops.map(format1) ?? "-", 9)
                 + pad(vendor, 22) + ratio + "\n"
         }
@@ -190,6 +190,14 @@ public enum Dashboard {
             out.append((dc, sum, vendor, tuned.count, tasks.count))
         }
         return out
+    }
+
+    /// What the dashboard lists without `--all`: running campaigns, or the newest finished
+    /// one when none runs (so a finished demo still shows its result).
+    public static func shownByDefault(_ campaigns: [StatusJSON.Campaign]) -> [StatusJSON.Campaign] {
+        let running = campaigns.filter { $0.state == "running" }
+        if !running.isEmpty { return running }
+        return campaigns.max(by: { $0.id < $1.id }).map { [$0] } ?? []
     }
 
     /// The device classes a running campaign has work for but no connected agent of.

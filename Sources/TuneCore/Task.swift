@@ -47,6 +47,25 @@ public enum Activation: Int, Codable, Sendable, CaseIterable {
 /// Data layout of a convolution's activations: `layout` parameter values.
 public enum ConvLayout: Int, Codable, Sendable {
     case nchw = 0, nhwc = 1
+    public var name: String { self == .nchw ? "nchw" : "nhwc" }
+}
+
+/// A canonical task name as a workload file writes it, for people: `act=gelu` and
+/// `layout=nhwc` instead of their numbers (`matmul(m=1,...,act=2,f32)` -> `...act=gelu...`).
+/// Anything else, or a name that does not parse, is returned as it is.
+public func readableTaskName(_ name: String) -> String {
+    guard let open = name.firstIndex(of: "("), name.hasSuffix(")") else { return name }
+    let inner = name[name.index(after: open)..<name.index(before: name.endIndex)]
+    let parts = inner.split(separator: ",", omittingEmptySubsequences: false).map { part -> String in
+        let kv = part.split(separator: "=", maxSplits: 1)
+        guard kv.count == 2, let v = Int(kv[1]) else { return String(part) }
+        switch kv[0] {
+        case "act": return Activation(rawValue: v).map { "act=\($0.name)" } ?? String(part)
+        case "layout": return ConvLayout(rawValue: v).map { "layout=\($0.name)" } ?? String(part)
+        default: return String(part)
+        }
+    }
+    return String(name[...open]) + parts.joined(separator: ",") + ")"
 }
 
 public enum TensorRole: String, Codable, Sendable { case input, output }

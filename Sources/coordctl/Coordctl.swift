@@ -264,11 +264,18 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show agents and campaigns (a text dashboard).")
     @OptionGroup var control: ControlOptions
     @Flag(help: "Print JSON.") var json = false
-    @Flag(help: "Refresh every second until interrupted.") var watch = false
+    @Flag(help: "Refresh every second until interrupted; a coordinator that goes away (a restart) is waited for.") var watch = false
+    @Flag(help: "List finished campaigns too (the dashboard shows running ones by default; --json always has all).") var all = false
 
     func run() throws {
         repeat {
-            let s = StatusJSON(try control.client.status())
+            var s: StatusJSON
+            do { s = StatusJSON(try control.client.status()) } catch where watch {
+                print("\u{1B}[2J\u{1B}[H" + "waiting for the coordinator at \(control.control): \(error)")
+                Monotonic.sleep(1)
+                continue
+            }
+            if !json && !all { s.campaigns = Dashboard.shownByDefault(s.campaigns) }
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]

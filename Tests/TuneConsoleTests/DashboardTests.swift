@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TuneCore
 @testable import TuneConsole
 
 @Suite struct DashboardRendering {
@@ -63,7 +64,9 @@ import Testing
         let s = try JSONDecoder().decode(StatusJSON.self, from: Data(json.utf8))
         let text = Dashboard.render(s)
         #expect(text.contains("node-cuda0") && text.contains("NVIDIA H100"))
-        let taskLines = text.split(separator: "\n").filter { $0.contains(name) }
+        // Written as a workload file would: act=none, not act=0.
+        let taskLines = text.split(separator: "\n").filter { $0.contains(readableTaskName(name)) }
+        #expect(readableTaskName(name).contains("act=none"))
         #expect(taskLines.count == 2)
         #expect(taskLines.contains { $0.contains(" cpu ") } && taskLines.contains { $0.contains(" cuda ") })
     }
@@ -120,5 +123,16 @@ import Testing
         var done = c
         done.state = "completed"
         #expect(Dashboard.waitingFor(done, agents: []).isEmpty)
+    }
+}
+
+@Suite struct DefaultCampaignList {
+    @Test func runningCampaignsOnlyOrTheNewestFinishedWhenNoneRuns() {
+        func c(_ id: Int64, _ state: String) -> StatusJSON.Campaign {
+            StatusJSON.Campaign(id: id, workload: "w", state: state, trials_done: 0, trials_total: 1, tasks: [])
+        }
+        #expect(Dashboard.shownByDefault([c(1, "completed"), c(2, "running"), c(3, "cancelled"), c(4, "running")]).map(\.id) == [2, 4])
+        #expect(Dashboard.shownByDefault([c(1, "completed"), c(3, "cancelled")]).map(\.id) == [3])
+        #expect(Dashboard.shownByDefault([]).isEmpty)
     }
 }

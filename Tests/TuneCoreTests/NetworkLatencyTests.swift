@@ -63,3 +63,13 @@ import TuneCore
         #expect(TuningCurve.sparkline(Array(repeating: 1, count: 100), width: 10).count == 10)
     }
 }
+
+@Suite struct ReadableTaskNames {
+    @Test func enumParametersReadAsTheWorkloadWroteThem() {
+        #expect(readableTaskName("matmul(m=128,n=3072,k=768,bias=1,act=2,f32)") == "matmul(m=128,n=3072,k=768,bias=1,act=gelu,f32)")
+        #expect(readableTaskName("conv2d(n=1,c=3,h=224,w=224,k=64,r=7,s=7,stride=2,pad=3,dil=1,groups=1,layout=1,f32)").contains("layout=nhwc"))
+        #expect(readableTaskName("softmax(rows=1536,cols=128,f32)") == "softmax(rows=1536,cols=128,f32)")
+        #expect(readableTaskName("matmul(act=9)") == "matmul(act=9)", "an unknown value stays a number")
+        #expect(readableTaskName("not a task") == "not a task")
+    }
+}
