@@ -89,11 +89,16 @@ public final class LocalCluster {
     public func startCoordinator() throws {
         let ready = settings.dir + "/coordd.ready"
         unlink(ready)
+        // OpenMP workers (XGBoost's) sleep instead of spinning between parallel regions:
+        // a spinning worker steals the core an agent is timing on.
+        var env = ProcessInfo.processInfo.environment
+        if env["OMP_WAIT_POLICY"] == nil { env["OMP_WAIT_POLICY"] = "PASSIVE" }
         let p = try ChildProcess(executable: settings.binDir + "/coordd",
                                  arguments: ["--listen", agentEndpoint, "--control", controlEndpoint, "--db", databasePath,
                                              "--heartbeat", "\(settings.heartbeat)", "--batch-size", "\(settings.batchSize)",
                                              "--ready-file", ready, "--events", eventsPath] + settings.coordinatorArguments
                                     + (keys.map { ["--key", $0.coordinatorKeyFile, "--allow", $0.allowFile] } ?? []),
+                                 environment: env,
                                  stdout: .file(settings.dir + "/coordd.log"), stderr: .file(settings.dir + "/coordd.log"),
                                  newProcessGroup: true)
         coordinator = p

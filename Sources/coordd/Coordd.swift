@@ -40,6 +40,15 @@ struct Coordd: ParsableCommand {
     @Flag(help: "Do not use the shipped pre-trained model: until its first retraining the coordinator searches without a model (a cold start, for comparisons).")
     var noShippedModel = false
 
+    /// Online retraining shares the host with the agents that measure: one XGBoost thread,
+    /// so no OpenMP worker spins on a core an agent is timing on (measured: with two, libgomp's
+    /// idle spinning was 63% of coordd's CPU during a campaign on a 2-core host).
+    static var onlineTraining: TrainingSettings {
+        var s = TrainingSettings()
+        s.xgb.threads = 1
+        return s
+    }
+
     func validate() throws {
         for (flag, endpoint) in [("--listen", listen), ("--control", control)] {
             guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
@@ -103,7 +112,7 @@ struct Coordd: ParsableCommand {
         settings.defaultBatchSize = batchSize
         settings.tuning.retrainEvery = retrainEvery > 0 ? retrainEvery : nil
         // The cost model: retrained in the background from the results as they stream in.
-        let coordinator = Coordinator(settings: settings, store: store, logger: logger, trainer: OnlineTrainer(useShipped: !noShippedModel))
+        let coordinator = Coordinator(settings: settings, store: store, logger: logger, trainer: OnlineTrainer(settings: Self.onlineTraining, useShipped: !noShippedModel))
         let eventLog: EventLog?
         do { eventLog = try events.map { try EventLog(path: $0) } } catch {
             logger.error("\(error)")
