@@ -1,6 +1,8 @@
+import Foundation
 import Testing
 import TuneConsole
 import TuneCore
+import TuneStore
 import TuneSystem
 import TuneTransport
 import TuneWire
@@ -219,5 +221,30 @@ import Glibc
         #expect(r.status == .exited(0), "\(r.output)")
         #expect(r.output.contains("all isolation checks passed"))
         #expect(r.output.contains("SIGSEGV"))
+    }
+}
+
+@Suite(.serialized) struct SimulatedAgentsLoad {
+    /// The load tool's agents speak the real protocol: a budget campaign through them ends with
+    /// exactly its budget stored, every candidate once, and every stored result acknowledged.
+    @Test func simulatedAgentsCompleteABudgetCampaignWithNothingLostOrTwice() throws {
+        let cluster = try makeCluster(agents: 0)
+        defer { cluster.stopAll() }
+        let stats = cluster.settings.dir + "/sim-stats.json"
+        try cluster.startSimulatedAgents(name: "sim", count: 5, latencyMs: 1, statsFile: stats)
+        try cluster.waitForAgents(5)
+        var plan = MeasurePlan()
+        plan.repeats = 1
+        let id = try cluster.client.launch(workload: try smallWorkload(), trials: 0, devices: [.cpu], batchSize: 3, plan: plan, seed: 3,
+                                           budget: 60)
+        _ = try waitFor(cluster, campaign: id) { $0.state == "completed" }
+        cluster.stopAll()
+        let rows = try Store(readOnlyPath: cluster.databasePath).export(campaign: id)
+        #expect(rows.count == 60)
+        #expect(Set(rows.map(\.candidate)).count == 60)
+        #expect(Set(rows.map(\.agent)).count > 1, "the work was shared: \(Set(rows.map(\.agent)))")
+        struct Stats: Decodable { var acknowledged: Int; var agents: Int }
+        let s = try JSONDecoder().decode(Stats.self, from: Data(try #require(readFile(stats))))
+        #expect(s.agents == 5 && s.acknowledged == 60)
     }
 }

@@ -43,14 +43,20 @@ public final class Agent {
 
     private func connect() throws(ZMQError) -> ZMQSocket {
         connectionCount += 1
+        return try Self.dealer(context, identity: "\(settings.name)/\(instanceID)/\(connectionCount)",
+                               curve: settings.curve, endpoint: settings.coordinatorEndpoint)
+    }
+
+    /// An agent's connection to the coordinator. A fresh identity per connection: the
+    /// coordinator's ROUTER never confuses an old half-open connection with the new one; the
+    /// instance id in it ties them together.
+    static func dealer(_ context: ZMQContext, identity: String, curve: CurveClientKeys?, endpoint: String) throws(ZMQError) -> ZMQSocket {
         let s = try ZMQSocket(context, .dealer)
-        // A fresh identity per connection: the coordinator's ROUTER never confuses an old
-        // half-open connection with the new one; the instance id ties them together.
-        try s.setIdentity("\(settings.name)/\(instanceID)/\(connectionCount)")
+        try s.setIdentity(identity)
         try s.setMaxMessageSize(Int64(WireLimits.standard.maxMessageBytes * 2))
         try s.setReconnectInterval(milliseconds: 100, max: 1000)
-        if let curve = settings.curve { try s.makeCurveClient(curve) }
-        try s.connect(settings.coordinatorEndpoint)
+        if let curve { try s.makeCurveClient(curve) }
+        try s.connect(endpoint)
         return s
     }
 

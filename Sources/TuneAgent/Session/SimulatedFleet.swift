@@ -59,13 +59,7 @@ public final class SimulatedFleet {
     public init(settings: Settings) { self.settings = settings }
 
     func connect(_ i: Int, _ n: Int) throws(ZMQError) -> ZMQSocket {
-        let s = try ZMQSocket(context, .dealer)
-        try s.setIdentity("\(settings.namePrefix)-\(i)/\(instance)/\(n)")
-        try s.setMaxMessageSize(Int64(WireLimits.standard.maxMessageBytes * 2))
-        try s.setReconnectInterval(milliseconds: 100, max: 1000)
-        if let curve = settings.curve { try s.makeCurveClient(curve) }
-        try s.connect(settings.endpoint)
-        return s
+        try Agent.dealer(context, identity: "\(settings.namePrefix)-\(i)/\(instance)/\(n)", curve: settings.curve, endpoint: settings.endpoint)
     }
 
     func hello(_ i: Int) -> Tunefleet_V1_Hello {
