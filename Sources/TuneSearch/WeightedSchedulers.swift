@@ -106,9 +106,10 @@ public struct GradientScheduler: TaskScheduler {
                 if !stop { ranked.append((j, gain(j))) }
             }
         }
-        // Then the jobs with the largest expected gain, a batch each.
+        // Then the jobs with the largest expected gain, a batch each (more when many agent
+        // slots share few jobs: `queueBatches` says how deep their queues should be).
         for (j, g) in ranked.sorted(by: { ($0.1, -$0.0.jobID) > ($1.1, -$1.0.jobID) }).prefix(parallel) where left > 0 {
-            let q = min(topUp(j, limit: left), j.batchSize)
+            let q = min(topUp(j, limit: left), j.batchSize * (max(2, j.queueBatches) - 1))
             left -= q
             out[j.jobID] = JobAllocation(quota: q, priority: g)
         }

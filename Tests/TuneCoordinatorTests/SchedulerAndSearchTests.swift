@@ -152,3 +152,27 @@ struct Landscape: ScheduleSpace {
         #expect(try sim.store.campaigns().first?.state == "completed")
     }
 }
+
+@Suite struct SchedulersFeedManyAgents {
+    func job(_ id: Int64, queueBatches: Int) throws -> JobProgress {
+        var p = JobProgress(jobID: id, campaignID: 1, task: try TaskSpec(op: .elementwise, params: ["n": 1024 * Int(id)]), weight: 1,
+                            deviceClass: .cpu, budget: 1000, generated: 0, measured: 0, queued: 0, inFlight: 0, batchSize: 4,
+                            bestSeconds: nil)
+        p.queueBatches = queueBatches
+        return p
+    }
+
+    /// With two batches of depth (a couple of agents) each job gets at most a batch per tick;
+    /// with many agent slots per job the queues grow so that every agent can be fed.
+    @Test func queueDepthFollowsTheAgentSlots() throws {
+        var rr = RoundRobinScheduler()
+        let few = rr.allocate([try job(1, queueBatches: 2), try job(2, queueBatches: 2)], room: 1000)
+        #expect(few.values.map(\.quota) == [4, 4])
+        let many = rr.allocate([try job(1, queueBatches: 16), try job(2, queueBatches: 16)], room: 1000)
+        #expect(many.values.allSatisfy { $0.quota == 60 }, "\(many.values.map(\.quota))")
+        let unbudgeted = rr.allocate([try job(1, queueBatches: 16)], room: nil)
+        #expect(unbudgeted[1]?.quota == 64)
+        var flops = FLOPsWeightedScheduler()
+        #expect((flops.allocate([try job(1, queueBatches: 16)], room: nil)[1]?.quota ?? 0) > 8)
+    }
+}
