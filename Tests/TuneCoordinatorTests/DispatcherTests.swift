@@ -38,6 +38,22 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
                 "the vendor library is timed once per device and job")
     }
 
+    /// Fewer candidates than the idle agents could take are shared out, not handed whole to
+    /// the first agent while the other sits idle.
+    @Test func aShortQueueIsSharedAmongIdleAgents() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.hello(a, hello("a")), now: 0)
+        _ = d.handle(.hello(b, hello("b")), now: 0)
+        let out = dispatched(d.handle(.jobAdded(try job(1, candidates: 1..<7, batch: 8)), now: 0))
+        #expect(out.map { $0.1.candidates.count } == [3, 3])
+        #expect(Set(out.map(\.0)) == [a, b])
+        // A full queue still goes out in whole batches.
+        var e = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = e.handle(.hello(a, hello("a")), now: 0)
+        _ = e.handle(.hello(b, hello("b")), now: 0)
+        #expect(dispatched(e.handle(.jobAdded(try job(1, candidates: 1..<21, batch: 8)), now: 0)).map { $0.1.candidates.count } == [8, 8])
+    }
+
     @Test func workGoesOnlyToMatchingDeviceClasses() throws {
         var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
         _ = d.handle(.jobAdded(try job(1, .cuda, candidates: 1..<3)), now: 0)

@@ -249,8 +249,17 @@ public struct Dispatcher: Sendable {
         var out: [Directive] = []
         guard !free.isEmpty, jobs.values.contains(where: { !$0.pending.isEmpty }) else { return out }
         let order = jobs.values.sorted { ($0.priority, -$0.jobID) > ($1.priority, -$1.jobID) }.map(\.jobID)
-        for key in free.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
-            defer { refreshFree(key) }
+        let keys = free.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) })
+        // Agents of each class still to be served in this pass: a job with fewer candidates
+        // than they could take is shared out instead of going whole to the first of them.
+        var waiting: [DeviceClass: Int] = [:]
+        for k in keys { if let a = agents[k] { waiting[a.hello.profile.deviceClass, default: 0] += 1 } }
+        for key in keys {
+            let served = agents[key]?.hello.profile.deviceClass
+            defer {
+                if let served { waiting[served, default: 1] -= 1 }
+                refreshFree(key)
+            }
             while let agent = agents[key], busySlots(agent) < agent.hello.slots {
                 let dc = agent.hello.profile.deviceClass
                 let fingerprint = agent.fingerprint
@@ -259,7 +268,8 @@ public struct Dispatcher: Sendable {
                     return !j.pending.isEmpty
                 }) else { break }
                 var job = jobs[jobID]!
-                let take = Array(job.pending.prefix(max(1, job.batchSize)))
+                let share = (job.pending.count + max(1, waiting[dc] ?? 1) - 1) / max(1, waiting[dc] ?? 1)
+                let take = Array(job.pending.prefix(min(max(1, job.batchSize), max(1, share))))
                 job.pending.removeFirst(take.count)
                 var plan = job.plan
                 plan.includeVendorBaseline = !job.baselines.contains(fingerprint)
