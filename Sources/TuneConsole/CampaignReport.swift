@@ -73,40 +73,21 @@ public struct CampaignReport: Sendable {
         self.accuracy = accuracy
     }
 
-    /// A tuning curve as steps (the estimate holds until the next improvement), ending at
-    /// the class's last trial or second.
-    static func steps(_ points: [CurvePoint], x: (CurvePoint) -> Double, end: Double) -> [(x: Double, y: Double?)] {
-        var out: [(x: Double, y: Double?)] = []
-        for (i, p) in points.enumerated() {
-            if i > 0 { out.append((x(p), points[i - 1].seconds)) }
-            out.append((x(p), p.seconds))
+    /// The figures `figures` draws, by file name (cheap: nothing is drawn).
+    public var figureNames: [String] {
+        CurveCharts.names(curveLines) + (accuracy.isEmpty ? [] : ["model-accuracy.svg"])
+    }
+
+    var curveLines: [CurveCharts.Line] {
+        curves.map { c in
+            CurveCharts.Line(name: "\(c.deviceClass) tuned", points: c.points, endTrials: Double(c.trials), endSeconds: c.wallSeconds,
+                             reference: c.vendorSeconds.map { ("\(c.deviceClass) vendor", $0) })
         }
-        if let last = points.last, end > x(last) { out.append((end, last.seconds)) }
-        return out
     }
 
     /// The figures, by file name: SVG text.
     public var figures: [String: String] {
-        var out: [String: String] = [:]
-        let unit = (curves.compactMap { $0.points.first?.seconds }.max() ?? 1) >= 1 ? (1.0, "s") : (1e3, "ms")
-        func series(_ x: (CurvePoint) -> Double, end: (ClassCurve) -> Double) -> [LineChart.Series] {
-            var s: [LineChart.Series] = []
-            for c in curves where !c.points.isEmpty {
-                let pts = Self.steps(c.points, x: x, end: end(c)).map { (x: $0.x, y: $0.y.map { $0 * unit.0 }) }
-                s.append(LineChart.Series(name: "\(c.deviceClass) tuned", points: pts))
-                if let v = c.vendorSeconds, let first = pts.first, let last = pts.last {
-                    s.append(LineChart.Series(name: "\(c.deviceClass) vendor", points: [(first.x, v * unit.0), (last.x, v * unit.0)]))
-                }
-            }
-            return s
-        }
-        let title = "campaign \(campaign.id) (\(campaign.workload)): estimated network latency"
-        if curves.contains(where: { !$0.points.isEmpty }) {
-            out["curve-trials.svg"] = LineChart(title: title, xLabel: "trials", yLabel: "sum of weight x best (\(unit.1))",
-                                                series: series({ Double($0.trials) }, end: { Double($0.trials) })).svg
-            out["curve-time.svg"] = LineChart(title: title, xLabel: "wall time (s)", yLabel: "sum of weight x best (\(unit.1))",
-                                              series: series({ $0.elapsed }, end: { $0.wallSeconds })).svg
-        }
+        var out = CurveCharts.files(title: "campaign \(campaign.id) (\(campaign.workload)): estimated network latency", lines: curveLines)
         if !accuracy.isEmpty {
             let s = Set(accuracy.map(\.deviceClass)).sorted().map { dc in
                 LineChart.Series(name: "\(dc) model", points: accuracy.filter { $0.deviceClass == dc }.map { (Double($0.trials), $0.pca) })
@@ -142,9 +123,9 @@ public struct CampaignReport: Sendable {
             }
             out += "\n"
         }
-        let figs = figures
+        let drawn = Set(figureNames)
         for (file, caption) in [("curve-trials.svg", "Tuning curve against trials"), ("curve-time.svg", "Tuning curve against wall time"),
-                                ("model-accuracy.svg", "The live model's ranking accuracy")] where figs[file] != nil {
+                                ("model-accuracy.svg", "The live model's ranking accuracy")] where drawn.contains(file) {
             out += "![\(caption)](\(file))\n\n"
         }
         out += "## Tasks\n\n| task | class | weight | trials | failed | best | fastest vendor | vendor/tuned |\n|---|---|---:|---:|---:|---:|---|---:|\n"

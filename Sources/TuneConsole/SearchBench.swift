@@ -133,19 +133,10 @@ public struct SearchBench: Codable, Sendable {
 
     /// Curves of every run against trials and wall time, by file name.
     public var figures: [String: String] {
-        let unit = (best_seconds ?? 1) >= 1 ? (1.0, "s") : (1e3, "ms")
-        func series(_ x: (CurvePoint) -> Double, end: (Run) -> Double) -> [LineChart.Series] {
-            runs.filter { !$0.points.isEmpty }.map { r in
-                let name = runs.filter { $0.name == r.name }.count > 1 ? "\(r.name) #\(r.repeatIndex + 1)" : r.name
-                return LineChart.Series(name: name, points: CampaignReport.steps(r.points, x: x, end: end(r)).map { ($0.x, $0.y.map { $0 * unit.0 }) })
-            }
+        let lines = runs.map { r in
+            CurveCharts.Line(name: runs.filter { $0.name == r.name }.count > 1 ? "\(r.name) #\(r.repeatIndex + 1)" : r.name,
+                             points: r.points, endTrials: Double(r.trials), endSeconds: r.wall_seconds)
         }
-        let title = "\(workload): estimated network latency, a budget of \(budget) trials"
-        return [
-            "curve-trials.svg": LineChart(title: title, xLabel: "trials", yLabel: "sum of weight x best (\(unit.1))",
-                                          series: series({ Double($0.trials) }, end: { Double($0.trials) })).svg,
-            "curve-time.svg": LineChart(title: title, xLabel: "wall time (s)", yLabel: "sum of weight x best (\(unit.1))",
-                                        series: series({ $0.elapsed }, end: { $0.wall_seconds })).svg,
-        ]
+        return CurveCharts.files(title: "\(workload): estimated network latency, a budget of \(budget) trials", lines: lines)
     }
 }

@@ -208,7 +208,7 @@ public enum Dashboard {
     }
 
     /// A time-limited campaign without a budget has no meaningful trial total.
-    static func unboundedTrials(_ c: StatusJSON.Campaign) -> Bool { c.trials_total >= 100_000_000 }
+    static func unboundedTrials(_ c: StatusJSON.Campaign) -> Bool { c.trials_total >= ActiveJob.maxTrials }
 
     /// Seconds left at the rate so far: to the budget's end or the time limit, whichever
     /// comes first; nil before the first result or when neither bounds the campaign.

@@ -90,9 +90,10 @@ public struct TuningSimulation {
             }
             try step(.tick)
             var q = TuningLoop.Queues(profiles: [profile.deviceClass: profile])
+            let inFlight = dispatcher.inFlightCounts()
             for id in loop.jobIDs {
                 q.queued[id] = dispatcher.pendingCount(jobID: id)
-                q.inFlight[id] = dispatcher.inFlightCount(jobID: id)
+                q.inFlight[id] = inFlight[id] ?? 0
             }
             try tune(.tick(q))
             // The agent answers what it was sent, one result at a time.

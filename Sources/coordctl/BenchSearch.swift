@@ -23,7 +23,7 @@ struct BenchSearch: ParsableCommand {
     @Option(help: "Trials per method over the whole workload.") var budget: Int
     @Option(help: "Methods, comma-separated: random, model-cold, transfer.") var methods = "random,model-cold,transfer"
     @Option(help: "Runs per method (seeds 1...R); the table shows medians.") var `repeat` = 1
-    @Option(help: "Random search runs this many times the budget, so that the trials it needs to come within 5% are measured rather than bounded (its figures at the common budget are reported too).")
+    @Option(help: "Random search runs this many times the budget, so that the trials it needs to come within 5% are measured rather than bounded (its final figure is then after that many trials, and says so).")
     var randomBudgetFactor = 1
     @Option(help: "CPU agents per run.") var agents = 2
     @Option(help: "Candidates per batch.") var batchSize = 8
@@ -72,12 +72,14 @@ struct BenchSearch: ParsableCommand {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         try writeFile(out + "/bench.json", String(decoding: try enc.encode(bench), as: UTF8.self) + "\n")
-        for (name, svg) in bench.figures { try writeFile(out + "/" + name, svg) }
+        let figures = bench.figures
+        for (name, svg) in figures { try writeFile(out + "/" + name, svg) }
         if json {
             print(String(decoding: try enc.encode(bench), as: UTF8.self))
         } else {
             print(bench.render())
-            print("written: \(out)/bench.json, curve-trials.svg, curve-time.svg; each run's database and logs under \(out)/METHOD-N")
+            let files = (["bench.json"] + figures.keys.sorted()).joined(separator: ", ")
+            print("written: \(out)/\(files); each run's database and logs under \(out)/METHOD-N")
         }
     }
 

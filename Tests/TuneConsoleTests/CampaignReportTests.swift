@@ -38,6 +38,7 @@ import TuneTestKit
         #expect(abs(cpu.points.last!.seconds - expected) < 1e-12, "the curve ends at sum of weight x best")
         #expect(zip(cpu.points, cpu.points.dropFirst()).allSatisfy { $0.seconds > $1.seconds && $0.trials < $1.trials })
         #expect(report.figures.keys.sorted() == ["curve-time.svg", "curve-trials.svg", "model-accuracy.svg"])
+        #expect(report.figureNames.sorted() == report.figures.keys.sorted())
         for t in summary.tasks { #expect(report.markdown.contains(t.name)) }
         #expect(report.html.contains("<table>") && report.html.contains("<img src=\"curve-trials.svg\">"))
         #expect(!report.html.contains("**") && !report.html.contains("`"))
@@ -54,7 +55,7 @@ import TuneTestKit
 
     @Test func stepsHoldTheEstimateUntilTheNextImprovement() {
         let points = [CurvePoint(trials: 2, elapsed: 1, seconds: 5), CurvePoint(trials: 6, elapsed: 3, seconds: 4)]
-        let s = CampaignReport.steps(points, x: { Double($0.trials) }, end: 10)
+        let s = CurveCharts.steps(points, x: { Double($0.trials) }, end: 10)
         #expect(s.map(\.x) == [2, 6, 6, 10])
         #expect(s.map(\.y) == [5, 5, 4, 4])
     }

@@ -54,9 +54,6 @@ public struct Dispatcher: Sendable {
         agents.map { ($0.key, $0.value.hello, busySlots($0.value)) }.sorted { $0.hello.name < $1.hello.name }
     }
     public func pendingCount(jobID: Int64) -> Int { jobs[jobID]?.pending.count ?? 0 }
-    public func inFlightCount(jobID: Int64) -> Int {
-        batches.values.filter { $0.jobID == jobID }.reduce(0) { $0 + $1.outstanding.count }
-    }
     /// Candidates in flight per job, in one pass over the batches.
     public func inFlightCounts() -> [Int64: Int] {
         var out: [Int64: Int] = [:]
@@ -73,10 +70,10 @@ public struct Dispatcher: Sendable {
     private mutating func refreshProfiles() {
         profiles = [:]
         slots = [:]
-        for a in agents.values { slots[a.hello.profile.deviceClass, default: 0] += a.hello.slots }
         var names: [DeviceClass: String] = [:]
         for a in agents.values {
             let dc = a.hello.profile.deviceClass
+            slots[dc, default: 0] += a.hello.slots
             if names[dc].map({ a.hello.name < $0 }) ?? true { names[dc] = a.hello.name; profiles[dc] = a.hello.profile }
         }
     }

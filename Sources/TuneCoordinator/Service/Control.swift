@@ -57,8 +57,8 @@ extension Coordinator {
         }
         // With a budget, a task may take all of it; trials per task is then only an upper bound.
         // With only a time limit, the scheduler shares out trials until the time is up.
-        let trials = budget ?? (l.trialsPerTask == 0 && timeLimit != nil ? 100_000_000 : Int(l.trialsPerTask))
-        guard trials >= 1, trials <= 100_000_000 else { throw WireError.invalid("trials per task must be 1...1000000 (or give a budget)") }
+        let trials = budget ?? (l.trialsPerTask == 0 && timeLimit != nil ? ActiveJob.maxTrials : Int(l.trialsPerTask))
+        guard trials >= 1, trials <= ActiveJob.maxTrials else { throw WireError.invalid("trials per task must be 1...1000000 (or give a budget)") }
         guard !l.tasks.isEmpty else { throw WireError.invalid("a campaign needs at least one task") }
         var tasks: [WeightedTask] = []
         var given: [TaskSpec: [Schedule]] = [:]
@@ -72,10 +72,10 @@ extension Coordinator {
         var classes = try l.deviceClasses.map { c throws(WireError) in try DeviceClass(wire: c) }
         if classes.isEmpty { classes = [.cpu] }
         let plan = l.hasPlan ? try MeasurePlan(wire: l.plan) : MeasurePlan()
-        // Threads beyond every connected agent's hardware threads: refused now, not timed as contention.
-        for dc in classes {
-            let most = dispatcher.agentsSnapshot().filter { $0.hello.profile.deviceClass == dc }.map(\.hello.profile.threads).max() ?? 0
-            if dc == .cpu && most > 0 && plan.threads > most {
+        // Threads beyond every connected CPU agent's hardware threads: refused now, not timed as contention.
+        if classes.contains(.cpu) {
+            let most = dispatcher.agentsSnapshot().filter { $0.hello.profile.deviceClass == .cpu }.map(\.hello.profile.threads).max() ?? 0
+            if most > 0 && plan.threads > most {
                 throw WireError.invalid("threads \(plan.threads) exceed the hardware threads of every connected cpu agent (at most \(most))")
             }
         }

@@ -1,6 +1,10 @@
 /// A job of a running campaign as the database resumes it: everything the tuning loop and
 /// the dispatcher need to carry on after a coordinator restart.
 public struct ActiveJob: Sendable {
+    /// The most trials a job may have; also what a job of a campaign bounded only by a time
+    /// limit gets (its scheduler shares out trials until the time is up).
+    public static let maxTrials = 100_000_000
+
     public var jobID: Int64
     public var campaignID: Int64
     public var task: TaskSpec

@@ -88,11 +88,16 @@ public enum TuningCurve {
         var out: [CurvePoint] = []
         if let s = n.seconds { out.append(CurvePoint(trials: 0, elapsed: 0, seconds: s)) }
         for (i, r) in results.enumerated() {
-            guard let s = r.seconds, n.observe(task: r.task, seconds: s), let total = n.seconds else { continue }
-            if out.last?.seconds == total { continue }
-            out.append(CurvePoint(trials: i + 1, elapsed: r.elapsed, seconds: total))
+            if let p = step(&n, r, trials: i + 1), out.last?.seconds != p.seconds { out.append(p) }
         }
         return out
+    }
+
+    /// One result folded into the network's estimate: the curve's new point when the result
+    /// changed the estimate (the `trials`-th result), nil otherwise.
+    public static func step(_ network: inout NetworkLatency, _ r: Result, trials: Int) -> CurvePoint? {
+        guard let s = r.seconds, network.observe(task: r.task, seconds: s), let total = network.seconds else { return nil }
+        return CurvePoint(trials: trials, elapsed: r.elapsed, seconds: total)
     }
 
     /// The first point within `tolerance` (0.05: 5%) of `target`; nil when the curve never
@@ -160,10 +165,9 @@ public struct CampaignCurves: Sendable {
             lastID = r.id
             guard networks[r.deviceClass] != nil else { continue }
             trials[r.deviceClass, default: 0] += 1
-            let before = networks[r.deviceClass]!.seconds
-            if let s = r.seconds { networks[r.deviceClass]!.observe(task: r.task, seconds: s) }
-            guard let now = networks[r.deviceClass]!.seconds, now != before else { continue }
-            curves[r.deviceClass]!.append(CurvePoint(trials: trials[r.deviceClass]!, elapsed: max(0, r.at - start), seconds: now))
+            let result = TuningCurve.Result(task: r.task, seconds: r.seconds, elapsed: max(0, r.at - start))
+            // The bounded curve drops a point that repeats the last estimate.
+            if let p = TuningCurve.step(&networks[r.deviceClass]!, result, trials: trials[r.deviceClass]!) { curves[r.deviceClass]!.append(p) }
         }
     }
 }
