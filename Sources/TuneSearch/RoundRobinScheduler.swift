@@ -1,8 +1,11 @@
 import TuneCore
 
 /// The baseline scheduler: every job keeps one to two batches queued until its budget is
-/// spent, and dispatch serves the jobs that carry most of the network (weight x FLOPs)
-/// first. Under a campaign budget the jobs share it equally: the least tried go first.
+/// spent. With trials per task, dispatch serves the jobs that carry most of the network
+/// (weight x FLOPs) first: every job runs to its end anyway. Under a campaign budget (or a
+/// time limit) the jobs take turns: the least tried get the room and dispatch first, so
+/// every task is measured early and a campaign cut short by its clock has a latency for
+/// each, rather than the heaviest task tried a thousand times and the rest never.
 public struct RoundRobinScheduler: TaskScheduler {
     public let name = "round-robin"
     public init() {}
@@ -10,12 +13,21 @@ public struct RoundRobinScheduler: TaskScheduler {
     public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
         var out: [Int64: JobAllocation] = [:]
         var left = room ?? Int.max
-        for j in jobs.sorted(by: { ($0.generated, $0.jobID) < ($1.generated, $1.jobID) }) {
+        let turns = jobs.sorted(by: { ($0.generated, $0.jobID) < ($1.generated, $1.jobID) })
+        // Ties in trials go to the heavier job: its rank by weight x FLOPs, as a fraction below 1.
+        let byWeight = jobs.sorted { ($0.task.flops * Double($0.weight), $1.jobID) > ($1.task.flops * Double($1.weight), $0.jobID) }
+        let rank = Dictionary(uniqueKeysWithValues: byWeight.enumerated().map { ($1.jobID, $0) })
+        for j in turns {
             let want = topUp(j, limit: Int.max)
-            // Under a budget the least tried go first, a share at a time.
-            let quota = room == nil ? want : min(want, left, max(1, j.batchSize) * (max(2, j.queueBatches) - 1))
+            guard room != nil else {
+                out[j.jobID] = JobAllocation(quota: want, priority: j.task.flops * Double(j.weight))
+                continue
+            }
+            // A share at a time, the least tried first.
+            let quota = min(want, left, max(1, j.batchSize) * (max(2, j.queueBatches) - 1))
             left -= quota
-            out[j.jobID] = JobAllocation(quota: quota, priority: j.task.flops * Double(j.weight))
+            let tieBreak = 1 - Double(rank[j.jobID]! + 1) / Double(jobs.count + 1)
+            out[j.jobID] = JobAllocation(quota: quota, priority: -Double(j.generated) + tieBreak)
         }
         return out
     }

@@ -161,7 +161,8 @@ public struct TuningLoop: Sendable {
             if schedulers[a.campaignID] == nil { schedulers[a.campaignID] = settings.makeScheduler(a.scheduler) }
             for r in past { schedulers[a.campaignID]!.observe(r) }
             let progress = Self.progress(a, queued: a.pending.count, inFlight: 0, best: Self.best(past))
-            let priority = schedulers[a.campaignID]!.allocate([progress], room: 0)[a.jobID]?.priority ?? 0
+            // Only the priority is used here; a scheduler may rank budgeted campaigns differently.
+            let priority = schedulers[a.campaignID]!.allocate([progress], room: a.campaignBudget == nil ? nil : 0)[a.jobID]?.priority ?? 0
             var state = a
             state.pending = []
             jobs[a.jobID] = Job(state: state, strategy: settings.makeStrategy(a, past, related[a.jobID] ?? []), bestSeconds: Self.best(past),
