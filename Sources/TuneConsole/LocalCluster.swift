@@ -6,7 +6,7 @@ import TuneTransport
 import Glibc
 #endif
 
-/// A cluster of real processes on loopback: coordd and CPU agents as children, each with
+/// A cluster of real processes on loopback: coordd and agents (CPU unless told) as children, each with
 /// its log in the working folder. Used by `coordctl demo` and the cluster tests.
 public final class LocalCluster {
     public struct Settings: Sendable {
@@ -117,14 +117,15 @@ public final class LocalCluster {
     }
 
     /// Starts an agent; with CURVE on it uses the cluster's agent key unless `keyFile` names another.
+    /// `arguments` are more tune-agent flags for this agent alone (after the cluster's own).
     @discardableResult
-    public func startAgent(name: String, slots: Int = 1, keyFile: String? = nil) throws -> ChildProcess {
+    public func startAgent(name: String, slots: Int = 1, keyFile: String? = nil, arguments: [String] = []) throws -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         env.merge(settings.agentEnvironment) { _, new in new }
         let work = settings.dir + "/" + name
         let p = try ChildProcess(executable: settings.binDir + "/tune-agent",
                                  arguments: ["--coordinator", agentEndpoint, "--name", name, "--slots", "\(slots)",
-                                             "--heartbeat", "\(settings.heartbeat)", "--work-dir", work]
+                                             "--heartbeat", "\(settings.heartbeat)", "--work-dir", work] + arguments
                                     + (keys.map { ["--key", keyFile ?? $0.agentKeyFile, "--server-key", $0.coordinatorPublicFile] } ?? []),
                                  environment: env,
                                  stdout: .file(settings.dir + "/\(name).log"), stderr: .file(settings.dir + "/\(name).log"),

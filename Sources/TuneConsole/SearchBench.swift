@@ -54,6 +54,8 @@ public struct SearchBench: Codable, Sendable {
     }
 
     public var workload: String
+    /// The device class every run tuned for (cpu, cuda); nil in files from before it was recorded.
+    public var device_class: String?
     public var budget: Int
     public var tolerance: Double
     /// The best estimated network latency any run of any method found.
@@ -61,8 +63,9 @@ public struct SearchBench: Codable, Sendable {
     public var methods: [Method]
     public var runs: [Run]
 
-    public init(workload: String, budget: Int, runs: [Run], tolerance: Double = 0.05) {
+    public init(workload: String, deviceClass: DeviceClass = .cpu, budget: Int, runs: [Run], tolerance: Double = 0.05) {
         self.workload = workload
+        device_class = deviceClass.rawValue
         self.budget = budget
         self.tolerance = tolerance
         self.runs = runs
@@ -110,7 +113,7 @@ public struct SearchBench: Codable, Sendable {
 
     public func render() -> String {
         let d = Dashboard.self
-        var out = "workload \(workload), a budget of \(budget) trials per method"
+        var out = "workload \(workload)" + (device_class.map { " on \($0)" } ?? "") + ", a budget of \(budget) trials per method"
         for m in methods { if let t = m.extended_trials { out += " (\(m.name): \(t), so that its trials to 95% are measured)" } }
         if let b = best_seconds { out += "; best estimated network latency found: \(d.formatSeconds(b))" }
         out += "\n" + d.pad("method", 12) + d.pad("final", 11) + d.pad("trials to 95%", 15) + d.pad("wall to 95%", 13)

@@ -25,7 +25,9 @@ struct BenchSearch: ParsableCommand {
     @Option(help: "Runs per method (seeds 1...R); the table shows medians.") var `repeat` = 1
     @Option(help: "Random search runs this many times the budget, so that the trials it needs to come within 5% are measured rather than bounded (its final figure is then after that many trials, and says so).")
     var randomBudgetFactor = 1
-    @Option(help: "CPU agents per run.") var agents = 2
+    @Option(help: "Device class the campaigns tune for: cpu, or cuda (agent i uses cuda:i-1, so give one agent per GPU).") var device = "cpu"
+    @Option(help: "Agents per run (default: 2 for cpu, 1 for cuda).") var agents: Int?
+    @Option(help: "Also end each run after this long (e.g. 90s, 2m): every method then gets the same wall time as well as the same budget.") var time: String?
     @Option(help: "Candidates per batch.") var batchSize = 8
     @Option(help: "Timed repeats per candidate.") var repeats = 5
     @Option(help: "Threads per kernel.") var threads = 1
@@ -43,12 +45,16 @@ struct BenchSearch: ParsableCommand {
         for m in ms where !Self.known.contains(m) { throw ValidationError("unknown method '\(m)': use \(Self.known.joined(separator: ", "))") }
         guard (1...20).contains(`repeat`) else { throw ValidationError("--repeat must be 1...20") }
         guard (1...20).contains(randomBudgetFactor) else { throw ValidationError("--random-budget-factor must be 1...20") }
-        guard (1...16).contains(agents) else { throw ValidationError("--agents must be 1...16") }
+        guard let d = DeviceClass(rawValue: device) else { throw ValidationError("--device must be cpu or cuda, not '\(device)'") }
+        guard (1...16).contains(agentCount(d)) else { throw ValidationError("--agents must be 1...16") }
+        if let time, DurationText.seconds(time) == nil { throw ValidationError("--time '\(time)' is not a duration (e.g. 90s, 2m)") }
         guard (1...512).contains(batchSize) else { throw ValidationError("--batch-size must be 1...512") }
         guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be 1...1000") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024") }
         guard retrainEvery >= 1 else { throw ValidationError("--retrain-every must be >= 1") }
     }
+
+    func agentCount(_ d: DeviceClass) -> Int { agents ?? (d == .cuda ? 1 : 2) }
 
     func run() throws {
         guard let binDir = executableDirectory() else { throw ValidationError("cannot find this executable's folder") }
@@ -68,7 +74,7 @@ struct BenchSearch: ParsableCommand {
                     + "\(Dashboard.format1(run.wall_seconds)) s, search \(Dashboard.format1(run.search_seconds)) s")
             }
         }
-        let bench = SearchBench(workload: w.name, budget: budget, runs: runs)
+        let bench = SearchBench(workload: w.name, deviceClass: DeviceClass(rawValue: device) ?? .cpu, budget: budget, runs: runs)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         try writeFile(out + "/bench.json", String(decoding: try enc.encode(bench), as: UTF8.self) + "\n")
@@ -86,6 +92,7 @@ struct BenchSearch: ParsableCommand {
     func measure(method: String, repeatIndex: Int, workload: Workload, binDir: String, dir: String,
                  interrupted: StopSignal) throws -> SearchBench.Run {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let deviceClass = DeviceClass(rawValue: device) ?? .cpu
         var settings = LocalCluster.Settings(binDir: binDir, dir: dir)
         settings.batchSize = batchSize
         let search: SearchChoice, scheduler: SchedulerChoice
@@ -106,8 +113,12 @@ struct BenchSearch: ParsableCommand {
         for attempt in 1...2 {
             do {
                 try cluster.startCoordinator()
-                for i in 1...agents { try cluster.startAgent(name: "\(method)-agent-\(i)") }
-                try cluster.waitForAgents(agents)
+                for i in 1...agentCount(deviceClass) {
+                    try cluster.startAgent(name: "\(method)-agent-\(i)", arguments: deviceClass == .cuda ? ["--device", "cuda:\(i - 1)"] : [])
+                }
+                // Agents get through in a second or two; a start that hangs (seen rarely: agents
+                // connected, never welcomed) is cheaper to retry than to wait out.
+                try cluster.waitForAgents(agentCount(deviceClass), timeout: 20)
                 break
             } catch where attempt == 1 {
                 log("\(method) #\(repeatIndex + 1): \(error); starting the cluster again")
@@ -122,9 +133,11 @@ struct BenchSearch: ParsableCommand {
         plan.repeats = repeats
         plan.minRepeatSeconds = 0.01
         let seed = UInt64(repeatIndex + 1)
-        let id = try cluster.client.launch(workload: workload, trials: 0, devices: [.cpu], batchSize: batchSize, plan: plan, seed: seed,
+        // A time limit is the same for every method (random's larger budget does not buy it more time).
+        let id = try cluster.client.launch(workload: workload, trials: 0, devices: [deviceClass], batchSize: batchSize, plan: plan, seed: seed,
                                            search: search, scheduler: scheduler,
-                                           budget: method == "random" ? budget * randomBudgetFactor : budget)
+                                           budget: method == "random" ? budget * randomBudgetFactor : budget,
+                                           timeLimit: time.flatMap(DurationText.seconds))
         var last = Monotonic.now()
         _ = try cluster.client.waitForCampaign(id, timeout: timeout, poll: 0.5, observe: { _, c in
             if interrupted.isSet { throw ExitCode(130) }
@@ -138,7 +151,7 @@ struct BenchSearch: ParsableCommand {
         let store = try Store(readOnlyPath: cluster.databasePath)
         guard let summary = try store.campaign(id) else { throw ValidationError("campaign \(id) vanished from \(cluster.databasePath)") }
         let report = CampaignReport(campaign: summary, rows: try store.export(campaign: id))
-        let curve = report.curves.first { $0.deviceClass == DeviceClass.cpu.rawValue }
+        let curve = report.curves.first { $0.deviceClass == deviceClass.rawValue }
         return SearchBench.Run(name: method, repeatIndex: repeatIndex, seed: seed, points: curve?.points ?? [], trials: curve?.trials ?? 0,
                                wallSeconds: curve?.wallSeconds ?? 0, searchSeconds: status.search_seconds ?? 0,
                                modelVersions: try store.models().filter { $0.deviceClass != nil }.count)
