@@ -157,7 +157,9 @@ struct DatasetRetime: ParsableCommand {
         var plan = MeasurePlan()
         plan.repeats = repeats
         plan.threads = records.first?.threads ?? 1
-        let id = try control.client.launch(workload: Workload(name: "retime:\(fingerprint)", tasks: tasks), trials: 1, devices: [.cpu],
+        // On the recorded device's class: a CUDA device's records are re-timed by a CUDA agent.
+        let deviceClass = profiles[fingerprint]?.deviceClass ?? .cpu
+        let id = try control.client.launch(workload: Workload(name: "retime:\(fingerprint)", tasks: tasks), trials: 1, devices: [deviceClass],
                                            batchSize: 0, plan: plan, seed: seed, given: given)
         print(json ? "{\"campaign\": \(id)}" : "campaign \(id) measures \(given.values.reduce(0) { $0 + $1.count }) recorded schedules of \(tasks.count) tasks again")
     }
