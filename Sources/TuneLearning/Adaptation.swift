@@ -3,9 +3,9 @@ import TuneCore
 import TuneFeatures
 import TuneModel
 
-/// Few-shot adaptation of a stored transfer or meta model to one target: the first records
-/// measured there, labels normalized within what was measured, a few Adam steps; the result
-/// is a new version that names its base. The base's stored parameters are never touched.
+/// Few-shot adaptation of a stored transfer, meta or xgb model to one target: the first records
+/// measured there, labels normalized within what was measured, a few Adam steps (or a few
+/// more trees); the result is a new version that names its base. The base's stored parameters are never touched.
 public enum Adaptation {
     public struct AdaptError: Error, CustomStringConvertible, Sendable {
         public var description: String
@@ -23,15 +23,27 @@ public enum Adaptation {
         return built
     }
 
-    /// Adapts `base` (a transfer or meta model) to `devices` on at most `limit` of their records.
+    /// XGBoost's adaptation: this many more trees at this step (chosen on the held-out H200
+    /// and CPU targets with `coordctl model eval --shots`, method xgb-adapted).
+    public static let xgbRounds = 20
+    public static let xgbStep = 0.1
+
+    /// Adapts `base` (a transfer, meta or xgb model) to `devices` on at most `limit` of their records.
     public static func adapt(base: LearnedCostModel, baseStored: StoredModel, records: [TuningRecord], devices: Set<String>,
                              limit: Int, profiles: [String: DeviceProfile], builder: DatasetBuilder = DatasetBuilder()) throws -> TrainedModel {
-        guard let ranker = base.transferRanker, base.kind.adapts, let baseID = base.version?.id else {
-            throw AdaptError(description: "model \(base.version.map { String($0.id) } ?? "?") is \(base.kind.rawValue): only transfer and meta models adapt (coordctl model train --kind transfer|meta)")
+        guard base.kind.adapts, let baseID = base.version?.id else {
+            throw AdaptError(description: "model \(base.version.map { String($0.id) } ?? "?") is \(base.kind.rawValue): only transfer, meta and xgb models adapt (coordctl model train --kind transfer|meta|xgb)")
         }
         let start = Date()
         let built = try support(records, devices: devices, limit: limit, profiles: profiles, builder: builder)
-        let adapted = try ranker.adapted(to: built.data)
+        let adapted: any Ranker
+        if let ranker = base.transferRanker {
+            adapted = try ranker.adapted(to: built.data)
+        } else if let trees = base.ranker as? XGBoostRanker {
+            adapted = try trees.continued(on: built.data, rounds: xgbRounds, eta: xgbStep)
+        } else {
+            throw AdaptError(description: "model \(baseID) has no ranker that adapts")
+        }
         let seconds = Date().timeIntervalSince(start)
         var params = try JSONDecoder().decode(LearnedCostModel.Parameters.self, from: Data(baseStored.parameters.utf8))
         params.adaptedTo = devices.sorted()

@@ -5,7 +5,7 @@ import TuneModel
 
 /// One method at one number of target records.
 public struct FewShotRow: Codable, Sendable, Equatable {
-    /// cold-xgb, cold-mlp, pooled-xgb, pooled-lightgbm, transfer, meta.
+    /// cold-xgb, cold-mlp, pooled-xgb, pooled-lightgbm, xgb-adapted, transfer, meta.
     public var method: String
     /// Target records the method saw.
     public var k: Int
@@ -33,7 +33,7 @@ public struct FewShotResult: Codable, Sendable {
 /// by_target in few-shot mode: for a held-out target, how well each method ranks the
 /// target's records after seeing k of them (LEARNING.md's comparison).
 public enum FewShotEvaluation {
-    public static let methods = ["cold-xgb", "cold-mlp", "pooled-xgb", "pooled-lightgbm", "transfer", "meta"]
+    public static let methods = ["cold-xgb", "cold-mlp", "pooled-xgb", "pooled-lightgbm", "xgb-adapted", "transfer", "meta"]
 
     /// Scores `test` for a model trained on `train` (pooled LightGBM runs outside Swift).
     public typealias ExternalRanker = @Sendable (_ train: RankingDataset, _ test: RankingDataset) throws -> [Double]
@@ -73,6 +73,15 @@ public enum FewShotEvaluation {
             let (m, s) = try timed { try transfer.metaTrained(on: train, tasks: Training.metaTasks(trainRecords), settings: settings.meta) }
             meta = m; result.pretrainSeconds["meta"] = s
         }
+        // XGBoost on every other device, adapted by more trees on the k records: what coordd
+        // does with a shipped XGBoost model (it has no reference dataset to pool with).
+        var trees: XGBoostRanker?
+        if methods.contains("xgb-adapted") {
+            var s = settings.xgbSettings
+            s.objective = .pairwiseRank
+            let (t, secs) = try timed { try XGBoostRanker.train(train, settings: s) }
+            trees = t; result.pretrainSeconds["xgb-adapted"] = secs
+        }
         for k in shots {
             let supportRows = Array(largest.prefix(k))
             let support = supportRows.isEmpty ? nil : try built.data.subset(supportRows).normalizedWithinGroups()
@@ -100,6 +109,10 @@ public enum FewShotEvaluation {
                     } else if result.skipped[method] == nil {
                         result.skipped[method] = "no LightGBM runner (python3 with lightgbm)"
                     }
+                case "xgb-adapted":
+                    guard let trees else { continue }
+                    let (r, secs) = try timed { try support.map { try trees.continued(on: $0, rounds: Adaptation.xgbRounds, eta: Adaptation.xgbStep) } ?? trees }
+                    row(method, k, r, trainRows: support?.rows ?? 0, seconds: secs)
                 case "transfer", "meta":
                     guard let base = method == "transfer" ? transfer : meta else { continue }
                     let (r, secs) = try timed { try support.map { try base.adapted(to: $0) } ?? base }

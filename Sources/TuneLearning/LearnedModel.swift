@@ -18,8 +18,9 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     /// initialization made for few-shot adaptation.
     case meta
 
-    /// Kinds that adapt to a device from a few records (`coordctl model adapt`).
-    public var adapts: Bool { self == .transfer || self == .meta }
+    /// Kinds that adapt to a device from a few records (`coordctl model adapt`): the
+    /// attention rankers by a few gradient steps, pairwise XGBoost by more trees grown on them.
+    public var adapts: Bool { self == .transfer || self == .meta || self == .xgb }
 }
 
 /// A trained ranker behind the `CostModel` seam: features from the joint extractor, scores

@@ -80,7 +80,7 @@ public enum Training {
         let params = LearnedCostModel.Parameters(kind: settings.kind, schemaVersion: schema.version, schemaDigest: schema.digest,
                                                  featureCount: schema.count, xgb: settings.kind == .mlp ? nil : xgb,
                                                  mlp: settings.kind == .mlp ? settings.mlp : nil, pruning: settings.pruning,
-                                                 transfer: settings.kind.adapts ? settings.transfer : nil,
+                                                 transfer: settings.kind == .transfer || settings.kind == .meta ? settings.transfer : nil,
                                                  meta: settings.kind == .meta ? settings.meta : nil)
         let seconds = Date().timeIntervalSince(start)
         let blob: [UInt8]

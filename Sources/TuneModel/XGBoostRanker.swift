@@ -56,30 +56,35 @@ public final class XGBoostRanker: Ranker, @unchecked Sendable {
         return m
     }
 
-    public static func train(_ data: RankingDataset, settings: XGBoostSettings = XGBoostSettings()) throws(ModelError) -> XGBoostRanker {
-        // Ranking needs each group's rows together: sort by group, keep the order within.
+    /// A DMatrix of a ranking dataset (freed by the caller): rows sorted by group (ranking
+    /// needs each group's rows together), labels, and the group sizes for the pairwise objective.
+    static func trainingMatrix(_ data: RankingDataset, objective: XGBoostSettings.Objective) throws(ModelError) -> DMatrixHandle {
         let order = data.groups.indices.sorted { (data.groups[$0], $0) < (data.groups[$1], $1) }
         let d = data.featureCount
         var features = [Float](); features.reserveCapacity(data.rows * d)
         for i in order { features += data.features[i * d..<(i + 1) * d] }
         let m = try matrix(features, rows: data.rows, columns: d)
-        defer { XGDMatrixFree(m) }
-        let labels = order.map { Float(data.labels[$0]) }
-        try check(labels.withUnsafeBufferPointer { XGDMatrixSetFloatInfo(m, "label", $0.baseAddress, bst_ulong(labels.count)) }, "XGDMatrixSetFloatInfo(label)")
-        if settings.objective == .pairwiseRank {
-            // Group sizes in row order ("group": Debian's libxgboost 1.6 knows no "group_ptr").
-            var sizes: [UInt32] = []
-            for (k, i) in order.enumerated() {
-                if k > 0 && data.groups[i] == data.groups[order[k - 1]] { sizes[sizes.count - 1] += 1 } else { sizes.append(1) }
+        do {
+            let labels = order.map { Float(data.labels[$0]) }
+            try check(labels.withUnsafeBufferPointer { XGDMatrixSetFloatInfo(m, "label", $0.baseAddress, bst_ulong(labels.count)) }, "XGDMatrixSetFloatInfo(label)")
+            if objective == .pairwiseRank {
+                // Group sizes in row order ("group": Debian's libxgboost 1.6 knows no "group_ptr").
+                var sizes: [UInt32] = []
+                for (k, i) in order.enumerated() {
+                    if k > 0 && data.groups[i] == data.groups[order[k - 1]] { sizes[sizes.count - 1] += 1 } else { sizes.append(1) }
+                }
+                try check(sizes.withUnsafeBufferPointer { XGDMatrixSetUIntInfo(m, "group", $0.baseAddress, bst_ulong(sizes.count)) },
+                          "XGDMatrixSetUIntInfo(group)")
             }
-            try check(sizes.withUnsafeBufferPointer { XGDMatrixSetUIntInfo(m, "group", $0.baseAddress, bst_ulong(sizes.count)) },
-                      "XGDMatrixSetUIntInfo(group)")
+        } catch {
+            XGDMatrixFree(m)
+            throw error
         }
-        var handle: BoosterHandle?
-        var inputs: [DMatrixHandle?] = [m]
-        try check(inputs.withUnsafeMutableBufferPointer { XGBoosterCreate($0.baseAddress, 1, &handle) }, "XGBoosterCreate")
-        guard let handle else { throw ModelError(.library, "XGBoosterCreate returned no booster") }
-        let ranker = XGBoostRanker(booster: handle, featureCount: d, settings: settings)
+        return m
+    }
+
+    /// Boosts `rounds` trees on `m` into `handle` with `settings`, from round `first` on.
+    static func boost(_ handle: BoosterHandle, on m: DMatrixHandle, settings: XGBoostSettings, first: Int, rounds: Int) throws(ModelError) {
         let params: [(String, String)] = [
             ("objective", settings.objective.rawValue), ("max_depth", "\(settings.maxDepth)"), ("eta", "\(settings.eta)"),
             ("min_child_weight", "\(settings.minChildWeight)"), ("subsample", "\(settings.subsample)"),
@@ -87,12 +92,44 @@ public final class XGBoostRanker: Ranker, @unchecked Sendable {
             ("tree_method", "hist"), ("verbosity", "0"),
         ]
         for (k, v) in params { try check(XGBoosterSetParam(handle, k, v), "XGBoosterSetParam(\(k))") }
-        for round in 0..<max(1, settings.rounds) {
+        for round in first..<(first + max(1, rounds)) {
             try check(XGBoosterUpdateOneIter(handle, Int32(round), m), "XGBoosterUpdateOneIter")
         }
         // Scoring runs one candidate pool at a time on one thread.
         try check(XGBoosterSetParam(handle, "nthread", "1"), "XGBoosterSetParam(nthread)")
+    }
+
+    public static func train(_ data: RankingDataset, settings: XGBoostSettings = XGBoostSettings()) throws(ModelError) -> XGBoostRanker {
+        let m = try trainingMatrix(data, objective: settings.objective)
+        defer { XGDMatrixFree(m) }
+        var handle: BoosterHandle?
+        var inputs: [DMatrixHandle?] = [m]
+        try check(inputs.withUnsafeMutableBufferPointer { XGBoosterCreate($0.baseAddress, 1, &handle) }, "XGBoosterCreate")
+        guard let handle else { throw ModelError(.library, "XGBoosterCreate returned no booster") }
+        let ranker = XGBoostRanker(booster: handle, featureCount: data.featureCount, settings: settings)
+        try boost(handle, on: m, settings: settings, first: 0, rounds: settings.rounds)
         return ranker
+    }
+
+    /// Adaptation of a boosted model to a new device: a copy of these trees plus `rounds`
+    /// more, grown on `data` (the device's first records) at step `eta`. The trees learned
+    /// from every other device stay; the new ones correct them where this device differs.
+    /// This model is not changed.
+    public func continued(on data: RankingDataset, rounds: Int, eta: Double) throws(ModelError) -> XGBoostRanker {
+        guard data.featureCount == featureCount else { throw ModelError(.shapeMismatch, "adapting a model of \(featureCount) features on \(data.featureCount)") }
+        let bytes = try serialized()
+        var s = settings
+        s.eta = eta
+        let m = try Self.trainingMatrix(data, objective: s.objective)
+        defer { XGDMatrixFree(m) }
+        var handle: BoosterHandle?
+        var inputs: [DMatrixHandle?] = [m]
+        try Self.check(inputs.withUnsafeMutableBufferPointer { XGBoosterCreate($0.baseAddress, 1, &handle) }, "XGBoosterCreate")
+        guard let handle else { throw ModelError(.library, "XGBoosterCreate returned no booster") }
+        let copy = XGBoostRanker(booster: handle, featureCount: featureCount, settings: settings)
+        try Self.check(bytes.withUnsafeBytes { XGBoosterLoadModelFromBuffer(handle, $0.baseAddress, bst_ulong(bytes.count)) }, "XGBoosterLoadModelFromBuffer")
+        try Self.boost(handle, on: m, settings: s, first: settings.rounds, rounds: rounds)
+        return copy
     }
 
     public func score(features: [Float], rows: Int) -> [Double] {
@@ -109,7 +146,7 @@ public final class XGBoostRanker: Ranker, @unchecked Sendable {
         }
     }
 
-    public func serialized() throws -> [UInt8] {
+    public func serialized() throws(ModelError) -> [UInt8] {
         try lock.withLock { _ throws(ModelError) in
             var length: bst_ulong = 0
             var bytes: UnsafePointer<CChar>?

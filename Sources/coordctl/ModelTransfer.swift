@@ -7,13 +7,13 @@ import TuneLearning
 import TuneModel
 import TuneStore
 
-/// `coordctl model adapt`: few-shot adaptation of a transfer or meta model to one target.
+/// `coordctl model adapt`: few-shot adaptation of a transfer, meta or xgb model to one target.
 struct ModelAdapt: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adapt",
-        abstract: "Fine-tune a transfer or meta model on a target's first K records; store it as a version based on the model.")
+        abstract: "Adapt a transfer, meta or xgb model to a target's first K records (gradient steps, or more trees); store it as a version based on the model.")
     @Option(help: "The database.") var db: String
-    @Option(help: "The base model version (transfer or meta).") var from: Int64
+    @Option(help: "The base model version (transfer, meta or xgb).") var from: Int64
     @Option(help: "The target: a device fingerprint or a target name (x86-64-v3, a GPU model).") var target: String
     @Option(help: "Adapt on at most this many of the target's verified records (the first measured).") var records = 32
     @Flag(help: "Print JSON.") var json = false
@@ -152,10 +152,10 @@ enum PipLightGBM {
     }
 }
 
-/// `coordctl model ship`: writes a stored transfer or meta model as the Swift source that
+/// `coordctl model ship`: writes a stored transfer, meta or xgb model as the Swift source that
 /// embeds it in coordd and coordctl (tools/ship-model.sh runs the whole recipe).
 struct ModelShip: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ship", abstract: "Write a stored transfer or meta model as the embedded pre-trained model's source.")
+    static let configuration = CommandConfiguration(commandName: "ship", abstract: "Write a stored transfer, meta or xgb model as the embedded pre-trained model's source.")
     @Option(help: "The database.") var db: String
     @Option(help: "The model version.") var from: Int64
     @Option(name: .shortAndLong, help: "The Swift file to write (Sources/TuneLearning/Shipped/ShippedModelData.swift).") var output: String
@@ -168,7 +168,7 @@ struct ModelShip: ParsableCommand {
         }
         let model: LearnedCostModel
         do { model = try LearnedCostModel.load(stored, version: version) } catch { throw ValidationError("\(error)") }
-        guard model.kind.adapts else { throw ValidationError("model \(from) is \(stored.kind): only transfer and meta models ship (they adapt to new devices)") }
+        guard model.kind.adapts else { throw ValidationError("model \(from) is \(stored.kind): only transfer, meta and xgb models ship (they adapt to new devices)") }
         do { try ShippedModel.source(stored, trainedOn: trainedOn).write(toFile: output, atomically: true, encoding: .utf8) } catch {
             throw ValidationError("cannot write \(output): \(error)")
         }

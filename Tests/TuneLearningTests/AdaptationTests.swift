@@ -70,17 +70,45 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
         #expect(try store.model(id: base.id)?.blob == trained.stored.blob, "the base's parameters are untouched")
         #expect(adapted.stored.blob != trained.stored.blob)
         // A model kind that does not adapt is refused with a clear message.
-        var xs = TrainingSettings(); xs.xgb.rounds = 5
-        let xgb = try Training.train(records, profiles: profiles, settings: xs)
-        let xv = try store.saveModel(xgb.stored)
-        let xgbModel = try LearnedCostModel.load(xgb.stored, version: xv)
+        var ms = TrainingSettings(); ms.kind = .mlp; ms.mlp.epochs = 1
+        let mlp = try Training.train(records, profiles: profiles, settings: ms)
+        let mv = try store.saveModel(mlp.stored)
+        let mlpModel = try LearnedCostModel.load(mlp.stored, version: mv)
         #expect(throws: Adaptation.AdaptError.self) {
-            try Adaptation.adapt(base: xgbModel, baseStored: xgb.stored, records: target, devices: [unseenCPU.fingerprint], limit: 32, profiles: profiles)
+            try Adaptation.adapt(base: mlpModel, baseStored: mlp.stored, records: target, devices: [unseenCPU.fingerprint], limit: 32, profiles: profiles)
         }
         // Nothing of the target measured yet: nothing to adapt on.
         #expect(throws: Adaptation.AdaptError.self) {
             try Adaptation.adapt(base: baseModel, baseStored: trained.stored, records: records, devices: [unseenCPU.fingerprint], limit: 32, profiles: profiles)
         }
+    }
+
+    /// An XGBoost base adapts by growing more trees on the target's first records: a version
+    /// on its base whose ranking of those records is better than the base's, the base's bytes
+    /// untouched, and it still loads and scores like any stored model.
+    @Test func anXGBoostBaseAdaptsWithMoreTreesAndLeavesTheBaseAlone() throws {
+        let store = try Store.inMemory()
+        let records = syntheticRecords(tasks: trainingTasks, devices: devices, perGroup: 40, seed: 21)
+        var xs = TrainingSettings(); xs.xgb.rounds = 20
+        let trained = try Training.train(records, profiles: profiles, settings: xs)
+        let base = try store.saveModel(trained.stored)
+        let baseModel = try LearnedCostModel.load(trained.stored, version: base)
+        // The unseen device ranks the other way round: what the base learned is wrong there.
+        let target = syntheticRecords(tasks: trainingTasks, devices: [unseenCPU], perGroup: 30, seed: 22).map { r -> TuningRecord in
+            var r = r; r.medianSeconds = 1 / r.medianSeconds!; return r
+        }
+        let adapted = try Adaptation.adapt(base: baseModel, baseStored: trained.stored, records: target,
+                                           devices: [unseenCPU.fingerprint], limit: 64, profiles: profiles)
+        #expect(adapted.stored.baseID == base.id && adapted.stored.kind == "xgb" && adapted.stored.records == 64)
+        #expect(try store.model(id: base.id)?.blob == trained.stored.blob, "the base's parameters are untouched")
+        let v = try store.saveModel(adapted.stored)
+        let reloaded = try LearnedCostModel.load(adapted.stored, version: v)
+        let built = try DatasetBuilder().build(Labels.label(Array(target.prefix(64))), profiles: profiles)
+        func pca(_ m: LearnedCostModel) -> Double {
+            EvaluationReport(scores: m.ranker.score(features: built.data.features, rows: built.data.rows), labels: built.data.labels,
+                             groups: built.data.groups).pca
+        }
+        #expect(pca(reloaded) > pca(baseModel) + 0.1, "base \(pca(baseModel)), adapted \(pca(reloaded))")
     }
 
     /// by_target in few-shot mode: every method at every k on one fixed test set, cold
@@ -92,7 +120,8 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
         #expect(result.devices == [unseenCPU.fingerprint])
         for k in [0, 16, 32] {
             let methods = Set(result.rows.filter { $0.k == k }.map(\.method))
-            #expect(methods == (k == 0 ? ["pooled-xgb", "transfer", "meta"] : ["cold-xgb", "cold-mlp", "pooled-xgb", "transfer", "meta"]))
+            #expect(methods == (k == 0 ? ["pooled-xgb", "xgb-adapted", "transfer", "meta"]
+                                       : ["cold-xgb", "cold-mlp", "pooled-xgb", "xgb-adapted", "transfer", "meta"]))
         }
         let targetCount = records.filter { $0.device == unseenCPU.fingerprint }.count
         #expect(Set(result.rows.map(\.records)) == [targetCount - 32], "one test set: the target's records outside the largest support")
