@@ -40,13 +40,13 @@ import Glibc
         let versions = try store.models()
         #expect(!versions.isEmpty, "coordd trained while the campaign ran")
         // The shipped base once (a model of every class), then CPU versions: XGBoost on the
-        // campaign's own records or the base adapted to them, whichever ranked better.
+        // campaign's own records or the base adapted to them (more trees), whichever ranked better.
         let bases = versions.filter { $0.deviceClass == nil }
-        #expect(bases.count == 1 && bases.first?.kind == "meta", "the shipped base, stored once: \(versions)")
+        #expect(bases.count == 1 && bases.first?.kind == "xgb", "the shipped base (XGBoost), stored once: \(versions)")
         let trained = versions.filter { $0.deviceClass != nil }
         #expect(!trained.isEmpty)
         #expect(trained.allSatisfy { v in
-            v.deviceClass == .cpu && (v.kind == "xgb" || (v.kind == "meta" && v.baseID == bases.first?.id))
+            v.deviceClass == .cpu && (v.baseID == nil ? v.kind == "xgb" : (v.kind == bases.first?.kind && v.baseID == bases.first?.id))
         }, "\(trained)")
         // Once models exist, the evolutionary search proposes with them.
         #expect(rows.contains { $0.provenance.proposer == "evolutionary" && $0.provenance.modelVersion != nil })
