@@ -23,12 +23,26 @@ public struct MeasurePlan: Hashable, Codable, Sendable {
     /// Threads the kernel and the vendor library may use.
     public var threads: Int = 1
     public var compileTimeoutSeconds: Double = 60
-    /// Budget for verification plus timing of one candidate.
+    /// Budget for verification plus timing of one candidate (at least: see `runBudget(for:)`).
     public var runTimeoutSeconds: Double = 30
     /// Also time the vendor library for the task in this batch.
     public var includeVendorBaseline: Bool = false
 
     public init() {}
+
+    /// The slowest rate a candidate may run at before its time limit, rather than its
+    /// speed, ends it: a kernel below 0.5 GFLOP/s is not one worth timing, but a large task
+    /// above it is measured however long its runs take.
+    public static let slowestWorthTiming = 0.5e9
+
+    /// Seconds a candidate of `task` gets for verification plus timing: the plan's limit, or
+    /// more for a task whose runs (warm-up, verification, the repeats and the run that sizes
+    /// them) at the slowest rate worth timing need longer, so a large task is not timed out
+    /// by a default meant for small ones.
+    public func runBudget(for task: TaskSpec) -> Double {
+        let runs = Double(max(0, warmupRuns) + max(1, repeats) + 2)
+        return max(runTimeoutSeconds, runs * task.flops / Self.slowestWorthTiming + runTimeoutSeconds / 2)
+    }
 }
 
 /// Summary statistics of timing samples (seconds).

@@ -173,6 +173,10 @@ struct Launch: ParsableCommand {
     var repeats = 5
     @Option(help: "Search seed (0: random).")
     var seed: UInt64 = 0
+    @Option(help: "Seconds one candidate may take to verify and time, at least (a large task gets more: its runs at 0.5 GFLOP/s). Up to 3600.")
+    var runTimeout = MeasurePlan().runTimeoutSeconds
+    @Option(help: "Seconds one candidate may take to compile. Up to 3600.")
+    var compileTimeout = MeasurePlan().compileTimeoutSeconds
     @Option(help: "How each job searches: \(SearchChoice.allCases.map(\.rawValue).joined(separator: ", ")).")
     var strategy = SearchChoice.random.rawValue
     @Option(help: "How trials are spread across tasks: \(SchedulerChoice.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -201,6 +205,8 @@ struct Launch: ParsableCommand {
         guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1...1024") }
         guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be 1...1000") }
         guard batchSize >= 0 && batchSize <= 512 else { throw ValidationError("--batch-size must be 0...512") }
+        guard runTimeout > 0 && runTimeout <= 3600 else { throw ValidationError("--run-timeout must be more than 0 and at most 3600 seconds") }
+        guard compileTimeout > 0 && compileTimeout <= 3600 else { throw ValidationError("--compile-timeout must be more than 0 and at most 3600 seconds") }
     }
 
     func run() throws {

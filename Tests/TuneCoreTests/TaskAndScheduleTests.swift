@@ -193,3 +193,21 @@ import Testing
         #expect(OpenBLASCore.coreType(for: arm) == nil && OpenBLASCore.level("NEOVERSEN1") == nil)
     }
 }
+
+@Suite struct RunBudgets {
+    /// Small tasks keep the plan's limit; a large one gets what its runs need at the slowest
+    /// rate worth timing, so a default meant for small kernels never times out a 4096^3 matmul.
+    @Test func aLargeTaskGetsTimeForItsRunsAndAnExplicitLargerLimitWins() throws {
+        var plan = MeasurePlan()
+        let small = try TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k": 768])
+        #expect(plan.runBudget(for: small) == plan.runTimeoutSeconds)
+        let large = try TaskSpec(op: .matmul, params: ["m": 4096, "n": 4096, "k": 4096])
+        let runs = Double(plan.warmupRuns + plan.repeats + 2)
+        #expect(plan.runBudget(for: large) >= runs * large.flops / MeasurePlan.slowestWorthTiming)
+        #expect(plan.runBudget(for: large) > 10 * plan.runTimeoutSeconds)
+        plan.runTimeoutSeconds = 3600
+        #expect(plan.runBudget(for: large) >= 3600 && plan.runBudget(for: small) == 3600)
+        plan.repeats = 50
+        #expect(plan.runBudget(for: large) > 3600, "more repeats, more time")
+    }
+}

@@ -83,7 +83,7 @@ public final class CUDARunner: KernelRunner {
         do {
             session = try KernelSession(context: ctx, kernel: artifact.kernel, cubin: cubin, task: task, device: profile)
             try session.upload(inputs: inputs)
-            outputs = try session.checkedRun(timeoutSeconds: max(plan.runTimeoutSeconds, 0.1))
+            outputs = try session.checkedRun(timeoutSeconds: max(plan.runBudget(for: task), 0.1))
         } catch {
             return failure(error, candidateID: candidateID, compileSeconds: artifact.compileSeconds, detail: detail,
                            whileDoing: "checked run")

@@ -82,7 +82,7 @@ public final class WorkerHost {
             return fail(.runtimeError, "worker gone before the request: \(status.map { "\($0)" } ?? "\(error)")")
         }
         served += 1
-        let timeout = request.plan.runTimeoutSeconds + settings.timeoutSlack
+        let timeout = request.plan.runBudget(for: request.task) + settings.timeoutSlack
         switch pipe.read(timeout: timeout) {
         case .frame(let reply):
             guard var r = try? JSONDecoder().decode(MeasureResult.self, from: Data(reply)) else {
