@@ -108,6 +108,7 @@ let package = Package(
         ]),
         .testTarget(name: "TuneConsoleTests", dependencies: [
             "TuneConsole", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem", "TuneTestKit", "TuneCoordinator",
+            "CPUKernels", "KernelReference",
         ]),
         .testTarget(name: "ClusterTests", dependencies: ["TuneConsole", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
     ]

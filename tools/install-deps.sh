@@ -5,7 +5,7 @@
 set -euo pipefail
 want_nvrtc=${1:-}
 missing=()
-for pkg in libzmq3-dev libsqlite3-dev libopenblas-dev libxgboost-dev gcc g++; do
+for pkg in libzmq3-dev libsqlite3-dev libopenblas-dev libxgboost-dev gcc g++ make; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

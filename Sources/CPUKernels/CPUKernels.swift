@@ -3,7 +3,8 @@ import TuneCore
 /// CPU code generation: the schedule space of each operator and its C template.
 ///
 /// Generated C exports `int tunefleet_kernel(float *const *args)` (args in
-/// `TaskSpec.tensors` order, shapes baked in, returns 0). It builds with
+/// `TaskSpec.tensors` order, shapes baked in, returns 0), or with `options.libraryEntry`
+/// NAME `int NAME(float *const *args, void *scratch)` and `size_t NAME_scratch_bytes(void)`. It builds with
 /// `cc -O3 -march=native -shared -fPIC` plus `GeneratedKernel.extraFlags`; no fast-math.
 public enum CPUKernels {
     /// The schedule space of `task` on `device` with up to `threads` threads; nil when the
@@ -39,7 +40,7 @@ public enum CPUKernels {
         c.line(CPrelude.activations)
         try t.emit(&c, s)
         c.line()
-        emitEntry(&c, fault: fault, outputArg: task.tensors.count - 1)
+        emitEntry(&c, fault: fault, outputArg: task.tensors.count - 1, library: options.libraryEntry)
 
         var flags = ["-ffp-contract=fast"]
         if parallel { flags.append("-fopenmp") }
@@ -49,14 +50,25 @@ public enum CPUKernels {
     /// The exported entry wraps the template's `tf_kernel`; faults sit here so every
     /// operator has them. The volatile pointer keeps the compiler from turning the null
     /// store into a trap instruction (SIGILL instead of SIGSEGV).
-    private static func emitEntry(_ c: inout CSource, fault: Int, outputArg: Int) {
+    /// The harness calls one candidate at a time: its scratch is one static instance. A
+    /// library entry (`options.libraryEntry`) takes the caller's scratch instead and says how
+    /// big it must be, so it holds no writable state of its own.
+    private static func emitEntry(_ c: inout CSource, fault: Int, outputArg: Int, library: String?) {
+        if let name = library {
+            c.block("size_t \(name)_scratch_bytes(void)") { c in c.line("return sizeof(tf_scratch);") }
+            c.block("int \(name)(float *const *args, void *scratch)") { c in
+                c.line("return tf_kernel(args, (tf_scratch *)scratch);")
+            }
+            return
+        }
+        c.line("static tf_scratch tf_harness_scratch;")
         c.block("__attribute__((visibility(\"default\"))) int tunefleet_kernel(float *const *args)") { c in
             switch fault {
             case 1: c.line("volatile float *volatile nowhere = 0; *nowhere = 1.0f; /* fault=1: SIGSEGV (volatile pointee: the store cannot be elided) */")
             case 2: c.line("volatile int spin = 1; while (spin) {} /* fault=2: hang */")
             default: break
             }
-            c.line("int rc = tf_kernel(args);")
+            c.line("int rc = tf_kernel(args, &tf_harness_scratch);")
             if fault == 3 { c.line("args[\(outputArg)][0] += 1.0f; /* fault=3: wrong answer */") }
             c.line("return rc;")
         }

@@ -56,11 +56,10 @@ struct ConvTemplate: KernelTemplate {
         }
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
         // Zero-initialized once (BSS); only the interior is ever written, so the halo stays 0.
-        c.line("static float inP[N_ * C_ * HP * WPD] __attribute__((aligned(64)));")
-        c.line("static float wP[G_ * KPGP * CPG * R_ * S_] __attribute__((aligned(64)));")
+        CPrelude.scratch(&c, [("inP", ["N_ * C_ * HP * WPD"]), ("wP", ["G_ * KPGP * CPG * R_ * S_"])])
         c.line()
         emitTile(&c, nchw: nchw, rb: rb, rv: rv, vec: vec, unroll: k.unroll, stride: t["stride"])
-        c.block("static int tf_kernel(float *const *args)") { c in
+        c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
             if nchw {
                 c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
@@ -82,12 +81,12 @@ struct ConvTemplate: KernelTemplate {
                     if k.order == 0 {
                         c.block(kt) { c in
                             if !omp.isEmpty { c.line(omp) }
-                            c.block(oh) { c in c.line(ow + " tile(out, n, g, c0, c1, first, kt, oh, ow0);") }
+                            c.block(oh) { c in c.line(ow + " tile(S, out, n, g, c0, c1, first, kt, oh, ow0);") }
                         }
                     } else {
                         if !omp.isEmpty { c.line(omp) }
                         c.block(oh) { c in
-                            c.block(kt) { c in c.line(ow + " tile(out, n, g, c0, c1, first, kt, oh, ow0);") }
+                            c.block(kt) { c in c.line(ow + " tile(S, out, n, g, c0, c1, first, kt, oh, ow0);") }
                         }
                     }
                 }
@@ -99,7 +98,7 @@ struct ConvTemplate: KernelTemplate {
     /// One register tile over a channel block: `acc[b][v]`, then a full-tile vector store or
     /// a masked store at the edges (partial sums accumulate across channel blocks).
     private func emitTile(_ c: inout CSource, nchw: Bool, rb: Int, rv: Int, vec: Int, unroll: Int, stride: Int) {
-        c.block("static inline __attribute__((always_inline)) void tile(float *restrict out, long n, long g, long c0, long c1, int first, long kt, long oh, long ow0)") { c in
+        c.block("static inline __attribute__((always_inline)) void tile(tf_scratch *restrict S, float *restrict out, long n, long g, long c0, long c1, int first, long kt, long oh, long ow0)") { c in
             for b in 0..<rb { c.line("vf " + (0..<rv).map { "a\(b)_\($0) = {0}" }.joined(separator: ", ") + ";") }
             if nchw {
                 c.block("for (long ci = c0; ci < c1; ci++) for (long r = 0; r < R_; r++)") { c in

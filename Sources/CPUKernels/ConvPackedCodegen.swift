@@ -34,14 +34,12 @@ struct PackedConvCodegen {
         }
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
         // Zero-initialized once (BSS); only the interior is ever written, so the halo stays 0.
-        c.line("static float inP[N_ * C_ * HP * WPD] __attribute__((aligned(64)));")
-        c.line("static float wB[PANELS * PANEL] __attribute__((aligned(64)));")
-        c.line("static float oT[N_ * G_ * PQP * KPGP] __attribute__((aligned(64)));")
+        CPrelude.scratch(&c, [("inP", ["N_ * C_ * HP * WPD"]), ("wB", ["PANELS * PANEL"]), ("oT", ["N_ * G_ * PQP * KPGP"])])
         c.line("static long offT[PQP];")
         c.line()
         emitPack(&c)
         emitTile(&c, rb: rb, rv: rv, vec: vec, unroll: s.unroll)
-        c.block("static int tf_kernel(float *const *args)") { c in
+        c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
             c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
             c.line("for (long p = 0; p < PQP; p++) offT[p] = p < PQ ? (p / Q_) * ST * WPD + (p % Q_) * ST : 0;")

@@ -31,11 +31,10 @@ struct DepthwiseTemplate: KernelTemplate {
             c.line("#define \(k) \(v)L")
         }
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
-        c.line("static float inP[N_ * CP * HPD * WPD] __attribute__((aligned(64)));")
-        if !nchw { c.line("static float wP[R_ * S_ * CP] __attribute__((aligned(64)));") }
+        CPrelude.scratch(&c, [("inP", ["N_ * CP * HPD * WPD"])] + (nchw ? [] : [("wP", ["R_ * S_ * CP"])]))
         c.line()
         let unroll = k.unroll
-        c.block("static inline __attribute__((always_inline)) void tile(const float *restrict w, float *restrict out, long n, long ch, long oh, long ow0)") { c in
+        c.block("static inline __attribute__((always_inline)) void tile(tf_scratch *restrict S, const float *restrict w, float *restrict out, long n, long ch, long oh, long ow0)") { c in
             for b in 0..<rb { c.line("vf " + (0..<rv).map { "a\(b)_\($0) = {0}" }.joined(separator: ", ") + ";") }
             c.block("for (long r = 0; r < R_; r++)") { c in
                 c.line("#pragma GCC unroll \(unroll)")
@@ -80,7 +79,7 @@ struct DepthwiseTemplate: KernelTemplate {
                 c.line("for (long b = 0; b < nb; b++) for (long j = 0; j < nv; j++) *(\(addr("b", "j"))) = t[b * TV + j];")
             }
         }
-        c.block("static int tf_kernel(float *const *args)") { c in
+        c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
             let omp = threads > 1 ? "#pragma omp parallel for schedule(static) num_threads(\(threads))" : ""
             if nchw {
@@ -88,7 +87,7 @@ struct DepthwiseTemplate: KernelTemplate {
                 if !omp.isEmpty { c.line(omp) }
                 c.block("for (long nc = 0; nc < N_ * C_; nc++)") { c in
                     c.line("const long n = nc / C_, ch = nc % C_;")
-                    c.line("for (long oh = 0; oh < P_; oh += RB) for (long ow0 = 0; ow0 < Q_; ow0 += TV) tile(w, out, n, ch, oh, ow0);")
+                    c.line("for (long oh = 0; oh < P_; oh += RB) for (long ow0 = 0; ow0 < Q_; ow0 += TV) tile(S, w, out, n, ch, oh, ow0);")
                 }
             } else {
                 c.line("for (long n = 0; n < N_; n++) for (long h = 0; h < H_; h++) for (long x = 0; x < W_; x++) memcpy(inP + ((n * HPD + h + PAD) * WPD + x + PAD) * CP, in + ((n * H_ + h) * W_ + x) * C_, C_ * sizeof(float));")
@@ -96,7 +95,7 @@ struct DepthwiseTemplate: KernelTemplate {
                 if !omp.isEmpty { c.line(omp) }
                 c.block("for (long no = 0; no < N_ * P_; no++)") { c in
                     c.line("const long n = no / P_, oh = no % P_;")
-                    c.line("for (long ow0 = 0; ow0 < Q_; ow0 += RB) for (long ch = 0; ch < C_; ch += TV) tile(w, out, n, ch, oh, ow0);")
+                    c.line("for (long ow0 = 0; ow0 < Q_; ow0 += RB) for (long ch = 0; ch < C_; ch += TV) tile(S, w, out, n, ch, oh, ow0);")
                 }
             }
             c.line("return 0;")

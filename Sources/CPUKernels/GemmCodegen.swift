@@ -34,10 +34,12 @@ struct GemmCodegen {
         }
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
         let sharedOuter = threads > 1 && par == 1
-        if packA { c.line("static float bufA[\(aOuter && sharedOuter ? 1 : threads)][MC * KC] __attribute__((aligned(64)));") }
-        if packB { c.line("static float bufB[\(!aOuter && sharedOuter ? 1 : threads)][KC * NC] __attribute__((aligned(64)));") }
-        if !packA { c.line("static float tmpA[\(threads)][MR * KC] __attribute__((aligned(64)));") }
-        if !packB { c.line("static float tmpB[\(threads)][KC * NR] __attribute__((aligned(64)));") }
+        var fields: [(name: String, extents: [String])] = []
+        if packA { fields.append(("bufA", ["\(aOuter && sharedOuter ? 1 : threads)", "MC * KC"])) }
+        if packB { fields.append(("bufB", ["\(!aOuter && sharedOuter ? 1 : threads)", "KC * NC"])) }
+        if !packA { fields.append(("tmpA", ["\(threads)", "MR * KC"])) }
+        if !packB { fields.append(("tmpB", ["\(threads)", "KC * NR"])) }
+        CPrelude.scratch(&c, fields)
         c.line()
         emitPacking(&c)
         emitEpilogue(&c)
@@ -129,7 +131,7 @@ struct GemmCodegen {
 
     /// The jr/ir loops over one packed (or in-place) A block and B panel.
     private func emitMacroKernel(_ c: inout CSource) {
-        c.block("static void macro(long kb, long mb, long nb, const float *restrict a, const float *restrict b, float *restrict c, int first, int last, const float *restrict bias, int tid)") { c in
+        c.block("static void macro(tf_scratch *restrict S, long kb, long mb, long nb, const float *restrict a, const float *restrict b, float *restrict c, int first, int last, const float *restrict bias, int tid)") { c in
             if !packA { c.line("float *ta = tmpA[tid];") }
             if !packB { c.line("float *tb = tmpB[tid];") }
             let jr = "for (long jr = 0; jr < nb; jr += NR)", ir = "for (long ir = 0; ir < mb; ir += MR)"
@@ -169,7 +171,7 @@ struct GemmCodegen {
     private func emitDriver(_ c: inout CSource) {
         let biasArg = p.bias ? "args[\(p.argBias)]" : "0"
         let shared = threads > 1 && par == 1
-        c.block("static int tf_kernel(float *const *args)") { c in
+        c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             c.line("const float *A = args[\(p.argA)], *B = args[\(p.argB)], *bias = \(biasArg); float *C = args[\(p.argC)];")
             if shared {
                 c.line("#pragma omp parallel num_threads(\(threads))")
@@ -202,7 +204,7 @@ struct GemmCodegen {
                 c.block("for (long \(inner.v) = 0; \(inner.v) < \(inner.dim); \(inner.v) += \(inner.blk))") { c in
                     c.line("const long \(inner.ext) = MIN(\(inner.blk), \(inner.dim) - \(inner.v));")
                     emitOperand(&c, isA: !aOuter, shared: false, loopShared: false)
-                    c.line("macro(kb, mb, nb, ablk, bblk, Cb + ic * LDC + jc, first, last, bias ? bias + jc : 0, tid);")
+                    c.line("macro(S, kb, mb, nb, ablk, bblk, Cb + ic * LDC + jc, first, last, bias ? bias + jc : 0, tid);")
                 }
             }
         }

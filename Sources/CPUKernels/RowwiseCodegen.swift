@@ -59,7 +59,8 @@ struct SoftmaxTemplate: KernelTemplate {
             c.line("for (j = 0; j + VL <= COLS; j += VL) *(vfu *)(y + j) = *(const vfu *)(y + j) * inv;")
             c.line("for (; j < COLS; j++) y[j] *= inv[0];")
         }
-        c.block("static int tf_kernel(float *const *args)") { c in
+        CPrelude.scratch(&c, [])
+        c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             if threads > 1 { c.line("#pragma omp parallel for schedule(static) num_threads(\(threads))") }
             c.line("for (long r = 0; r < ROWS; r++) row(args[0] + r * COLS, args[1] + r * COLS);")
             c.line("return 0;")
@@ -102,7 +103,8 @@ struct ElementwiseTemplate: KernelTemplate {
             default: c.line("vf u = x + y; for (int l = 0; l < VL; l++) u[l] = tf_gelu(u[l]); return u;")
             }
         }
-        c.block("static int tf_kernel(float *const *args)") { c in
+        CPrelude.scratch(&c, [])
+        c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             c.line("const float *restrict x = args[0], *restrict y = args[1]; float *restrict z = args[2];")
             c.line("const long body = NN / STEP * STEP;")
             if threads > 1 { c.line("#pragma omp parallel for schedule(static) num_threads(\(threads))") }

@@ -41,9 +41,21 @@ public enum KernelEmitter {
         return order.compactMap { out[$0] }
     }
 
+    /// One emitted kernel: its file, the flags it builds with (C) and its task.
+    public struct Kernel: Sendable {
+        public var choice: Choice
+        public var file: File
+        public var flags: [String]
+        public var task: TaskSpec
+    }
+
     /// The source file of one choice: a header saying what it is, how fast it was, where, and
     /// how to build and call it, then the generated kernel.
     public static func file(for c: Choice, profile: DeviceProfile?) throws(EmitError) -> File {
+        try kernel(for: c, profile: profile).file
+    }
+
+    public static func kernel(for c: Choice, profile: DeviceProfile?) throws(EmitError) -> Kernel {
         let task: TaskSpec
         let schedule: Schedule
         do { task = try TaskSpec(name: c.task) } catch { throw EmitError(description: "\(c.task): \(error)") }
@@ -52,11 +64,12 @@ public enum KernelEmitter {
             throw EmitError(description: "\(c.task): no profile of device \(c.device) in the database")
         }
         let kernel: GeneratedKernel
+        let threads = schedule["threads"] ?? 1
         do {
             switch DeviceClass(rawValue: c.deviceClass) {
             case .cpu?:
                 kernel = try CPUKernels.generate(task: task, schedule: schedule, device: profile,
-                                                 threads: schedule["threads"] ?? 1, options: CodegenOptions())
+                                                 threads: threads, options: CodegenOptions(libraryEntry: entryName(c)))
             case .cuda?:
                 kernel = try CUDAKernels.generate(task: task, schedule: schedule, device: profile, options: CodegenOptions())
             case nil:
@@ -75,7 +88,14 @@ public enum KernelEmitter {
         h += "// " + buildLine(kernel, profile: profile, fileName: fileName(c)) + "\n"
         let args = task.tensors.map { "\($0.name)[\($0.elementCount)] (\($0.role.rawValue))" }.joined(separator: ", ")
         if kernel.language == .c {
-            h += "// call: int \(kernel.entry)(float *const *args), args = { \(args) }; returns 0 on success\n"
+            let name = entryName(c)
+            h += "// call: int \(name)(float *const *args, void *scratch), args = { \(args) }, row-major, "
+            h += "in the layout the task names; returns 0\n"
+            h += "// scratch: \(name)_scratch_bytes() bytes, 64-byte aligned (aligned_alloc(64, ...)), one per concurrent call;\n"
+            h += "//   the kernel keeps no state of its own between calls\n"
+            h += threads > 1
+                ? "// threads: \(threads) OpenMP threads per call (the tuned value; build and link with -fopenmp)\n"
+                : "// threads: single-threaded; call it from as many threads at once as you like, each with its own scratch\n"
         } else {
             h += "// arguments of every entry, in order: \(args) (float device pointers)\n"
             h += "// one run = these launches in order:\n"
@@ -84,7 +104,8 @@ public enum KernelEmitter {
                 h += " dynamic shared memory \(l.sharedMemBytes) B\n"
             }
         }
-        return File(name: fileName(c), text: h + "\n" + kernel.source)
+        return Kernel(choice: c, file: File(name: fileName(c), text: h + "\n" + kernel.source),
+                      flags: kernel.language == .c ? compilerFlags(kernel, profile: profile) : [], task: task)
     }
 
     /// `matmul(m=128,...,f32)` on cuda -> `matmul_m_128_..._f32.cuda.cu`.
@@ -95,12 +116,55 @@ public enum KernelEmitter {
         return base + "." + c.deviceClass + (c.deviceClass == DeviceClass.cuda.rawValue ? ".cu" : ".c")
     }
 
+    /// The library entry of a CPU kernel: operator, shape and device class, as a C name.
+    public static func entryName(_ c: Choice) -> String {
+        "tunefleet_" + String(fileName(c).dropLast(2).map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
+    /// The flags the kernel was measured with, with `-march=native` replaced by the x86-64
+    /// level the device's profile shows (its recorded vector extensions: AVX-512 F/BW/VL,
+    /// AVX2 + FMA, SSE4.2), so the library builds the same code on another host.
+    public static func compilerFlags(_ k: GeneratedKernel, profile: DeviceProfile) -> [String] {
+        let isa = Set(profile.isa.map { $0.lowercased() })
+        let level: CPUTargetLevel? = isa.isSuperset(of: ["avx512f", "avx512bw", "avx512vl"]) ? .x86_64_v4
+            : isa.isSuperset(of: ["avx2", "fma"]) ? .x86_64_v3 : isa.contains("sse4_2") ? .x86_64_v2 : nil
+        return (profile.compilerFlags + k.extraFlags).map { f in
+            f == "-march=native" ? level.map { "-march=\($0.rawValue)" } ?? f : f
+        }
+    }
+
+    /// `tunefleet_kernels.h` declaring every CPU kernel of `kernels`, and a Makefile that builds
+    /// them into `libtunefleet_kernels.a` with the flags each was measured with.
+    public static func library(_ kernels: [Kernel]) -> [File] {
+        let cpu = kernels.filter { $0.choice.deviceClass == DeviceClass.cpu.rawValue }
+        var h = "/* TuneFleet tuned kernels: one entry per task, each with its scratch size. Build: make. */\n"
+        h += "#ifndef TUNEFLEET_KERNELS_H\n#define TUNEFLEET_KERNELS_H\n#include <stddef.h>\n"
+        h += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+        for k in cpu {
+            let name = entryName(k.choice)
+            let args = k.task.tensors.map { "\($0.name)[\($0.elementCount)]" }.joined(separator: ", ")
+            h += "/* \(k.choice.task): args = { \(args) } (inputs first, the output last) */\n"
+            h += "size_t \(name)_scratch_bytes(void);\nint \(name)(float *const *args, void *scratch);\n\n"
+        }
+        h += "#ifdef __cplusplus\n}\n#endif\n#endif\n"
+        var m = "# Builds libtunefleet_kernels.a from the tuned kernels, each with the flags it was measured with.\n"
+        m += "CC ?= cc\nAR ?= ar\n\n"
+        let objects = cpu.map { String($0.file.name.dropLast(2)) + ".o" }
+        m += "libtunefleet_kernels.a: \(objects.joined(separator: " "))\n\t$(AR) rcs $@ $^\n\n"
+        for (k, o) in zip(cpu, objects) {
+            m += "\(o): \(k.file.name) tunefleet_kernels.h\n\t$(CC) \(k.flags.joined(separator: " ")) -fPIC -c $< -o $@\n\n"
+        }
+        m += "clean:\n\trm -f libtunefleet_kernels.a \(objects.joined(separator: " "))\n\n.PHONY: clean\n"
+        return [File(name: "tunefleet_kernels.h", text: h), File(name: "Makefile", text: m)]
+    }
+
     /// How the agent built it: the same compiler flags (C) or architecture (NVRTC).
     static func buildLine(_ k: GeneratedKernel, profile: DeviceProfile, fileName: String) -> String {
         switch k.language {
         case .c:
-            let flags = (profile.compilerFlags + k.extraFlags).joined(separator: " ")
-            return "build: \(profile.compiler.isEmpty ? "cc" : profile.compiler) \(flags) -shared -fPIC \(fileName) -o kernel.so"
+            let flags = compilerFlags(k, profile: profile).joined(separator: " ")
+            return "build: \(profile.compiler.isEmpty ? "cc" : profile.compiler) \(flags) -fPIC -c \(fileName) -o kernel.o\n"
+                + "// or: make (the Makefile beside it builds every kernel into libtunefleet_kernels.a)"
         case .cuda:
             let arch = DeviceProfile.cudaArchitecture(computeCapability: profile.computeCapability) ?? "sm_?"
             return "build: NVRTC (or nvcc -cubin) for \(arch), e.g. nvcc -cubin -arch=\(arch) \(fileName)"

@@ -40,5 +40,11 @@ public struct CodegenOptions: Hashable, Codable, Sendable {
     /// Off unless the agent was started with fault injection for tests; a schedule that
     /// names `fault` is otherwise `invalid_schedule`.
     public var allowFaultInjection: Bool = false
-    public init(allowFaultInjection: Bool = false) { self.allowFaultInjection = allowFaultInjection }
+    /// CPU only: export the kernel as NAME(args, scratch) with NAME_scratch_bytes(), for a
+    /// library (coordctl emit), instead of the harness's entry with its own static scratch.
+    public var libraryEntry: String? = nil
+    public init(allowFaultInjection: Bool = false, libraryEntry: String? = nil) {
+        self.allowFaultInjection = allowFaultInjection
+        self.libraryEntry = libraryEntry
+    }
 }

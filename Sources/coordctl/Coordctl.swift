@@ -60,7 +60,7 @@ struct ControlOptions: ParsableArguments {
 struct Emit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the fastest verified kernel of each task and device class of a campaign as source.",
-        discussion: "Each file says what it computes, how fast it was and on what device, and how to build and call it.")
+        discussion: "Each file says what it computes, how fast it was and on what device, and how to build and call it; the CPU kernels come with tunefleet_kernels.h and a Makefile for one static library (reentrant entries: the caller gives each call its scratch).")
     @Option(help: "The coordinator's database.") var db: String
     @Option(help: "The campaign.") var campaign: Int64
     @Option(name: .shortAndLong, help: "Output folder (created if missing).") var output = "tuned-kernels"
@@ -76,18 +76,24 @@ struct Emit: ParsableCommand {
         try makeDirectories(output)
         var manifest = "# file\ttask\tdevice_class\tmedian_seconds\tschedule\n"
         var failures = 0
+        var kernels: [KernelEmitter.Kernel] = []
         for c in choices {
             do {
-                let f = try KernelEmitter.file(for: c, profile: profiles[c.device])
-                try writeFile(output + "/" + f.name, f.text)
-                manifest += "\(f.name)\t\(c.task)\t\(c.deviceClass)\t\(c.medianSeconds)\t\(c.schedule)\n"
-                print("\(output)/\(f.name)  \(String(format: "%.3f", c.medianSeconds * 1e6)) us")
+                let k = try KernelEmitter.kernel(for: c, profile: profiles[c.device])
+                try writeFile(output + "/" + k.file.name, k.file.text)
+                kernels.append(k)
+                manifest += "\(k.file.name)\t\(c.task)\t\(c.deviceClass)\t\(c.medianSeconds)\t\(c.schedule)\n"
+                print("\(output)/\(k.file.name)  \(String(format: "%.3f", c.medianSeconds * 1e6)) us")
             } catch {
                 failures += 1
                 FileHandle.standardError.write(Data("emit: \(error)\n".utf8))
             }
         }
         try writeFile(output + "/MANIFEST.tsv", manifest)
+        if kernels.contains(where: { $0.choice.deviceClass == DeviceClass.cpu.rawValue }) {
+            for f in KernelEmitter.library(kernels) { try writeFile(output + "/" + f.name, f.text) }
+            print("\(output)/tunefleet_kernels.h, \(output)/Makefile: make -C \(output) builds libtunefleet_kernels.a")
+        }
         if failures > 0 { throw ExitCode(1) }
     }
 }
@@ -214,6 +220,8 @@ struct Launch: ParsableCommand {
         var plan = MeasurePlan()
         plan.threads = threads
         plan.repeats = repeats
+        plan.runTimeoutSeconds = runTimeout
+        plan.compileTimeoutSeconds = compileTimeout
         let id = try control.client.launch(workload: w, trials: trials ?? 0, devices: try parseDeviceClasses(device),
                                            batchSize: batchSize, plan: plan, seed: seed,
                                            search: SearchChoice(rawValue: strategy)!, scheduler: SchedulerChoice(rawValue: scheduler)!,

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TuneConsole
 import TuneCore
@@ -129,9 +130,13 @@ import Glibc
             let words = build.dropFirst("// build: ".count).split(separator: " ").map(String.init)
             let cc = try #require(words.first)
             let compiler = cc.hasPrefix("/") ? cc : "/usr/bin/" + cc
-            let b = try runCommand(compiler, Array(words.dropFirst()).map { $0 == file ? out + "/" + file : ($0 == "kernel.so" ? out + "/" + file + ".so" : $0) },
+            let b = try runCommand(compiler, Array(words.dropFirst()).map { $0 == file ? out + "/" + file : ($0 == "kernel.o" ? out + "/" + file + ".o" : $0) },
                                    timeout: 120, outputFile: out + "/build.log")
             #expect(b.status == .exited(0), "\(file): \(b.output)")
         }
+        // And all of them at once, as a library.
+        let make = try runCommand("/usr/bin/make", ["-s", "-C", out], timeout: 120, outputFile: out + "/make.log")
+        #expect(make.status == .exited(0), "\(make.output)")
+        #expect(FileManager.default.fileExists(atPath: out + "/libtunefleet_kernels.a"))
     }
 }
