@@ -99,15 +99,20 @@ public final class XGBoostRanker: Ranker, @unchecked Sendable {
         try check(XGBoosterSetParam(handle, "nthread", "1"), "XGBoosterSetParam(nthread)")
     }
 
-    public static func train(_ data: RankingDataset, settings: XGBoostSettings = XGBoostSettings()) throws(ModelError) -> XGBoostRanker {
-        let m = try trainingMatrix(data, objective: settings.objective)
-        defer { XGDMatrixFree(m) }
+    /// A new booster that trains on `m` (freed with the ranker that takes it).
+    static func booster(trainingOn m: DMatrixHandle) throws(ModelError) -> BoosterHandle {
         var handle: BoosterHandle?
         var inputs: [DMatrixHandle?] = [m]
         try check(inputs.withUnsafeMutableBufferPointer { XGBoosterCreate($0.baseAddress, 1, &handle) }, "XGBoosterCreate")
         guard let handle else { throw ModelError(.library, "XGBoosterCreate returned no booster") }
-        let ranker = XGBoostRanker(booster: handle, featureCount: data.featureCount, settings: settings)
-        try boost(handle, on: m, settings: settings, first: 0, rounds: settings.rounds)
+        return handle
+    }
+
+    public static func train(_ data: RankingDataset, settings: XGBoostSettings = XGBoostSettings()) throws(ModelError) -> XGBoostRanker {
+        let m = try trainingMatrix(data, objective: settings.objective)
+        defer { XGDMatrixFree(m) }
+        let ranker = XGBoostRanker(booster: try booster(trainingOn: m), featureCount: data.featureCount, settings: settings)
+        try boost(ranker.booster, on: m, settings: settings, first: 0, rounds: settings.rounds)
         return ranker
     }
 
@@ -122,13 +127,10 @@ public final class XGBoostRanker: Ranker, @unchecked Sendable {
         s.eta = eta
         let m = try Self.trainingMatrix(data, objective: s.objective)
         defer { XGDMatrixFree(m) }
-        var handle: BoosterHandle?
-        var inputs: [DMatrixHandle?] = [m]
-        try Self.check(inputs.withUnsafeMutableBufferPointer { XGBoosterCreate($0.baseAddress, 1, &handle) }, "XGBoosterCreate")
-        guard let handle else { throw ModelError(.library, "XGBoosterCreate returned no booster") }
-        let copy = XGBoostRanker(booster: handle, featureCount: featureCount, settings: settings)
-        try Self.check(bytes.withUnsafeBytes { XGBoosterLoadModelFromBuffer(handle, $0.baseAddress, bst_ulong(bytes.count)) }, "XGBoosterLoadModelFromBuffer")
-        try Self.boost(handle, on: m, settings: s, first: settings.rounds, rounds: rounds)
+        let copy = XGBoostRanker(booster: try Self.booster(trainingOn: m), featureCount: featureCount, settings: settings)
+        try Self.check(bytes.withUnsafeBytes { XGBoosterLoadModelFromBuffer(copy.booster, $0.baseAddress, bst_ulong(bytes.count)) },
+                       "XGBoosterLoadModelFromBuffer")
+        try Self.boost(copy.booster, on: m, settings: s, first: settings.rounds, rounds: rounds)
         return copy
     }
 
