@@ -15,6 +15,11 @@ enum BLAS {
                     1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 
+    /// y = op(A) x for a row-major rows x cols A; op(A) = A^T when `trans`.
+    static func sgemv(rows: Int, cols: Int, a: UnsafePointer<Float>, trans: Bool, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), 1, a, Int32(cols), x, 1, 0, y, 1)
+    }
+
     static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }
 

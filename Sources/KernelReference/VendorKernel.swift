@@ -1,11 +1,14 @@
 import TuneCore
 
 /// The vendor library's version of a task behind the generated kernels' ABI, so one timing
-/// harness measures both: OpenBLAS sgemm (+ bias/activation) for matmul, one sgemm per
+/// harness measures both: OpenBLAS sgemm (+ bias/activation) for matmul (sgemv when a side
+/// is 1, as a user would call it: 6-9x faster than sgemm at 1x1000x2048), one sgemm per
 /// batch for batch_matmul, im2col + sgemm for conv2d and depthwise conv2d. Owns its
 /// workspace; not reentrant (one call at a time, like generated kernels).
 public final class VendorKernel {
     public let name: String
+    /// The library routine timed: sgemm, sgemv, or im2col + sgemm.
+    public let routine: String
     public let task: TaskSpec
     private let threads: Int
     private let conv: Im2colConv?
@@ -24,6 +27,8 @@ public final class VendorKernel {
     private init(task: TaskSpec, threads: Int) {
         name = "openblas"
         self.task = task
+        routine = task.op == .matmul && (task["m"] == 1 || task["n"] == 1) ? "sgemv"
+            : task.op == .conv2d || task.op == .depthwiseConv2d ? "im2col+sgemm" : "sgemm"
         self.threads = max(1, threads)
         conv = Im2colConv(task: task)
         if let conv {
@@ -43,7 +48,13 @@ public final class VendorKernel {
         case .matmul:
             let m = t["m"], n = t["n"], k = t["k"], hasBias = t["bias"] == 1
             let out = args[hasBias ? 3 : 2]
-            BLAS.sgemm(m: m, n: n, k: k, a: args[0], lda: k, b: args[1], ldb: n, c: out, ldc: n)
+            if m == 1 {
+                BLAS.sgemv(rows: k, cols: n, a: args[1], trans: true, x: args[0], y: out)     // c = B^T a
+            } else if n == 1 {
+                BLAS.sgemv(rows: m, cols: k, a: args[0], trans: false, x: args[1], y: out)    // c = A b
+            } else {
+                BLAS.sgemm(m: m, n: n, k: k, a: args[0], lda: k, b: args[1], ldb: n, c: out, ldc: n)
+            }
             let act = Activation(rawValue: t["act"]) ?? .none
             if hasBias || act != .none { epilogue(out, m: m, n: n, bias: hasBias ? args[2] : nil, act: act) }
         case .batchMatmul:

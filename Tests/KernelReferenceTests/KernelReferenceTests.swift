@@ -6,6 +6,7 @@ let tinyTasks: [String] = [
     "matmul(m=5,n=7,k=9,bias=0,act=0,f32)",
     "matmul(m=4,n=6,k=33,bias=1,act=1,f32)",
     "matmul(m=3,n=8,k=17,bias=1,act=2,f32)",
+    "matmul(m=1,n=13,k=40,bias=1,act=2,f32)", "matmul(m=6,n=1,k=21,bias=1,act=0,f32)",
     "batch_matmul(b=2,m=3,n=5,k=7,f32)",
     "conv2d(n=2,c=4,h=7,w=6,k=6,r=3,s=2,stride=2,pad=1,dil=1,groups=2,layout=0,f32)",
     "conv2d(n=1,c=6,h=8,w=7,k=4,r=3,s=3,stride=1,pad=2,dil=2,groups=2,layout=1,f32)",
@@ -46,6 +47,8 @@ func referenceBuffers(_ name: String) throws -> (TaskSpec, TensorBuffers) {
             return
         }
         #expect(vendor.name == "openblas")
+        let gemv = task.op == .matmul && (task["m"] == 1 || task["n"] == 1)
+        #expect(vendor.routine == (gemv ? "sgemv" : [.conv2d, .depthwiseConv2d].contains(task.op) ? "im2col+sgemm" : "sgemm"))
         let b = TensorBuffers(task: task)
         b.copyInputs(from: ref)
         b.poisonOutputs()

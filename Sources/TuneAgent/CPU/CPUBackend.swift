@@ -101,6 +101,7 @@ public final class CPURunner: KernelRunner {
         var r = time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: vendorBaselineCandidateID,
                      compileSeconds: 0) { vendor.run(buffers.args) }
         r.detail["library"] = vendor.name
+        r.detail["routine"] = vendor.routine
         r.detail["openblas_core"] = OpenBLASInfo.coreName
         r.detail["openblas_config"] = OpenBLASInfo.config
         if let note = OpenBLASCore.belowDevice(coreName: OpenBLASInfo.coreName, device: profile) { r.detail["baseline_note"] = note }
