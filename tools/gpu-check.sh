@@ -6,17 +6,8 @@
 # Without a driver it says so, runs the CPU half of the campaign and exits 0.
 #   tools/gpu-check.sh [BUNDLE_DIR]        (default: .gpu/tunefleet)
 # Budget: stops starting new work after GPU_CHECK_BUDGET seconds (default 480).
-set -uo pipefail
-t0=$(date +%s)
-bundle="$(cd "${1:-.gpu/tunefleet}" && pwd)"
-out="${OUT:-$PWD/gpu-check-out}"
-mkdir -p "$out"
+source "$(dirname "$0")/gpu-node.sh" gpu-check "${1:-.gpu/tunefleet}"
 budget="${GPU_CHECK_BUDGET:-480}"
-elapsed() { echo $(( $(date +%s) - t0 )); }
-log() { echo "[gpu-check +$(elapsed)s] $*" | tee -a "$out/gpu-check.log"; }
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
-trap cleanup EXIT
 
 log "bundle $bundle, output $out"
 { uname -a; cat /etc/os-release 2>/dev/null | head -2; nproc; } > "$out/host.txt" 2>&1
@@ -57,13 +48,7 @@ name: gpu-check
 3 conv2d c=64 h=56 w=56 k=64 r=3 s=3 pad=1 layout=nchw
 1 conv2d c=256 h=14 w=14 k=1024 r=1 s=1 layout=nchw
 W
-"$bundle/coordd" --listen tcp://127.0.0.1:0 --control tcp://127.0.0.1:0 --db "$work/tunefleet.db" \
-  --ready-file "$work/ready.json" > "$out/coordd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-if [ ! -s "$work/ready.json" ]; then log "coordd did not become ready"; tail -5 "$out/coordd.log"; exit 1; fi
-agent_ep=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent"])' "$work/ready.json")
-control_ep=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["control"])' "$work/ready.json")
+start_coordd "$work" || exit 1
 log "coordd: agents $agent_ep, control $control_ep"
 devices=cpu
 if [ $cuda = 1 ]; then
@@ -97,7 +82,7 @@ for c in s["campaigns"]:
     classes = sorted({t["device_class"] for t in c["tasks"]})
     print(f'campaign {c["id"]} {c["state"]}: {c["trials_done"]}/{c["trials_total"]} trials, device classes {classes}')
 PY
-cleanup; pids=()
+stop_children
 cp "$work/tunefleet.db" "$out/" 2>/dev/null || true
 
 # 3. Benchmark table (CUDA only): bench binary from the bundle, torch for cuDNN/cuBLAS.
@@ -160,5 +145,3 @@ else
 fi
 rm -rf "$work"
 log "done"
-# The device tool returns only a few files (in name order): one archive of everything first.
-tar -C "$out" --exclude 00-all-outputs.tar.gz -czf "$out/00-all-outputs.tar.gz" . 2>/dev/null || true

@@ -14,18 +14,8 @@
 # (4000 trials per method: the time limit binds), LEARN_METHODS, COLLECT_WORKLOADS
 # (bert-base,mobilenetv2), COLLECT_PER_TASK (12), COLLECT_SECONDS (100), RETIME_SAMPLE (200), LEARN_COLLECT (1),
 # LEARN_DEVICE (cuda; cpu rehearses the script on a machine without a GPU).
-set -uo pipefail
-t0=$(date +%s)
-bundle="$(cd "${1:-.gpu/tunefleet}" && pwd)"
-out="${OUT:-$PWD/gpu-learn-out}"
-mkdir -p "$out"
+source "$(dirname "$0")/gpu-node.sh" gpu-learn "${1:-.gpu/tunefleet}"
 device="${LEARN_DEVICE:-cuda}"
-elapsed() { echo $(( $(date +%s) - t0 )); }
-log() { echo "[gpu-learn +$(elapsed)s] $*" | tee -a "$out/gpu-learn.log"; }
-pack() { tar -C "$out" --exclude 00-all-outputs.tar.gz -czf "$out/00-all-outputs.tar.gz" . 2>/dev/null || true; }
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; pack; }
-trap cleanup EXIT
 ctl() { "$bundle/coordctl" "$@"; }
 
 log "bundle $bundle, output $out, device $device"
@@ -73,13 +63,7 @@ pack
 # 3. A random dataset of more networks, then a re-timed sample of it (LEARN_COLLECT=0: skip).
 [ "${LEARN_COLLECT:-1}" = 1 ] || { log "done (no collection)"; exit 0; }
 work="$(mktemp -d /tmp/gpu-learn.XXXXXX)"
-"$bundle/coordd" --listen tcp://127.0.0.1:0 --control tcp://127.0.0.1:0 --db "$work/tunefleet.db" --retrain-every 0 \
-  --ready-file "$work/ready.json" > "$out/coordd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-if [ ! -s "$work/ready.json" ]; then log "coordd did not become ready: $(tail -3 "$out/coordd.log")"; exit 1; fi
-agent_ep=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent"])' "$work/ready.json")
-control_ep=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["control"])' "$work/ready.json")
+start_coordd "$work" --retrain-every 0 || exit 1
 agent_device=$([ "$device" = cuda ] && echo cuda:0 || echo cpu)
 "$bundle/tune-agent" --coordinator "$agent_ep" --device "$agent_device" --name collect-0 --work-dir "$work/agent" \
   > "$out/agent-collect.log" 2>&1 &
@@ -103,7 +87,7 @@ if [ -n "$fingerprint" ]; then
   fi
 fi
 ctl status --control "$control_ep" --all > "$out/dashboard.txt" 2>&1
-kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; pids=()
+stop_children
 ctl export --db "$work/tunefleet.db" --format jsonl -o "$out/collect.jsonl" 2>> "$out/export.err" && xz -T2 "$out/collect.jsonl"
 log "collect export: $(xz -dc "$out/collect.jsonl.xz" 2>/dev/null | wc -l) records"
 rm -rf "$work"
