@@ -11,20 +11,18 @@ public struct RoundRobinScheduler: TaskScheduler {
     public init() {}
 
     public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
-        var out: [Int64: JobAllocation] = [:]
-        var left = room ?? Int.max
-        let turns = jobs.sorted(by: { ($0.generated, $0.jobID) < ($1.generated, $1.jobID) })
+        guard var left = room else {
+            return Dictionary(uniqueKeysWithValues: jobs.map {
+                ($0.jobID, JobAllocation(quota: topUp($0, limit: Int.max), priority: $0.task.flops * Double($0.weight)))
+            })
+        }
         // Ties in trials go to the heavier job: its rank by weight x FLOPs, as a fraction below 1.
         let byWeight = jobs.sorted { ($0.task.flops * Double($0.weight), $1.jobID) > ($1.task.flops * Double($1.weight), $0.jobID) }
         let rank = Dictionary(uniqueKeysWithValues: byWeight.enumerated().map { ($1.jobID, $0) })
-        for j in turns {
-            let want = topUp(j, limit: Int.max)
-            guard room != nil else {
-                out[j.jobID] = JobAllocation(quota: want, priority: j.task.flops * Double(j.weight))
-                continue
-            }
-            // A share at a time, the least tried first.
-            let quota = min(want, left, max(1, j.batchSize) * (max(2, j.queueBatches) - 1))
+        var out: [Int64: JobAllocation] = [:]
+        // A share at a time, the least tried first.
+        for j in jobs.sorted(by: { ($0.generated, $0.jobID) < ($1.generated, $1.jobID) }) {
+            let quota = min(topUp(j, limit: Int.max), left, max(1, j.batchSize) * (max(2, j.queueBatches) - 1))
             left -= quota
             let tieBreak = 1 - Double(rank[j.jobID]! + 1) / Double(jobs.count + 1)
             out[j.jobID] = JobAllocation(quota: quota, priority: -Double(j.generated) + tieBreak)
