@@ -108,17 +108,22 @@ public enum KernelEmitter {
                       flags: kernel.language == .c ? compilerFlags(kernel, profile: profile) : [], task: task)
     }
 
-    /// `matmul(m=128,...,f32)` on cuda -> `matmul_m_128_..._f32.cuda.cu`.
-    public static func fileName(_ c: Choice) -> String {
+    /// `matmul(m=128,...,f32)` -> `matmul_m_128_..._f32`: the task as a C identifier.
+    static func taskStem(_ c: Choice) -> String {
         var base = String(c.task.map { $0.isLetter || $0.isNumber ? $0 : "_" })
         while base.contains("__") { base = base.replacingOccurrences(of: "__", with: "_") }
         while base.hasSuffix("_") { base.removeLast() }
-        return base + "." + c.deviceClass + (c.deviceClass == DeviceClass.cuda.rawValue ? ".cu" : ".c")
+        return base
+    }
+
+    /// `matmul(m=128,...,f32)` on cuda -> `matmul_m_128_..._f32.cuda.cu`.
+    public static func fileName(_ c: Choice) -> String {
+        taskStem(c) + "." + c.deviceClass + (c.deviceClass == DeviceClass.cuda.rawValue ? ".cu" : ".c")
     }
 
     /// The library entry of a CPU kernel: operator, shape and device class, as a C name.
     public static func entryName(_ c: Choice) -> String {
-        "tunefleet_" + String(fileName(c).dropLast(2).map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        "tunefleet_" + taskStem(c) + "_" + c.deviceClass
     }
 
     /// The flags the kernel was measured with, with `-march=native` replaced by the x86-64

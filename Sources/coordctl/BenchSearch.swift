@@ -45,8 +45,8 @@ struct BenchSearch: ParsableCommand {
         for m in ms where !Self.known.contains(m) { throw ValidationError("unknown method '\(m)': use \(Self.known.joined(separator: ", "))") }
         guard (1...20).contains(`repeat`) else { throw ValidationError("--repeat must be 1...20") }
         guard (1...20).contains(randomBudgetFactor) else { throw ValidationError("--random-budget-factor must be 1...20") }
-        guard let d = DeviceClass(rawValue: device) else { throw ValidationError("--device must be cpu or cuda, not '\(device)'") }
-        guard (1...16).contains(agentCount(d)) else { throw ValidationError("--agents must be 1...16") }
+        guard DeviceClass(rawValue: device) != nil else { throw ValidationError("--device must be cpu or cuda, not '\(device)'") }
+        guard (1...16).contains(agentCount) else { throw ValidationError("--agents must be 1...16") }
         if let time, DurationText.seconds(time) == nil { throw ValidationError("--time '\(time)' is not a duration (e.g. 90s, 2m)") }
         guard (1...512).contains(batchSize) else { throw ValidationError("--batch-size must be 1...512") }
         guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be 1...1000") }
@@ -54,7 +54,9 @@ struct BenchSearch: ParsableCommand {
         guard retrainEvery >= 1 else { throw ValidationError("--retrain-every must be >= 1") }
     }
 
-    func agentCount(_ d: DeviceClass) -> Int { agents ?? (d == .cuda ? 1 : 2) }
+    /// `--device`, checked in `validate`.
+    var deviceClass: DeviceClass { DeviceClass(rawValue: device) ?? .cpu }
+    var agentCount: Int { agents ?? (deviceClass == .cuda ? 1 : 2) }
 
     func run() throws {
         guard let binDir = executableDirectory() else { throw ValidationError("cannot find this executable's folder") }
@@ -74,7 +76,7 @@ struct BenchSearch: ParsableCommand {
                     + "\(Dashboard.format1(run.wall_seconds)) s, search \(Dashboard.format1(run.search_seconds)) s")
             }
         }
-        let bench = SearchBench(workload: w.name, deviceClass: DeviceClass(rawValue: device) ?? .cpu, budget: budget, runs: runs)
+        let bench = SearchBench(workload: w.name, deviceClass: deviceClass, budget: budget, runs: runs)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         try writeFile(out + "/bench.json", String(decoding: try enc.encode(bench), as: UTF8.self) + "\n")
@@ -92,7 +94,6 @@ struct BenchSearch: ParsableCommand {
     func measure(method: String, repeatIndex: Int, workload: Workload, binDir: String, dir: String,
                  interrupted: StopSignal) throws -> SearchBench.Run {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let deviceClass = DeviceClass(rawValue: device) ?? .cpu
         var settings = LocalCluster.Settings(binDir: binDir, dir: dir)
         settings.batchSize = batchSize
         let search: SearchChoice, scheduler: SchedulerChoice
@@ -113,12 +114,12 @@ struct BenchSearch: ParsableCommand {
         for attempt in 1...2 {
             do {
                 try cluster.startCoordinator()
-                for i in 1...agentCount(deviceClass) {
+                for i in 1...agentCount {
                     try cluster.startAgent(name: "\(method)-agent-\(i)", arguments: deviceClass == .cuda ? ["--device", "cuda:\(i - 1)"] : [])
                 }
                 // Agents get through in a second or two; a start that hangs (seen rarely: agents
                 // connected, never welcomed) is cheaper to retry than to wait out.
-                try cluster.waitForAgents(agentCount(deviceClass), timeout: 20)
+                try cluster.waitForAgents(agentCount, timeout: 20)
                 break
             } catch where attempt == 1 {
                 log("\(method) #\(repeatIndex + 1): \(error); starting the cluster again")
