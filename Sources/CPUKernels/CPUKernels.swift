@@ -2,7 +2,7 @@ import TuneCore
 
 /// CPU code generation: the schedule space of each operator and its C template.
 ///
-/// Generated C exports `int tunefleet_kernel(float *const *args)` (args in
+/// Generated C exports `int tunefleet_kernel(float *const *args, void *scratch)` (args in
 /// `TaskSpec.tensors` order, shapes baked in, returns 0), or with `options.libraryEntry`
 /// NAME `int NAME(float *const *args, void *scratch)` and `size_t NAME_scratch_bytes(void)`. It builds with
 /// `cc -O3 -march=native -shared -fPIC` plus `GeneratedKernel.extraFlags`; no fast-math.
@@ -50,25 +50,22 @@ public enum CPUKernels {
     /// The exported entry wraps the template's `tf_kernel`; faults sit here so every
     /// operator has them. The volatile pointer keeps the compiler from turning the null
     /// store into a trap instruction (SIGILL instead of SIGSEGV).
-    /// The harness calls one candidate at a time: its scratch is one static instance. A
-    /// library entry (`options.libraryEntry`) takes the caller's scratch instead and says how
-    /// big it must be, so it holds no writable state of its own.
+    /// Both entries take the caller's scratch and say how big it must be, so the code
+    /// timed is the code shipped: the harness places the scratch the same way in every
+    /// worker (see `PlacedMemory`); a library entry (`options.libraryEntry`) holds no
+    /// writable state of its own.
     private static func emitEntry(_ c: inout CSource, fault: Int, outputArg: Int, library: String?) {
-        if let name = library {
-            c.block("size_t \(name)_scratch_bytes(void)") { c in c.line("return sizeof(tf_scratch);") }
-            c.block("int \(name)(float *const *args, void *scratch)") { c in
-                c.line("return tf_kernel(args, (tf_scratch *)scratch);")
-            }
-            return
-        }
-        c.line("static tf_scratch tf_harness_scratch;")
-        c.block("__attribute__((visibility(\"default\"))) int tunefleet_kernel(float *const *args)") { c in
+        let name = library ?? GeneratedKernel.harnessEntry
+        if library == nil { c.line("__attribute__((visibility(\"default\")))") }
+        c.block("size_t \(name)_scratch_bytes(void)") { c in c.line("return sizeof(tf_scratch);") }
+        if library == nil { c.line("__attribute__((visibility(\"default\")))") }
+        c.block("int \(name)(float *const *args, void *scratch)") { c in
             switch fault {
             case 1: c.line("volatile float *volatile nowhere = 0; *nowhere = 1.0f; /* fault=1: SIGSEGV (volatile pointee: the store cannot be elided) */")
             case 2: c.line("volatile int spin = 1; while (spin) {} /* fault=2: hang */")
             default: break
             }
-            c.line("int rc = tf_kernel(args, &tf_harness_scratch);")
+            c.line("int rc = tf_kernel(args, (tf_scratch *)scratch);")
             if fault == 3 { c.line("args[\(outputArg)][0] += 1.0f; /* fault=3: wrong answer */") }
             c.line("return rc;")
         }

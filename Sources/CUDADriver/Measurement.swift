@@ -21,7 +21,8 @@ public struct TimedRuns: Sendable {
     public var method: LaunchMethod
 }
 
-/// Times a run closure with CUDA events: warm-up, then `repeats` samples, each the mean of
+/// Times a run closure with CUDA events: warm-up, then `repeats` samples (more while their
+/// spread is above the plan's target: `MeasurePlan.wantsAnotherSample`), each the mean of
 /// an inner loop long enough to last `minRepeatSeconds` (one run per sample when the cache
 /// is flushed, the flush itself outside the timed region). With `graph`, the inner loop is
 /// captured into a CUDA graph of at most `runsPerGraph` runs, replayed as often as needed;
@@ -67,7 +68,7 @@ public struct EventTimer {
             let perReplay = max(try context.elapsed(from: start, to: stop), 1e-7)
             let replays = plan.flushCache ? 1 : max(1, min(100_000 / runsPerGraph, Int((plan.minRepeatSeconds / perReplay).rounded(.up))))
             let waitLimit = timeout + Double(replays) * perReplay * 4
-            for _ in 0..<max(1, plan.repeats) {
+            while plan.wantsAnotherSample(out) {
                 try flush()
                 try context.replay(g, times: replays, from: start, to: stop)
                 try context.wait(stop, timeoutSeconds: waitLimit)
@@ -75,7 +76,7 @@ public struct EventTimer {
             }
             return TimedRuns(samples: out, method: .graph)
         }
-        for _ in 0..<max(1, plan.repeats) {
+        while plan.wantsAnotherSample(out) {
             try flush()
             try context.record(start)
             for _ in 0..<inner { try run() }

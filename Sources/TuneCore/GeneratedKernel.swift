@@ -5,19 +5,26 @@ public struct GeneratedKernel: Hashable, Codable, Sendable {
 
     public var language: Language
     public var source: String
-    /// Exported symbol. C: `int tunefleet_kernel(float *const *args)`, args in the order of
-    /// `TaskSpec.tensors`, returns 0 on success.
+    /// Exported symbol. C: `int tunefleet_kernel(float *const *args, void *scratch)`, args in
+    /// the order of `TaskSpec.tensors`, scratch at least `tunefleet_kernel_scratch_bytes()`
+    /// bytes (64-byte aligned; that symbol may be absent: no scratch), returns 0 on success.
     public var entry: String
     /// Flags beyond the agent's configured ones (e.g. `-fopenmp`).
     public var extraFlags: [String]
     /// CUDA: the launches that make up one run, in order (empty for C).
     public var launches: [KernelLaunch]
 
-    public init(language: Language, source: String, entry: String = "tunefleet_kernel",
+    public init(language: Language, source: String, entry: String = GeneratedKernel.harnessEntry,
                 extraFlags: [String] = [], launches: [KernelLaunch] = []) {
         self.language = language; self.source = source; self.entry = entry
         self.extraFlags = extraFlags; self.launches = launches
     }
+
+    /// The entry the agent's harness calls.
+    public static let harnessEntry = "tunefleet_kernel"
+
+    /// The symbol that says how many scratch bytes `entry` needs.
+    public var scratchSizeEntry: String { entry + "_scratch_bytes" }
 
     /// Identity of the source and flags: the key of the agent's build cache.
     public var sourceHash: String { FNV1a.hex(language.rawValue + "\u{0}" + extraFlags.joined(separator: " ") + "\u{0}" + source) }

@@ -27,8 +27,31 @@ public struct MeasurePlan: Hashable, Codable, Sendable {
     public var runTimeoutSeconds: Double = 30
     /// Also time the vendor library for the task in this batch.
     public var includeVendorBaseline: Bool = false
+    /// Adaptive repeats: after `repeats` samples, keep sampling while the samples' relative
+    /// interquartile range is above this (0: exactly `repeats` samples).
+    public var targetSpread: Double = 0.02
+    /// The most samples adaptive repeats may take (0: twice `repeats`, so a noisy candidate
+    /// costs at most twice a quiet one).
+    public var maxRepeats: Int = 0
 
     public init() {}
+
+    /// Whether a candidate with `samples` so far should be sampled again: until `repeats`,
+    /// then while the spread is above `targetSpread` and fewer than `maxRepeats` were taken.
+    /// A burst of interference (a few slow samples) then no longer decides the median, and a
+    /// quiet candidate costs no more than before.
+    public func wantsAnotherSample(_ samples: [Double]) -> Bool {
+        if samples.count < max(1, repeats) { return true }
+        guard samples.count < sampleLimit, let stats = SampleStats(samples) else { return false }
+        return stats.relativeIQR > targetSpread
+    }
+
+    /// The most samples one candidate can take.
+    public var sampleLimit: Int {
+        let fixed = max(1, repeats)
+        guard targetSpread > 0 else { return fixed }
+        return max(fixed, maxRepeats > 0 ? maxRepeats : 2 * fixed)
+    }
 
     /// The slowest rate a candidate may run at before its time limit, rather than its
     /// speed, ends it: a kernel below 0.5 GFLOP/s is not one worth timing, but a large task
@@ -40,8 +63,33 @@ public struct MeasurePlan: Hashable, Codable, Sendable {
     /// them) at the slowest rate worth timing need longer, so a large task is not timed out
     /// by a default meant for small ones.
     public func runBudget(for task: TaskSpec) -> Double {
-        let runs = Double(max(0, warmupRuns) + max(1, repeats) + 2)
+        let runs = Double(max(0, warmupRuns) + sampleLimit + 2)
         return max(runTimeoutSeconds, runs * task.flops / Self.slowestWorthTiming + runTimeoutSeconds / 2)
+    }
+}
+
+extension MeasurePlan {
+    private enum CodingKeys: String, CodingKey {
+        case warmupRuns, repeats, minRepeatSeconds, flushCache, threads, compileTimeoutSeconds, runTimeoutSeconds
+        case includeVendorBaseline, targetSpread, maxRepeats
+    }
+
+    /// A plan stored before a field existed decodes with that field's default, except the
+    /// adaptive-repeat fields, which decode as off: an old campaign keeps measuring the way
+    /// it was launched.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        warmupRuns = try c.decodeIfPresent(Int.self, forKey: .warmupRuns) ?? warmupRuns
+        repeats = try c.decodeIfPresent(Int.self, forKey: .repeats) ?? repeats
+        minRepeatSeconds = try c.decodeIfPresent(Double.self, forKey: .minRepeatSeconds) ?? minRepeatSeconds
+        flushCache = try c.decodeIfPresent(Bool.self, forKey: .flushCache) ?? flushCache
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? threads
+        compileTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .compileTimeoutSeconds) ?? compileTimeoutSeconds
+        runTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .runTimeoutSeconds) ?? runTimeoutSeconds
+        includeVendorBaseline = try c.decodeIfPresent(Bool.self, forKey: .includeVendorBaseline) ?? includeVendorBaseline
+        targetSpread = try c.decodeIfPresent(Double.self, forKey: .targetSpread) ?? 0
+        maxRepeats = try c.decodeIfPresent(Int.self, forKey: .maxRepeats) ?? 0
     }
 }
 

@@ -127,6 +127,7 @@ extension MeasurePlan {
         p.flushCache = flushCache; p.threads = UInt32(threads)
         p.compileTimeoutSeconds = compileTimeoutSeconds; p.runTimeoutSeconds = runTimeoutSeconds
         p.includeVendorBaseline = includeVendorBaseline
+        p.targetSpread = targetSpread; p.maxRepeats = UInt32(maxRepeats)
         return p
     }
 
@@ -136,6 +137,8 @@ extension MeasurePlan {
         guard p.repeats >= 1, p.repeats <= 1000 else { throw .invalid("repeats must be 1...1000") }
         guard p.warmupRuns <= 1000 else { throw .invalid("warmup runs must be <= 1000") }
         guard p.minRepeatSeconds >= 0, p.minRepeatSeconds <= 10 else { throw .invalid("min repeat seconds must be 0...10") }
+        guard p.targetSpread.isFinite, p.targetSpread >= 0, p.targetSpread <= 1 else { throw .invalid("target spread must be 0...1") }
+        guard p.maxRepeats <= 1000 else { throw .invalid("max repeats must be <= 1000") }
         guard p.threads >= 1, p.threads <= 1024 else { throw .invalid("threads must be 1...1024") }
         guard p.compileTimeoutSeconds > 0, p.compileTimeoutSeconds <= 3600 else { throw .invalid("compile timeout must be in (0, 3600]") }
         guard p.runTimeoutSeconds > 0, p.runTimeoutSeconds <= 3600 else { throw .invalid("run timeout must be in (0, 3600]") }
@@ -143,6 +146,8 @@ extension MeasurePlan {
         flushCache = p.flushCache; threads = Int(p.threads)
         compileTimeoutSeconds = p.compileTimeoutSeconds; runTimeoutSeconds = p.runTimeoutSeconds
         includeVendorBaseline = p.includeVendorBaseline
+        // A coordinator that predates adaptive repeats sends neither field: fixed repeats.
+        targetSpread = p.targetSpread; maxRepeats = Int(p.maxRepeats)
     }
 }
 

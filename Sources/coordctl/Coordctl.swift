@@ -177,6 +177,10 @@ struct Launch: ParsableCommand {
     var threads = 1
     @Option(help: "Timed repeats per candidate.")
     var repeats = 5
+    @Option(help: "After --repeats samples, sample again while their relative interquartile range is above this (0: exactly --repeats).")
+    var targetSpread = MeasurePlan().targetSpread
+    @Option(help: "The most samples a candidate may take under --target-spread (0: twice --repeats).")
+    var maxRepeats = 0
     @Option(help: "Search seed (0: random).")
     var seed: UInt64 = 0
     @Option(help: "Seconds one candidate may take to verify and time, at least (a large task gets more: its runs at 0.5 GFLOP/s). Up to 3600.")
@@ -210,6 +214,8 @@ struct Launch: ParsableCommand {
         }
         guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1...1024") }
         guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be 1...1000") }
+        guard targetSpread.isFinite && targetSpread >= 0 && targetSpread <= 1 else { throw ValidationError("--target-spread must be 0...1 (0.02: 2%)") }
+        guard maxRepeats == 0 || (maxRepeats >= repeats && maxRepeats <= 1000) else { throw ValidationError("--max-repeats must be 0 or --repeats...1000") }
         guard batchSize >= 0 && batchSize <= 512 else { throw ValidationError("--batch-size must be 0...512") }
         guard runTimeout > 0 && runTimeout <= 3600 else { throw ValidationError("--run-timeout must be more than 0 and at most 3600 seconds") }
         guard compileTimeout > 0 && compileTimeout <= 3600 else { throw ValidationError("--compile-timeout must be more than 0 and at most 3600 seconds") }
@@ -220,6 +226,8 @@ struct Launch: ParsableCommand {
         var plan = MeasurePlan()
         plan.threads = threads
         plan.repeats = repeats
+        plan.targetSpread = targetSpread
+        plan.maxRepeats = maxRepeats
         plan.runTimeoutSeconds = runTimeout
         plan.compileTimeoutSeconds = compileTimeout
         let id = try control.client.launch(workload: w, trials: trials ?? 0, devices: try parseDeviceClasses(device),

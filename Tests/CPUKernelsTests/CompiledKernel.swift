@@ -1,10 +1,10 @@
 import Foundation
+import KernelReference
 import TuneCore
 
 /// Test-only: builds generated C with the agent's command line into a temp dir and loads it.
 final class CompiledKernel {
-    typealias Entry = @convention(c) (UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
-    let entry: Entry
+    let loaded: LoadedKernel
 
     struct BuildFailure: Error, CustomStringConvertible { var description: String }
 
@@ -25,19 +25,14 @@ final class CompiledKernel {
         guard cc.terminationStatus == 0 else {
             throw BuildFailure(description: "cc failed: " + String(decoding: log, as: UTF8.self))
         }
-        // RTLD_LOCAL: every kernel exports the same symbol name.
-        guard let h = dlopen(lib.path, RTLD_NOW | RTLD_LOCAL) else {
-            throw BuildFailure(description: "dlopen: " + String(cString: dlerror()))
+        do {
+            loaded = try LoadedKernel(path: lib.path, kernel: kernel, scratchIndex: 8)
+        } catch {
+            throw BuildFailure(description: error.description)
         }
-        guard let sym = dlsym(h, kernel.entry) else {
-            dlclose(h)
-            throw BuildFailure(description: "missing symbol \(kernel.entry)")
-        }
-        entry = unsafeBitCast(sym, to: Entry.self)
     }
 
-    // No dlclose: unloading the last library that uses OpenMP unloads libgomp while its
-    // idle pool threads still run in it (SIGSEGV). Tests load a few hundred small kernels.
+    func run(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { loaded.run(args) }
 }
 
 /// The machine running the tests, as far as code generation cares.

@@ -48,7 +48,7 @@ func runAndVerify(_ task: TaskSpec, _ schedule: Schedule, options: CodegenOption
     got.poisonOutputs()
     // Run twice: static work buffers must not leak state between calls.
     for _ in 0..<2 {
-        let rc = lib.entry(got.args)
+        let rc = lib.run(got.args)
         if rc != 0 { return "returned \(rc)" }
     }
     return Verifier(task: task).check(got, against: expected)

@@ -113,3 +113,24 @@ func referenceBuffers(_ name: String) throws -> (TaskSpec, TensorBuffers) {
         #expect(abs(long / short - 10) < 1e-9)
     }
 }
+
+@Suite struct Placement {
+    /// Every tensor sits at the same place relative to a 2 MiB boundary in every process
+    /// (so the cache sets it maps to do not depend on the allocator's history), and no two
+    /// tensors of a task start at the same offset.
+    @Test func tensorsSitAtFixedDistinctOffsetsFromA2MiBBoundary() throws {
+        let task = try TaskSpec(name: "matmul(m=128,n=768,k=768,bias=1,act=0,f32)")
+        let noise = (0..<7).map { PlacedMemory(bytes: 1000 * ($0 + 1), offset: $0 * 64) }
+        let a = TensorBuffers(task: task), b = TensorBuffers(task: task)
+        func offsets(_ t: TensorBuffers) -> [Int] {
+            t.tensors.indices.map { Int(UInt(bitPattern: t.args[$0]) % UInt(PlacedMemory.hugePage)) }
+        }
+        #expect(offsets(a) == offsets(b))
+        #expect(offsets(a) == a.tensors.indices.map(PlacedMemory.stagger))
+        #expect(Set(offsets(a)).count == a.tensors.count)
+        #expect(offsets(a).allSatisfy { $0 % 64 == 0 })
+        a.fillInputs(); b.fillInputs()
+        for i in a.inputIndices { #expect(Array(a.buffer(i)) == Array(b.buffer(i))) }
+        _ = noise
+    }
+}

@@ -89,6 +89,7 @@ final class FakeCoordinator {
         var plan = MeasurePlan()
         plan.runTimeoutSeconds = 2
         plan.repeats = 2
+        plan.targetSpread = 0   // exactly two samples each
         plan.minRepeatSeconds = 0.001
         var batch = Tunefleet_V1_MeasureBatch()
         batch.batchID = 1
@@ -132,7 +133,7 @@ final class FakeCoordinator {
         let dir = try makeTemporaryDirectory(prefix: "cc-cache")
         defer { removeTree(dir) }
         let compiler = CCompiler(settings: CompilerSettings(), cacheDir: dir)
-        let kernel = GeneratedKernel(language: .c, source: "int tunefleet_kernel(float *const *a) { a[0][0] = 1; return 0; }\n")
+        let kernel = GeneratedKernel(language: .c, source: "int tunefleet_kernel(float *const *a, void *scratch) { a[0][0] = 1; return 0; }\n")
         let outcomes = Mutex<[CompileOutcome]>([])
         DispatchQueue.concurrentPerform(iterations: 4) { _ in
             let o = compiler.compile(kernel, timeout: 60)

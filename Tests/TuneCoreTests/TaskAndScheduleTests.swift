@@ -211,3 +211,45 @@ import Testing
         #expect(plan.runBudget(for: large) > 3600, "more repeats, more time")
     }
 }
+
+@Suite struct AdaptiveRepeats {
+    /// Quiet samples stop at `repeats`; a burst of interference buys more samples until the
+    /// spread is within the target or twice `repeats` were taken; a target of 0 is the old
+    /// fixed count.
+    @Test func aNoisyCandidateIsSampledAgainUpToTwiceTheRepeats() {
+        var plan = MeasurePlan()
+        plan.repeats = 5
+        #expect(plan.targetSpread > 0, "adaptive by default")
+        #expect(plan.wantsAnotherSample([1, 1, 1, 1]))
+        #expect(!plan.wantsAnotherSample([1, 1.001, 1, 0.999, 1]))
+        let burst = [2.5, 2.4, 1.42, 1.41, 1.41]
+        #expect(plan.wantsAnotherSample(burst))
+        #expect(plan.sampleLimit == 10)
+        var samples = burst
+        while plan.wantsAnotherSample(samples) { samples.append(1.41) }
+        #expect(samples.count < 10, "stops once the spread is small: \(samples)")
+        #expect(SampleStats(samples)!.median < 1.5, "the burst no longer sets the median")
+        var longer = [2.5, 2.4, 2.0, 1.42, 1.41]
+        #expect(SampleStats(longer)!.median == 2.0)
+        while plan.wantsAnotherSample(longer) { longer.append(1.41) }
+        #expect(longer.count == 10 && SampleStats(longer)!.median < 1.5, "a longer burst takes the limit, and still loses the median")
+        let alternating = (0..<20).map { $0 % 2 == 0 ? 1.0 : 2.0 }
+        #expect(plan.wantsAnotherSample(Array(alternating.prefix(9))))
+        #expect(!plan.wantsAnotherSample(Array(alternating.prefix(10))), "never more than the limit")
+        plan.maxRepeats = 7
+        #expect(plan.sampleLimit == 7 && !plan.wantsAnotherSample(Array(alternating.prefix(7))))
+        plan.targetSpread = 0
+        #expect(plan.sampleLimit == 5 && !plan.wantsAnotherSample(burst))
+    }
+
+    /// A plan stored before adaptive repeats existed measures the way it was launched.
+    @Test func aStoredPlanWithoutTheNewFieldsDecodesAsFixedRepeats() throws {
+        let old = #"{"warmupRuns":1,"repeats":7,"minRepeatSeconds":0.02,"flushCache":false,"threads":2,"compileTimeoutSeconds":60,"runTimeoutSeconds":30,"includeVendorBaseline":true}"#
+        let plan = try JSONDecoder().decode(MeasurePlan.self, from: Data(old.utf8))
+        #expect(plan.repeats == 7 && plan.threads == 2 && plan.includeVendorBaseline)
+        #expect(plan.targetSpread == 0 && plan.sampleLimit == 7)
+        var now = MeasurePlan()
+        now.maxRepeats = 12
+        #expect(try JSONDecoder().decode(MeasurePlan.self, from: JSONEncoder().encode(now)) == now)
+    }
+}

@@ -50,9 +50,29 @@ import TuneCore
         var p = MeasurePlan().wire
         p.repeats = 0
         #expect(throws: WireError.self) { try MeasurePlan(wire: p) }
+        for spread in [Double.nan, -0.1, 1.5, .infinity] {
+            var q = MeasurePlan().wire
+            q.targetSpread = spread
+            #expect(throws: WireError.self) { try MeasurePlan(wire: q) }
+        }
+        var many = MeasurePlan().wire
+        many.maxRepeats = 100_000
+        #expect(throws: WireError.self) { try MeasurePlan(wire: many) }
         var r = Tunefleet_V1_MeasureResult()
         r.status = .ok
         #expect(throws: WireError.self) { try MeasureResult(wire: r) }
+    }
+
+    /// Adaptive repeats travel with the plan; a coordinator that predates them sets neither
+    /// field, which the agent reads as the old fixed count.
+    @Test func adaptiveRepeatsSurviveTheWireAndAnOldPeersPlanIsFixed() throws {
+        var plan = MeasurePlan()
+        plan.targetSpread = 0.03; plan.maxRepeats = 9
+        #expect(try MeasurePlan(wire: plan.wire) == plan)
+        var old = plan.wire
+        old.targetSpread = 0; old.maxRepeats = 0
+        let decoded = try MeasurePlan(wire: old)
+        #expect(decoded.targetSpread == 0 && decoded.sampleLimit == decoded.repeats)
     }
 
     @Test func profilesSurviveTheWire() throws {

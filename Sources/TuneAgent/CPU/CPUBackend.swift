@@ -49,8 +49,6 @@ public struct CPUBuilder: KernelBuilder {
 /// The CPU backend's worker half: loads a shared object, verifies it against the reference
 /// on poison-filled outputs, then times it; the vendor library goes through the same path.
 public final class CPURunner: KernelRunner {
-    typealias Entry = @convention(c) (UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
-
     let flushBytes: Int
     /// The target the kernels are compiled for: the vendor baseline is judged against it.
     let profile: DeviceProfile
@@ -82,15 +80,14 @@ public final class CPURunner: KernelRunner {
             MeasureResult(candidateID: candidateID, status: s, compileSeconds: artifact.compileSeconds, errorText: text)
         }
         let (buffers, reference) = prepare(task)
-        guard let handle = dlopen(artifact.path, RTLD_NOW | RTLD_LOCAL) else {
-            return fail(.runtimeError, "dlopen: \(String(cString: dlerror()))")
+        let kernel: LoadedKernel
+        do {
+            kernel = try LoadedKernel(path: artifact.path, kernel: artifact.kernel, scratchIndex: task.tensors.count)
+        } catch {
+            return fail(.runtimeError, error.description)
         }
-        guard let sym = dlsym(handle, artifact.kernel.entry) else {
-            return fail(.runtimeError, "dlsym(\(artifact.kernel.entry)) failed")
-        }
-        let entry = unsafeBitCast(sym, to: Entry.self)
         return time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: candidateID,
-                    compileSeconds: artifact.compileSeconds) { entry(buffers.args) }
+                    compileSeconds: artifact.compileSeconds) { kernel.run(buffers.args) }
     }
 
     public func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult {

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// The measurement method shared by every CPU kernel and the vendor library: warm-up,
-/// then `repeats` samples, each the mean of an inner loop that runs at least
+/// then `repeats` samples (more while their spread is above the plan's target, see
+/// `MeasurePlan.wantsAnotherSample`), each the mean of an inner loop that runs at least
 /// `minRepeatSeconds`, optionally after flushing the caches. All samples are returned.
 public struct TimingHarness {
     public var plan: MeasurePlan
@@ -29,8 +30,9 @@ public struct TimingHarness {
         let inner = max(1, min(1_000_000, Int((plan.minRepeatSeconds / once).rounded(.up))))
         var flush = plan.flushCache ? [UInt8](repeating: 1, count: max(flushBytes, 1 << 20)) : []
         var out: [Double] = []
-        out.reserveCapacity(plan.repeats)
-        for r in 0..<plan.repeats {
+        out.reserveCapacity(plan.sampleLimit)
+        while plan.wantsAnotherSample(out) {
+            let r = out.count
             if plan.flushCache {
                 let v = UInt8(truncatingIfNeeded: r)
                 flush.withUnsafeMutableBytes { _ = memset($0.baseAddress!, Int32(v), $0.count) }

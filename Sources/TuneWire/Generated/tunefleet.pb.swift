@@ -642,6 +642,13 @@ public nonisolated struct Tunefleet_V1_MeasurePlan: Sendable {
 
   public var includeVendorBaseline: Bool = false
 
+  /// Adaptive repeats: after `repeats` samples, sample again while the relative
+  /// interquartile range is above target_spread, up to max_repeats samples.
+  /// 0 (and a peer that predates them): exactly `repeats` samples.
+  public var targetSpread: Double = 0
+
+  public var maxRepeats: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1890,7 +1897,7 @@ nonisolated extension Tunefleet_V1_Candidate: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tunefleet_V1_MeasurePlan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MeasurePlan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}warmup_runs\0\u{1}repeats\0\u{3}min_repeat_seconds\0\u{3}flush_cache\0\u{1}threads\0\u{3}compile_timeout_seconds\0\u{3}run_timeout_seconds\0\u{3}include_vendor_baseline\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}warmup_runs\0\u{1}repeats\0\u{3}min_repeat_seconds\0\u{3}flush_cache\0\u{1}threads\0\u{3}compile_timeout_seconds\0\u{3}run_timeout_seconds\0\u{3}include_vendor_baseline\0\u{3}target_spread\0\u{3}max_repeats\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1906,6 +1913,8 @@ nonisolated extension Tunefleet_V1_MeasurePlan: SwiftProtobuf.Message, SwiftProt
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.compileTimeoutSeconds) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.runTimeoutSeconds) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.includeVendorBaseline) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.targetSpread) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.maxRepeats) }()
       default: break
       }
     }
@@ -1936,6 +1945,12 @@ nonisolated extension Tunefleet_V1_MeasurePlan: SwiftProtobuf.Message, SwiftProt
     if self.includeVendorBaseline != false {
       try visitor.visitSingularBoolField(value: self.includeVendorBaseline, fieldNumber: 8)
     }
+    if self.targetSpread.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.targetSpread, fieldNumber: 9)
+    }
+    if self.maxRepeats != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxRepeats, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1948,6 +1963,8 @@ nonisolated extension Tunefleet_V1_MeasurePlan: SwiftProtobuf.Message, SwiftProt
     if lhs.compileTimeoutSeconds != rhs.compileTimeoutSeconds {return false}
     if lhs.runTimeoutSeconds != rhs.runTimeoutSeconds {return false}
     if lhs.includeVendorBaseline != rhs.includeVendorBaseline {return false}
+    if lhs.targetSpread != rhs.targetSpread {return false}
+    if lhs.maxRepeats != rhs.maxRepeats {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
