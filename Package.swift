@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Layout: C shims (CZeroMQ, COpenBLAS); pure cores (TuneCore, TuneWire, CPUKernels,
+// Layout: C shims (CZeroMQ, COpenBLAS, COneDNN); pure cores (TuneCore, TuneWire, CPUKernels,
 // CUDAKernels); I/O shells (TuneSystem, TuneTransport, CUDADriver, TuneAgent, TuneStore,
 // TuneCoordinator); thin executables. The agent's graph never reaches GRDB, so it stays lean.
 let package = Package(
@@ -34,8 +34,11 @@ let package = Package(
         .target(name: "CUDAKernels", dependencies: ["TuneCore"]),
         // The one device-class-to-space mapping, for agent and coordinator alike.
         .target(name: "TuneSpaces", dependencies: ["TuneCore", "CPUKernels", "CUDAKernels"]),
-        // Reference implementations, input data, verification and vendor baselines (OpenBLAS).
-        .target(name: "KernelReference", dependencies: ["TuneCore", "COpenBLAS"]),
+        // oneDNN's primitives behind the kernels' argument order (C shim; only the agent links it).
+        .target(name: "COneDNN",
+                linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        // Reference implementations, input data, verification and vendor baselines (OpenBLAS, oneDNN).
+        .target(name: "KernelReference", dependencies: ["TuneCore", "COpenBLAS", "COneDNN"]),
 
         // I/O shells.
         .target(name: "CSystemShim"),

@@ -1,12 +1,45 @@
 import TuneCore
 
+/// One vendor library's routine for a task, behind the generated kernels' argument order,
+/// so one timing harness measures them all. `prepare` does what a deployed model does once
+/// (bind buffers, reorder weights into the library's layout) and is not timed; `run` is the
+/// timed call; `finish` puts the output into the task's layout after a run that is verified.
+public protocol VendorRoutine: AnyObject {
+    /// The library: openblas, onednn.
+    var library: String { get }
+    /// What it runs (sgemm, im2col+sgemm, the oneDNN implementation's name).
+    var routine: String { get }
+    /// Library facts recorded with the baseline (version, implementation).
+    var detail: [String: String] { get }
+    func prepare(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
+    func run(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
+    func finish(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
+}
+
+/// Every vendor library the agent can time for a task: OpenBLAS where it has a routine,
+/// oneDNN where it has an implementation; the reasons for the ones missing.
+public enum VendorLibraries {
+    public static func routines(task: TaskSpec, threads: Int) -> (routines: [any VendorRoutine], missing: [String]) {
+        var out: [any VendorRoutine] = [], missing: [String] = []
+        if let blas = VendorKernel.make(task: task, threads: threads) { out.append(blas) } else {
+            missing.append("openblas has no routine for \(task.op.rawValue)")
+        }
+        do { out.append(try OneDNNKernel(task: task, threads: threads)) } catch { missing.append(error.description) }
+        return (out, missing)
+    }
+}
+
 /// The vendor library's version of a task behind the generated kernels' ABI, so one timing
 /// harness measures both: OpenBLAS sgemm (+ bias/activation) for matmul (sgemv when a side
 /// is 1, as a user would call it: 6-9x faster than sgemm at 1x1000x2048), one sgemm per
 /// batch for batch_matmul, im2col + sgemm for conv2d and depthwise conv2d. Owns its
 /// workspace; not reentrant (one call at a time, like generated kernels).
-public final class VendorKernel {
+public final class VendorKernel: VendorRoutine {
     public let name: String
+    public var library: String { name }
+    public var detail: [String: String] { [:] }
+    public func prepare(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
+    public func finish(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
     /// The library routine timed: sgemm, sgemv, or im2col + sgemm.
     public let routine: String
     public let task: TaskSpec

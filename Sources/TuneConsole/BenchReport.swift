@@ -9,8 +9,13 @@ public struct BenchReport: Codable, Sendable {
         public var device_class: String
         public var trials: Int
         public var tuned_seconds: Double?
+        /// The fastest vendor library's time, and which library that was.
         public var vendor_seconds: Double?
-        /// vendor_seconds / tuned_seconds: above 1 means the tuned kernel is faster.
+        public var vendor_library: String?
+        /// Every library timed for the task (openblas, onednn), seconds.
+        public var vendor_seconds_by_library: [String: Double]
+        /// vendor_seconds / tuned_seconds (against the fastest library): above 1 means the
+        /// tuned kernel is faster.
         public var ratio: Double?
         public var gflops: Double?
         public var peak_fraction: Double?
@@ -40,7 +45,8 @@ public struct BenchReport: Codable, Sendable {
             }
             let gflops = t.bestSeconds.map { t.flops / $0 / 1e9 }
             return Task(name: t.name, device_class: t.deviceClass, trials: t.trialsDone, tuned_seconds: t.bestSeconds,
-                        vendor_seconds: t.vendorSeconds,
+                        vendor_seconds: t.vendorSeconds, vendor_library: t.vendorLibrary,
+                        vendor_seconds_by_library: t.vendorSecondsByLibrary,
                         ratio: t.bestSeconds.flatMap { b in t.vendorSeconds.map { $0 / b } },
                         gflops: gflops, peak_fraction: gflops.flatMap { g in peak > 0 ? g / peak : nil },
                         trials_to_95_percent: toTarget, failures: t.failures, best_schedule: t.bestSchedule)
@@ -50,15 +56,19 @@ public struct BenchReport: Codable, Sendable {
     public func render() -> String {
         let d = Dashboard.self
         var out = "device: \(device), \(threads) thread(s), peak \(d.format1(peak_gflops)) GFLOP/s\n"
-        out += d.pad("task", 62) + d.pad("tuned", 11) + d.pad("vendor", 11) + d.pad("v/t", 7) + d.pad("GFLOP/s", 9)
-            + d.pad("peak", 7) + d.pad("to95%", 7) + "fail\n"
+        let libraries = Set(tasks.flatMap(\.vendor_seconds_by_library.keys)).sorted()
+        let nameWidth = max(24, (tasks.map { readableTaskName($0.name).count }.max() ?? 0) + 2)
+        out += d.pad("task", nameWidth) + d.pad("tuned", 11) + libraries.map { d.pad($0, 11) }.joined() + d.pad("fastest", 10)
+            + d.pad("v/t", 7) + d.pad("GFLOP/s", 9) + d.pad("peak", 7) + d.pad("to95%", 7) + "fail\n"
         for t in tasks {
-            out += d.pad(readableTaskName(t.name), 62) + d.pad(t.tuned_seconds.map(d.formatSeconds) ?? "-", 11)
-                + d.pad(t.vendor_seconds.map(d.formatSeconds) ?? "-", 11)
+            out += d.pad(readableTaskName(t.name), nameWidth) + d.pad(t.tuned_seconds.map(d.formatSeconds) ?? "-", 11)
+                + libraries.map { d.pad(t.vendor_seconds_by_library[$0].map(d.formatSeconds) ?? "-", 11) }.joined()
+                + d.pad(t.vendor_library ?? "-", 10)
                 + d.pad(t.ratio.map { d.format2($0) + "x" } ?? "-", 7) + d.pad(t.gflops.map(d.format1) ?? "-", 9)
                 + d.pad(t.peak_fraction.map { d.format1($0 * 100) + "%" } ?? "-", 7)
                 + d.pad(t.trials_to_95_percent.map { "\($0)" } ?? "-", 7) + "\(t.failures)\n"
         }
+        out += "v/t: the fastest vendor library's time over the tuned kernel's (above 1: tuned is faster)\n"
         return out
     }
 }

@@ -22,6 +22,19 @@ public struct TaskSummary: Codable, Sendable {
     public var vendorLibrary: String?
     /// Set when that baseline ran below the device's level (e.g. OpenBLAS's SSE kernels).
     public var vendorNote: String?
+    /// Every library the agent timed for the task, as it recorded them
+    /// (`openblas=0.0012,onednn=0.0009`; a failure by its status).
+    public var vendorLibraries: String?
+
+    /// `vendorLibraries` parsed: each library's median seconds (failed ones left out).
+    public var vendorSecondsByLibrary: [String: Double] {
+        var out: [String: Double] = [:]
+        for part in (vendorLibraries ?? "").split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, let s = Double(kv[1]), s.isFinite, s > 0 { out[String(kv[0])] = s }
+        }
+        return out
+    }
 }
 
 public struct CampaignSummary: Codable, Sendable {
@@ -372,13 +385,16 @@ public final class Store: Sendable {
                       (SELECT MIN(b.medianSeconds) FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok'),
                       (SELECT b.library FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok' ORDER BY b.medianSeconds LIMIT 1),
                       (SELECT json_extract(b.detail, '$.baseline_note') FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok'
+                         ORDER BY b.medianSeconds LIMIT 1),
+                      (SELECT json_extract(b.detail, '$.libraries') FROM baselines b WHERE b.jobId = j.id AND b.status = 'ok'
                          ORDER BY b.medianSeconds LIMIT 1)
                     FROM jobs j JOIN tasks t ON t.id = j.taskId WHERE j.campaignId = ? ORDER BY t.id, j.deviceClass
                     """, arguments: [c.id])
                 let tasks = rows.map { r in
                     TaskSummary(name: r[0], deviceClass: r[1], weight: r[2], trialsDone: r[4], trialsTotal: r[3], failures: r[5],
                                 bestSeconds: r[6], bestSchedule: r[7], vendorSeconds: r[8],
-                                flops: (try? TaskSpec(name: r[0]))?.flops ?? 0, vendorLibrary: r[9], vendorNote: r[10])
+                                flops: (try? TaskSpec(name: r[0]))?.flops ?? 0, vendorLibrary: r[9], vendorNote: r[10],
+                                vendorLibraries: r[11])
                 }
                 var summary = CampaignSummary(id: c.id!, workload: c.workload, state: c.state.rawValue, tasks: tasks, budget: c.budget)
                 summary.createdAt = c.createdAt

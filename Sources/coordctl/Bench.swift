@@ -17,7 +17,7 @@ struct BenchCPU: ParsableCommand {
         abstract: "Tune the CPU benchmark tasks (GEMMs, ResNet-50 convolutions, a depthwise layer) on one local agent.")
 
     @Option(help: "Trials per task.") var trials = 64
-    @Option(help: "Threads per kernel and for OpenBLAS.") var threads = 1
+    @Option(help: "Threads per kernel and for the vendor libraries.") var threads = 1
     @Option(help: "Working folder; default: a new folder under /tmp.") var dir: String?
     @Option(help: "Only tasks whose name contains this text.") var only: String?
     @Flag(help: "Print JSON.") var json = false

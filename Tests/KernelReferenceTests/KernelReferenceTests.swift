@@ -134,3 +134,22 @@ func referenceBuffers(_ name: String) throws -> (TaskSpec, TensorBuffers) {
         _ = noise
     }
 }
+
+@Suite struct VendorLibraryTests {
+    /// Every vendor routine (OpenBLAS where it has one, oneDNN for every operator) computes
+    /// the task right on poisoned outputs, through the same prepare / run / finish calls the
+    /// agent verifies and times; a second timed run leaves the same answer.
+    @Test(arguments: tinyTasks) func everyLibraryMatchesTheReference(name: String) throws {
+        let (task, ref) = try referenceBuffers(name)
+        let (routines, _) = VendorLibraries.routines(task: task, threads: 1)
+        #expect(routines.contains { $0.library == "onednn" }, "oneDNN has every operator")
+        for v in routines {
+            let got = TensorBuffers(task: task)
+            got.fillInputs()
+            got.poisonOutputs()
+            #expect(v.prepare(got.args) == 0 && v.run(got.args) == 0 && v.run(got.args) == 0 && v.finish(got.args) == 0)
+            let failure = Verifier(task: task).check(got, against: ref)
+            #expect(failure == nil, "\(v.library) (\(v.routine)): \(failure ?? "")")
+        }
+    }
+}

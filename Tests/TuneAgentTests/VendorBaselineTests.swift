@@ -3,14 +3,34 @@ import TuneAgent
 import TuneCore
 
 @Suite struct VendorBaseline {
-    @Test func aTaskWithoutAVendorRoutineSaysSoInsteadOfBlamingASchedule() throws {
+    /// Softmax has no OpenBLAS routine but a oneDNN primitive: the baseline is oneDNN's, and
+    /// the missing library is named rather than blamed on a schedule.
+    @Test func aTaskOneLibraryLacksIsTimedWithTheOtherAndTheGapIsNamed() throws {
         let task = try TaskSpec(op: .softmax, params: ["rows": 4, "cols": 8])
-        let r = CPURunner(profile: DeviceProfile(deviceClass: .cpu, model: "test")).measureVendor(task: task, plan: MeasurePlan())
-        #expect(r.isMissingVendorRoutine)
-        #expect(r.detail[MeasureResult.vendorRoutineKey] == "missing")
-        #expect(r.detail["library"] == "openblas", "names the library that lacks the routine")
-        #expect(r.samples.isEmpty)
-        #expect(r.errorText == "openblas has no routine for softmax")
+        var plan = MeasurePlan()
+        plan.minRepeatSeconds = 0.001
+        let r = CPURunner(profile: DeviceProfile(deviceClass: .cpu, model: "test")).measureVendor(task: task, plan: plan)
+        #expect(r.status == .ok, "\(r.errorText)")
+        #expect(!r.isMissingVendorRoutine)
+        #expect(r.detail["library"] == "onednn")
+        #expect(r.detail["libraries_missing"] == "openblas has no routine for softmax")
+        #expect(r.detail["onednn_version"]?.isEmpty == false)
+    }
+
+    /// Every library with the task is verified and timed; the baseline is the fastest, and
+    /// every library's time is kept beside it.
+    @Test func theBaselineIsTheFastestLibraryAndEveryLibrarysTimeIsKept() throws {
+        let task = try TaskSpec(op: .matmul, params: ["m": 64, "n": 96, "k": 80, "bias": 1, "act": 2])
+        var plan = MeasurePlan()
+        plan.minRepeatSeconds = 0.001
+        let r = CPURunner(profile: DeviceProfile(deviceClass: .cpu, model: "test")).measureVendor(task: task, plan: plan)
+        #expect(r.status == .ok, "\(r.errorText)")
+        let blas = try #require(r.detail["seconds_openblas"].flatMap(Double.init))
+        let dnnl = try #require(r.detail["seconds_onednn"].flatMap(Double.init))
+        #expect(r.medianSeconds == min(blas, dnnl))
+        #expect(r.detail["library"] == (dnnl < blas ? "onednn" : "openblas"))
+        #expect(r.detail["libraries"]?.contains("openblas=") == true && r.detail["libraries"]?.contains("onednn=") == true)
+        #expect(r.detail["openblas_core"] != nil && r.detail["onednn_impl"] != nil, "what each library ran")
     }
 
     @Test func aRejectedCandidateIsNotAMissingVendorRoutine() {

@@ -90,29 +90,63 @@ public final class CPURunner: KernelRunner {
                     compileSeconds: artifact.compileSeconds) { kernel.run(buffers.args) }
     }
 
+    /// Times every vendor library that has the task (OpenBLAS, oneDNN), each verified like a
+    /// candidate. The result is the fastest one's (its `library`, `routine` and samples: the
+    /// baseline every ratio is against); `libraries` lists each library's median or failure,
+    /// and `seconds_<library>` each one's median, so every library's time is kept.
     public func measureVendor(task: TaskSpec, plan: MeasurePlan) -> MeasureResult {
         let (buffers, reference) = prepare(task)
-        guard let vendor = VendorKernel.make(task: task, threads: plan.threads) else {
-            return .missingVendorRoutine(library: "openblas", task: task)
+        let (routines, missing) = VendorLibraries.routines(task: task, threads: plan.threads)
+        guard !routines.isEmpty else {
+            var r = MeasureResult.missingVendorRoutine(library: "openblas", task: task)
+            r.errorText = missing.joined(separator: "; ")
+            return r
         }
-        var r = time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: vendorBaselineCandidateID,
-                     compileSeconds: 0) { vendor.run(buffers.args) }
-        r.detail["library"] = vendor.name
-        r.detail["routine"] = vendor.routine
-        r.detail["openblas_core"] = OpenBLASInfo.coreName
-        r.detail["openblas_config"] = OpenBLASInfo.config
-        if let note = OpenBLASCore.belowDevice(coreName: OpenBLASInfo.coreName, device: profile) { r.detail["baseline_note"] = note }
+        var measured: [MeasureResult] = []
+        for v in routines {
+            var r = time(task: task, plan: plan, buffers: buffers, reference: reference, candidateID: vendorBaselineCandidateID,
+                         compileSeconds: 0,
+                         verify: { v.prepare(buffers.args) == 0 && v.run(buffers.args) == 0 ? v.finish(buffers.args) : 1 },
+                         run: { v.run(buffers.args) })
+            r.detail.merge(v.detail) { a, _ in a }
+            r.detail["library"] = v.library
+            r.detail["routine"] = v.routine
+            if v.library == "openblas" {
+                r.detail["openblas_core"] = OpenBLASInfo.coreName
+                r.detail["openblas_config"] = OpenBLASInfo.config
+                if let note = OpenBLASCore.belowDevice(coreName: OpenBLASInfo.coreName, device: profile) { r.detail["baseline_note"] = note }
+            }
+            measured.append(r)
+        }
+        let fastest = measured.filter { $0.status == .ok }.min { ($0.medianSeconds ?? .infinity) < ($1.medianSeconds ?? .infinity) }
+        var r = fastest ?? measured[0]
+        for m in measured where m.detail["library"] != r.detail["library"] {
+            // What the others ran is kept under their own names; a note about a library
+            // that is not the headline is not the baseline's note.
+            for (k, v) in m.detail where k != "library" && k != "routine" && k != "baseline_note" { r.detail[k] = r.detail[k] ?? v }
+            if let note = m.detail["baseline_note"] { r.detail["\(m.detail["library"] ?? "other")_note"] = note }
+        }
+        r.detail["libraries"] = measured.map { m in
+            let name = m.detail["library"] ?? "?"
+            return m.medianSeconds.map { "\(name)=\($0)" } ?? "\(name)=\(m.status.rawValue)"
+        }.joined(separator: ",")
+        for m in measured {
+            if let s = m.medianSeconds, let name = m.detail["library"] { r.detail["seconds_\(name)"] = "\(s)" }
+        }
+        if !missing.isEmpty { r.detail["libraries_missing"] = missing.joined(separator: "; ") }
         return r
     }
 
+    /// Verifies one run of `verify` (default: `run`) on poisoned outputs against the
+    /// reference, then times `run`.
     private func time(task: TaskSpec, plan: MeasurePlan, buffers: TensorBuffers, reference: TensorBuffers, candidateID: Int64,
-                      compileSeconds: Double, run: () -> Int32) -> MeasureResult {
+                      compileSeconds: Double, verify: (() -> Int32)? = nil, run: () -> Int32) -> MeasureResult {
         func fail(_ s: MeasureStatus, _ text: String) -> MeasureResult {
             MeasureResult(candidateID: candidateID, status: s, compileSeconds: compileSeconds, errorText: text)
         }
         if plan.threads == 1 { pinCurrentThreadToCurrentCPU() }
         buffers.poisonOutputs()
-        let rc = run()
+        let rc = verify?() ?? run()
         if rc != 0 { return fail(.runtimeError, "kernel returned \(rc)") }
         if let problem = Verifier(task: task).check(buffers, against: reference) {
             return fail(.wrongAnswer, problem)
