@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs what TuneFleet needs on Debian/Ubuntu: libzmq, SQLite, OpenBLAS, XGBoost, oneDNN, a C
+# Installs what TuneFleet needs on Debian/Ubuntu: libzmq, SQLite, OpenBLAS, XGBoost, oneDNN, BLIS, a C
 # compiler, and, for the tests, NVRTC from PyPI (compiles CUDA kernels without a GPU).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 want_nvrtc=${1:-}
 missing=()
-for pkg in libzmq3-dev libsqlite3-dev libopenblas-dev libxgboost-dev libdnnl-dev gcc g++ make; do
+for pkg in libzmq3-dev libsqlite3-dev libopenblas-dev libxgboost-dev libdnnl-dev libblis-dev gcc g++ make; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -17,7 +17,8 @@ public protocol VendorRoutine: AnyObject {
 }
 
 /// Every vendor library the agent can time for a task: OpenBLAS where it has a routine,
-/// oneDNN where it has an implementation; the reasons for the ones missing.
+/// oneDNN where it has an implementation, BLIS for the GEMM-shaped tasks; the reasons for
+/// the ones missing.
 public enum VendorLibraries {
     public static func routines(task: TaskSpec, threads: Int) -> (routines: [any VendorRoutine], missing: [String]) {
         var out: [any VendorRoutine] = [], missing: [String] = []
@@ -25,6 +26,7 @@ public enum VendorLibraries {
             missing.append("openblas has no routine for \(task.op.rawValue)")
         }
         do { out.append(try OneDNNKernel(task: task, threads: threads)) } catch { missing.append(error.description) }
+        do { out.append(try BLISKernel(task: task, threads: threads)) } catch { missing.append(error.description) }
         return (out, missing)
     }
 }
@@ -89,7 +91,7 @@ public final class VendorKernel: VendorRoutine {
                 BLAS.sgemm(m: m, n: n, k: k, a: args[0], lda: k, b: args[1], ldb: n, c: out, ldc: n)
             }
             let act = Activation(rawValue: t["act"]) ?? .none
-            if hasBias || act != .none { epilogue(out, m: m, n: n, bias: hasBias ? args[2] : nil, act: act) }
+            if hasBias || act != .none { Self.epilogue(out, m: m, n: n, bias: hasBias ? args[2] : nil, act: act) }
         case .batchMatmul:
             let m = t["m"], n = t["n"], k = t["k"]
             for b in 0..<t["b"] {
@@ -106,7 +108,7 @@ public final class VendorKernel: VendorRoutine {
     }
 
     /// A float epilogue, as a user of the library would write it (the reference's is double).
-    private func epilogue(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, bias: UnsafeMutablePointer<Float>?, act: Activation) {
+    static func epilogue(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, bias: UnsafeMutablePointer<Float>?, act: Activation) {
         for i in 0..<m {
             for j in 0..<n {
                 var v = c[i * n + j]

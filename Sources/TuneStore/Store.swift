@@ -27,9 +27,12 @@ public struct TaskSummary: Codable, Sendable {
     public var vendorLibraries: String?
 
     /// `vendorLibraries` parsed: each library's median seconds (failed ones left out).
-    public var vendorSecondsByLibrary: [String: Double] {
+    public var vendorSecondsByLibrary: [String: Double] { Self.secondsByLibrary(vendorLibraries) }
+
+    /// Parses a baseline's `libraries` detail (`openblas=0.0012,onednn=0.0009`).
+    public static func secondsByLibrary(_ text: String?) -> [String: Double] {
         var out: [String: Double] = [:]
-        for part in (vendorLibraries ?? "").split(separator: ",") {
+        for part in (text ?? "").split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1)
             if kv.count == 2, let s = Double(kv[1]), s.isFinite, s > 0 { out[String(kv[0])] = s }
         }
@@ -437,9 +440,14 @@ public final class Store: Sendable {
             var args: StatementArguments = []
             if let campaign { sql += " WHERE j.campaignId = ?"; args = [campaign] }
             sql += " ORDER BY m.id"
+            // Every library the baseline timed (its `libraries` detail), the fastest one by its row.
             var vendor: [Int64: [String: [String: Double]]] = [:]
-            for b in try Row.fetchAll(db, sql: "SELECT jobId, device, library, medianSeconds FROM baselines WHERE status = 'ok'") {
-                vendor[b[0], default: [:]][b[1], default: [:]][b[2]] = b[3]
+            for b in try Row.fetchAll(db, sql: """
+                SELECT jobId, device, library, medianSeconds, json_extract(detail, '$.libraries') FROM baselines WHERE status = 'ok'
+                """) {
+                var each = TaskSummary.secondsByLibrary(b[4])
+                each[b[2]] = b[3]
+                vendor[b[0], default: [:]][b[1], default: [:]].merge(each) { _, new in new }
             }
             var threads: [String: Int] = [:]
             // A row that cannot be decoded is an error, not a silent gap in the export.

@@ -143,6 +143,9 @@ func referenceBuffers(_ name: String) throws -> (TaskSpec, TensorBuffers) {
         let (task, ref) = try referenceBuffers(name)
         let (routines, _) = VendorLibraries.routines(task: task, threads: 1)
         #expect(routines.contains { $0.library == "onednn" }, "oneDNN has every operator")
+        if task.op == .matmul || task.op == .batchMatmul {
+            #expect(routines.contains { $0.library == "blis" }, "BLIS has the GEMM-shaped tasks")
+        }
         for v in routines {
             let got = TensorBuffers(task: task)
             got.fillInputs()

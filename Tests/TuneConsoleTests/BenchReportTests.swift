@@ -24,7 +24,9 @@ import TuneStore
         }
         let summary = try #require(try store.campaigns().first { $0.id == id })
         #expect(summary.tasks[0].vendorSecondsByLibrary == ["openblas": 0.005, "onednn": 0.002])
-        let report = BenchReport(summary: summary, rows: try store.export(campaign: id), profile: nil, threads: 1)
+        let exported = try store.export(campaign: id)
+        #expect(exported.allSatisfy { $0.vendorSeconds == ["openblas": 0.005, "onednn": 0.002] }, "the export keeps every library's time")
+        let report = BenchReport(summary: summary, rows: exported, profile: nil, threads: 1)
         #expect(report.tasks.allSatisfy { $0.ratio == 0.5 && $0.vendor_library == "onednn" })
         let lines = report.render().split(separator: "\n").map(String.init)
         let header = try #require(lines.first { $0.hasPrefix("task") })
