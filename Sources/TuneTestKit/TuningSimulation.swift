@@ -145,7 +145,7 @@ public struct TuningSimulation {
             case .finishCampaign(let id):
                 finishedCampaigns.append(id)
                 try store.setCampaignState(id, .completed)
-            case .dropJob(let jobID): try step(.jobRemoved(jobID: jobID))
+            case .dropJob(let jobID): try step(.jobCancelled(jobID: jobID))
             case .noTemplate: break
             case .propose(let request):
                 proposalRequests.append((request.jobID, committed.filter { $0.jobID == request.jobID }.count))

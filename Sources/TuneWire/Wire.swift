@@ -122,6 +122,9 @@ public enum Wire {
                 throw .invalid("samples must be finite and in 0...\(l.maxSeconds) seconds")
             }
         case .reject(let r): try str(r.reason, "reject reason")
+        case .cancelBatches(let c):
+            if c.batchIds.count > l.maxListEntries { throw .overLimit("\(c.batchIds.count) batches to cancel (max \(l.maxListEntries))") }
+            try str(c.reason, "cancel reason")
         case .controlRequest(let c):
             if case .launch(let launch)? = c.request {
                 if launch.tasks.count > l.maxListEntries { throw .overLimit("workload tasks") }

@@ -113,6 +113,23 @@ private func hellos(_ ds: [AgentSessionDirective]) -> Int {
         #expect(sentResults(s.handle(.received(welcome()), now: 25)).isEmpty)
     }
 
+    /// Batches called back are handed to the pipeline to stop, and what they produced and
+    /// was not acknowledged is forgotten (the coordinator would refuse it); others are kept.
+    @Test func calledBackBatchesAreStoppedAndTheirResultsForgotten() {
+        var s = session()
+        _ = s.handle(.started, now: 0)
+        _ = s.handle(.received(welcome()), now: 0)
+        _ = s.handle(.resultReady(result(batch: 1, candidate: 1)), now: 1)
+        _ = s.handle(.resultReady(result(batch: 2, candidate: 5)), now: 1)
+        var c = Tunefleet_V1_CancelBatches()
+        c.batchIds = [1, 3]
+        c.reason = "campaign cancelled"
+        let out = s.handle(.received(.cancelBatches(c)), now: 2)
+        #expect(out == [.cancel([1, 3])])
+        #expect(s.pendingResults == 1)
+        #expect(sentResults(s.handle(.received(welcome()), now: 3)) == [[2, 5]])
+    }
+
     @Test func anAckForgetsOnlyItsOwnResult() {
         var s = session()
         _ = s.handle(.started, now: 0)

@@ -59,19 +59,24 @@ final class FakeCoordinator {
     }
 }
 
+/// A real tune-agent with the test-only fault knob on, talking to `coordinator`.
+private func startFaultyAgent(_ coordinator: FakeCoordinator, work: String) throws -> ChildProcess {
+    let bin = try #require(executableDirectory())
+    var env: [String: String] = [:]
+    for key in ["PATH", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"] { env[key] = environmentValue(key) }
+    env["TUNEFLEET_TEST_FAULTS"] = "1"
+    return try ChildProcess(executable: bin + "/tune-agent",
+                            arguments: ["--coordinator", coordinator.endpoint, "--name", "faulty", "--work-dir", work,
+                                        "--heartbeat", "0.5"],
+                            environment: env, stdout: .file(work + "/agent.log"), stderr: .file(work + "/agent.log"),
+                            newProcessGroup: true)
+}
+
 @Suite(.serialized) struct AgentFaultIsolation {
     @Test func crashingAndHangingKernelsCostOneRecordEachAndTheAgentKeepsMeasuring() throws {
-        let bin = try #require(executableDirectory())
         let coordinator = try FakeCoordinator()
         let work = try makeTemporaryDirectory(prefix: "agent-faults")
-        var env: [String: String] = [:]
-        for key in ["PATH", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"] { env[key] = environmentValue(key) }
-        env["TUNEFLEET_TEST_FAULTS"] = "1"
-        let agent = try ChildProcess(executable: bin + "/tune-agent",
-                                     arguments: ["--coordinator", coordinator.endpoint, "--name", "faulty", "--work-dir", work,
-                                                 "--heartbeat", "0.5"],
-                                     environment: env, stdout: .file(work + "/agent.log"), stderr: .file(work + "/agent.log"),
-                                     newProcessGroup: true)
+        let agent = try startFaultyAgent(coordinator, work: work)
         defer { kill(-agent.pid, SIGKILL); _ = agent.wait(timeout: 5); removeTree(work) }
 
         guard case .hello(let hello)? = try coordinator.next(timeout: 60) else { Issue.record("no hello"); return }
@@ -124,6 +129,59 @@ final class FakeCoordinator {
         #expect(statuses[4]?.status == .wrongAnswer)
         #expect(statuses[5]?.status == .ok, "the agent kept measuring after the crash and the hang")
         #expect(agent.poll() == nil, "the agent itself is still alive")
+    }
+
+    /// A batch called back while its agent times a hanging kernel stops at once: the worker
+    /// is killed, nothing more of that batch is reported, and the next batch's result is the
+    /// first thing the agent sends, long before the hang's 120 s limit would have ended it.
+    @Test func aCalledBackBatchStopsMidKernelAndTheNextBatchIsMeasured() throws {
+        let coordinator = try FakeCoordinator()
+        let work = try makeTemporaryDirectory(prefix: "agent-cancel")
+        let agent = try startFaultyAgent(coordinator, work: work)
+        defer { kill(-agent.pid, SIGKILL); _ = agent.wait(timeout: 5); removeTree(work) }
+        guard case .hello? = try coordinator.next(timeout: 60) else { Issue.record("no hello"); return }
+        var welcome = Tunefleet_V1_Welcome()
+        welcome.heartbeatIntervalMs = 500
+        try coordinator.send(.welcome(welcome))
+
+        let task = try TaskSpec(op: .matmul, params: ["m": 8, "n": 16, "k": 8])
+        let profile = CPUProbe.probe(compiler: CompilerSettings())
+        var rng = SplitMix64(seed: 5)
+        let point = try #require(CPUKernels.space(for: task, device: profile, threads: 1)?.sample(using: &rng))
+        var plan = MeasurePlan()
+        plan.runTimeoutSeconds = 120
+        plan.minRepeatSeconds = 0.001
+        func batch(_ id: UInt64, _ candidates: [(Int64, Int)]) -> Tunefleet_V1_MeasureBatch {
+            var b = Tunefleet_V1_MeasureBatch()
+            b.batchID = id
+            b.task = task.wire
+            b.plan = plan.wire
+            b.candidates = candidates.map { cid, fault in
+                var v = point.values
+                if fault != 0 { v["fault"] = fault }
+                var c = Tunefleet_V1_Candidate()
+                c.id = cid
+                c.schedule = Schedule(v).wire
+                return c
+            }
+            return b
+        }
+        try coordinator.send(.measureBatch(batch(1, [(1, 0), (2, 2), (3, 0)])))   // 2 hangs
+        guard case .measureResult(let first)? = try coordinator.next(timeout: 120) else { Issue.record("no first result"); return }
+        #expect(first.candidateID == 1 && first.status == .ok)
+        // The agent is now in candidate 2's endless loop.
+        var cancel = Tunefleet_V1_CancelBatches()
+        cancel.batchIds = [1]
+        cancel.reason = "campaign cancelled"
+        try coordinator.send(.cancelBatches(cancel))
+        try coordinator.send(.measureBatch(batch(2, [(10, 0)])))
+        var next: Tunefleet_V1_MeasureResult?
+        let deadline = Monotonic.now() + 60   // half the hang's limit: only an abort gets there
+        while next == nil, Monotonic.now() < deadline, let body = try coordinator.next(timeout: deadline - Monotonic.now()) {
+            if case .measureResult(let r) = body, r.candidateID != 1 { next = r }
+        }
+        #expect(next?.candidateID == 10 && next?.status == .ok, "the called-back batch reported nothing more: \(String(describing: next))")
+        #expect(agent.poll() == nil)
     }
 }
 

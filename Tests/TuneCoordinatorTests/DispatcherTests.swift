@@ -79,6 +79,27 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
         #expect(dispatched(out).map { $0.1.candidates.map(\.id) } == [[2]], "the freed slot is refilled at once")
     }
 
+    /// A cancelled job's batches in flight are called back from their agents at once, their
+    /// slots go to other work, and a result that still arrives is refused, not committed.
+    @Test func aCancelledJobsBatchesAreCalledBackAndTheirLateResultsRefused() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<5, batch: 2)), now: 0)
+        _ = d.handle(.hello(a, hello("a")), now: 0)
+        _ = d.handle(.hello(b, hello("b")), now: 0)
+        #expect(d.inFlightCounts()[1] == 4)
+        _ = d.handle(.jobAdded(try job(2, candidates: 10..<12, batch: 2)), now: 0)
+        let out = d.handle(.jobCancelled(jobID: 1), now: 1)
+        let calls = out.compactMap { if case .cancelBatches(let k, let ids) = $0 { return (k, ids) } else { return nil } }
+        #expect(calls.map(\.0) == [a, b] && calls.allSatisfy { $0.1.count == 1 })
+        #expect(d.inFlightCounts()[1] == nil)
+        #expect(dispatched(out).map(\.1.jobID) == [2, 2], "the freed slots take the next job's work")
+        let late = d.handle(.result(a, batchID: calls[0].1[0], MeasureResult(candidateID: 1, status: .ok, samples: [1])), now: 2)
+        #expect(late.contains { if case .refuseResult(a, _, 1, _) = $0 { return true }; return false })
+        #expect(!late.contains { if case .commit = $0 { return true }; return false })
+        // A job that simply finishes calls nothing back.
+        #expect(!d.handle(.jobRemoved(jobID: 2), now: 3).contains { if case .cancelBatches = $0 { return true }; return false })
+    }
+
     @Test func aSilentAgentIsLostAndItsCandidatesRequeued() throws {
         var s = DispatchSettings()
         s.heartbeatInterval = 1

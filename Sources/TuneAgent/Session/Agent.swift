@@ -98,6 +98,9 @@ public final class Agent {
                     socket = try connect()
                 case .measure(let batch):
                     pipeline.submit(batch)
+                case .cancel(let ids):
+                    let stopped = pipeline.cancel(ids)
+                    logger.info("coordinator called back \(ids.count) batch(es)\(stopped ? "; stopped the one in progress" : "")")
                 case .stop(let reason):
                     throw AgentError(description: reason)
                 case .warning(let text):

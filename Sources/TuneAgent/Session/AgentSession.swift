@@ -27,6 +27,8 @@ public enum AgentSessionDirective: Sendable, Equatable {
     /// Close the connection and open a fresh one (a new identity); a hello follows.
     case reconnect
     case measure(AgentBatch)
+    /// Stop measuring these batches and send nothing more for them.
+    case cancel([UInt64])
     /// The coordinator refused this agent for good: stop serving.
     case stop(reason: String)
     /// Nothing to do but worth a line in the log.
@@ -122,6 +124,12 @@ public struct AgentSession: Sendable {
         case .resultAck(let a):
             outbox.acknowledge(batch: a.batchID, candidate: a.candidateID)
             return []
+        case .cancelBatches(let c):
+            // The coordinator forgot these batches: what they produced would be refused.
+            let ids = Set(c.batchIds)
+            outbox.forget(batches: ids)
+            unsent.removeAll { ids.contains($0.batchID) }
+            return [.cancel(c.batchIds)]
         default:
             return [.warning("unexpected message from the coordinator")]
         }

@@ -18,6 +18,9 @@ final class BatchPipeline: @unchecked Sendable {
     private let workDir: String
     private let hostLock: HostMeasureLock?
     private let queue = Mutex<[Job]>([])
+    /// Batches called back by the coordinator, and the one being processed.
+    private let cancelled = Mutex<Set<UInt64>>([])
+    private let current = Atomic<UInt64>(0)
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     private let busy = Atomic<Int>(0)
@@ -56,12 +59,33 @@ final class BatchPipeline: @unchecked Sendable {
         }
     }
 
+    /// Stops work on these batches: queued ones are dropped, the one in progress builds and
+    /// times nothing more (a candidate being timed is cut short by killing the worker) and
+    /// none of them sends another result. Returns whether the batch in progress was one.
+    @discardableResult
+    func cancel(_ ids: [UInt64]) -> Bool {
+        let set = Set(ids)
+        cancelled.withLock { $0.formUnion(set) }
+        let dropped = queue.withLock { q in
+            let before = q.count
+            q.removeAll { set.contains($0.batchID) }
+            return before - q.count
+        }
+        if dropped > 0 { busy.subtract(dropped, ordering: .relaxed) }
+        guard set.contains(current.load(ordering: .relaxed)) else { return false }
+        worker.abortCurrent()
+        return true
+    }
+
+    private func isCancelled(_ id: UInt64) -> Bool { cancelled.withLock { $0.contains(id) } }
+
     func stop() {
         stopped.store(true, ordering: .relaxed)
         wake.signal()
     }
 
     private func emit(_ r: MeasureResult, batch: UInt64, last: Bool) {
+        guard !isCancelled(batch) else { return }
         var w = r.wire(batchID: batch)
         w.batchDone = last
         outbox.add(w)
@@ -71,6 +95,12 @@ final class BatchPipeline: @unchecked Sendable {
         var log = logger
         log[metadataKey: "task"] = "\(job.task.name)"
         log.debug("batch \(job.batchID): \(job.candidates.count) candidates")
+        current.store(job.batchID, ordering: .relaxed)
+        defer {
+            current.store(0, ordering: .relaxed)
+            cancelled.withLock { _ = $0.remove(job.batchID) }
+        }
+        guard !isCancelled(job.batchID) else { return }
         if job.plan.includeVendorBaseline {
             let r = measure(WorkerRequest(candidateID: vendorBaselineCandidateID, task: job.task, plan: job.plan, artifact: nil))
             emit(r, batch: job.batchID, last: job.candidates.isEmpty)
@@ -82,11 +112,13 @@ final class BatchPipeline: @unchecked Sendable {
         let builder = self.builder
         let hostLock = self.hostLock
         DispatchQueue.concurrentPerform(iterations: job.candidates.count) { i in
+            guard !self.isCancelled(job.batchID) else { return }
             let build = { builder.build(task: job.task, candidate: job.candidates[i], plan: job.plan, workDir: dir) }
             let o = hostLock.map { $0.compiling(build) } ?? build()
             outcomes.withLock { $0[i] = o }
         }
         for (i, c) in job.candidates.enumerated() {
+            if isCancelled(job.batchID) { return }
             let last = i == job.candidates.count - 1
             switch outcomes.withLock({ $0[i] }) {
             case .failed(var r)?:

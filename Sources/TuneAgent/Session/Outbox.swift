@@ -23,6 +23,15 @@ struct Outbox: Sendable, Equatable {
         if unacked.removeValue(forKey: k) != nil { order.removeAll { $0 == k } }
     }
 
+    /// Drops every result of these batches (the coordinator called them back).
+    mutating func forget(batches: Set<UInt64>) {
+        order.removeAll { k in
+            guard batches.contains(k.batch) else { return false }
+            unacked[k] = nil
+            return true
+        }
+    }
+
     var count: Int { unacked.count }
 }
 

@@ -110,6 +110,10 @@ public final class SimulatedFleet {
                     for (k, r) in results.enumerated() {
                         members[i].due.append((now + settings.latency * Double(max(0, k - (batch.plan.includeVendorBaseline ? 1 : 0)) + 1), r))
                     }
+                case .cancel(let ids):
+                    // What a called-back batch had not yet "measured" is never sent.
+                    let set = Set(ids)
+                    members[i].due.removeAll { set.contains($0.result.batchID) }
                 case .stop:
                     members[i].stopped = true
                 case .warning:

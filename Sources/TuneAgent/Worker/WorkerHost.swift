@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Synchronization
 import TuneCore
 import TuneSystem
 #if canImport(Glibc)
@@ -33,6 +34,9 @@ public final class WorkerHost {
 
     let settings: Settings
     private var process: ChildProcess?
+    /// The worker's pid while it runs a request (0 otherwise): what `abortCurrent` may kill.
+    /// Cleared before the worker is ever reaped, so a pid is never signalled after reuse.
+    private let running = Mutex<pid_t>(0)
     private var served = 0
     public private(set) var restarts = 0
 
@@ -64,6 +68,12 @@ public final class WorkerHost {
         restarts += 1
     }
 
+    /// Kills the worker if it is running a request (from any thread): the request ends as a
+    /// `runtime_error` and the worker is replaced before the next. For work called back.
+    public func abortCurrent() {
+        running.withLock { pid in if pid > 0 { kill(pid, SIGKILL) } }
+    }
+
     public func measure(_ request: WorkerRequest) -> MeasureResult {
         let fail = { (status: MeasureStatus, text: String) in
             MeasureResult(candidateID: request.candidateID, status: status,
@@ -83,7 +93,10 @@ public final class WorkerHost {
         }
         served += 1
         let timeout = request.plan.runBudget(for: request.task) + settings.timeoutSlack
-        switch pipe.read(timeout: timeout) {
+        running.withLock { $0 = p.pid }
+        let reply = pipe.read(timeout: timeout)
+        running.withLock { $0 = 0 }
+        switch reply {
         case .frame(let reply):
             guard var r = try? JSONDecoder().decode(MeasureResult.self, from: Data(reply)) else {
                 replace()

@@ -64,6 +64,8 @@ public enum DispatchEvent: Sendable {
     case jobAdded(JobQueue)
     case candidatesAdded(jobID: Int64, [Candidate])
     case jobRemoved(jobID: Int64)
+    /// The job's campaign was cancelled: drop its queue and call back its batches in flight.
+    case jobCancelled(jobID: Int64)
     case prioritySet(jobID: Int64, Double)
 }
 
@@ -86,6 +88,8 @@ public enum Directive: Sendable, Equatable {
     /// Candidates lost with their agents too often: record them as `agent_lost`.
     case giveUp(candidateIDs: [Int64])
     case agentJoined(AgentKey, AgentHello)
+    /// Tell the agent to stop measuring these batches (their campaign was cancelled).
+    case cancelBatches(AgentKey, [UInt64])
 }
 
 public struct DispatchSettings: Sendable {

@@ -117,6 +117,9 @@ public struct Dispatcher: Sendable {
             jobs[jobID]?.pending.append(contentsOf: cands)
         case .jobRemoved(let jobID):
             jobs[jobID] = nil
+        case .jobCancelled(let jobID):
+            jobs[jobID] = nil
+            out += callBack(jobID: jobID)
         case .prioritySet(let jobID, let priority):
             jobs[jobID]?.priority = priority
         }
@@ -180,6 +183,23 @@ public struct Dispatcher: Sendable {
         }
         return [.refuseResult(key, batchID: batchID, candidateID: r.candidateID,
                               reason: "batch \(batchID) was not sent to this session\(batches[batchID] == nil ? "" : " (it belongs to another agent)")")]
+    }
+
+    /// A cancelled job's batches in flight: forgotten here (their slots free at once, a late
+    /// result for one is refused and stored nowhere) and called back from their agents.
+    private mutating func callBack(jobID: Int64) -> [Directive] {
+        var byAgent: [AgentKey: [UInt64]] = [:]
+        for (id, b) in batches where b.jobID == jobID {
+            byAgent[b.agent, default: []].append(id)
+            batches[id] = nil
+            agents[b.agent]?.batches.remove(id)
+        }
+        var out: [Directive] = []
+        for (key, ids) in byAgent.sorted(by: { $0.key.description < $1.key.description }) {
+            refreshFree(key)
+            out.append(.cancelBatches(key, ids.sorted()))
+        }
+        return out
     }
 
     /// Batches the agent is still measuring (answered ones waiting for their commit do not

@@ -298,6 +298,12 @@ public final class Coordinator {
             sendReject(key, code, reason)
         case .heartbeat(let key):
             send(key, .heartbeat(Tunefleet_V1_Heartbeat()))
+        case .cancelBatches(let key, let ids):
+            var c = Tunefleet_V1_CancelBatches()
+            c.batchIds = ids
+            c.reason = "campaign cancelled"
+            logger.info("calling back \(ids.count) batch(es) of a cancelled campaign from \(key)")
+            send(key, .cancelBatches(c))
         case .dispatch(let key, let batch):
             var b = Tunefleet_V1_MeasureBatch()
             b.batchID = batch.batchID
@@ -412,7 +418,7 @@ public final class Coordinator {
                 logger.error("cannot record campaign completion: \(error)")
             }
         case .dropJob(let jobID):
-            step(.jobRemoved(jobID: jobID))
+            step(.jobCancelled(jobID: jobID))
         case .noTemplate(_, let task, let dc):
             logger.warning("no \(dc.rawValue) template for \(task.name); the job ends without trials")
         case .propose(let request):

@@ -315,6 +315,14 @@ public nonisolated struct Tunefleet_V1_Envelope: Sendable {
     set {body = .resultAck(newValue)}
   }
 
+  public var cancelBatches: Tunefleet_V1_CancelBatches {
+    get {
+      if case .cancelBatches(let v)? = body {return v}
+      return Tunefleet_V1_CancelBatches()
+    }
+    set {body = .cancelBatches(newValue)}
+  }
+
   public var controlRequest: Tunefleet_V1_ControlRequest {
     get {
       if case .controlRequest(let v)? = body {return v}
@@ -341,6 +349,7 @@ public nonisolated struct Tunefleet_V1_Envelope: Sendable {
     case measureBatch(Tunefleet_V1_MeasureBatch)
     case measureResult(Tunefleet_V1_MeasureResult)
     case resultAck(Tunefleet_V1_ResultAck)
+    case cancelBatches(Tunefleet_V1_CancelBatches)
     case controlRequest(Tunefleet_V1_ControlRequest)
     case controlReply(Tunefleet_V1_ControlReply)
 
@@ -733,6 +742,23 @@ public nonisolated struct Tunefleet_V1_ResultAck: Sendable {
 }
 
 /// coordctl <-> coordd (REQ/ROUTER on the control socket).
+/// Coordinator -> agent: stop measuring these batches (their campaign was cancelled) and
+/// send nothing more for them. An agent that predates it logs an unexpected message and
+/// measures on; the coordinator refuses those results.
+public nonisolated struct Tunefleet_V1_CancelBatches: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var batchIds: [UInt64] = []
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Tunefleet_V1_ControlRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1179,7 +1205,7 @@ nonisolated extension Tunefleet_V1_TaskScheduler: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}reject\0\u{1}heartbeat\0\u{3}measure_batch\0\u{3}measure_result\0\u{3}result_ack\0\u{4}\u{4}control_request\0\u{3}control_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}reject\0\u{1}heartbeat\0\u{3}measure_batch\0\u{3}measure_result\0\u{3}result_ack\0\u{3}cancel_batches\0\u{4}\u{3}control_request\0\u{3}control_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1279,6 +1305,19 @@ nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobu
           self.body = .resultAck(v)
         }
       }()
+      case 17: try {
+        var v: Tunefleet_V1_CancelBatches?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .cancelBatches(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .cancelBatches(v)
+        }
+      }()
       case 20: try {
         var v: Tunefleet_V1_ControlRequest?
         var hadOneofValue = false
@@ -1346,6 +1385,10 @@ nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobu
     case .resultAck?: try {
       guard case .resultAck(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .cancelBatches?: try {
+      guard case .cancelBatches(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
     }()
     case .controlRequest?: try {
       guard case .controlRequest(let v)? = self.body else { preconditionFailure() }
@@ -2114,6 +2157,41 @@ nonisolated extension Tunefleet_V1_ResultAck: SwiftProtobuf.Message, SwiftProtob
   public static func ==(lhs: Tunefleet_V1_ResultAck, rhs: Tunefleet_V1_ResultAck) -> Bool {
     if lhs.batchID != rhs.batchID {return false}
     if lhs.candidateID != rhs.candidateID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tunefleet_V1_CancelBatches: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CancelBatches"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_ids\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt64Field(value: &self.batchIds) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.batchIds.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.batchIds, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tunefleet_V1_CancelBatches, rhs: Tunefleet_V1_CancelBatches) -> Bool {
+    if lhs.batchIds != rhs.batchIds {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
