@@ -39,5 +39,26 @@ import TuneStore
             #expect(row[at...].hasPrefix("4.00 ms"), "the tuned column starts where its header does: \(row)")
             #expect(row.contains("5.00 ms") && row.contains("2.00 ms") && row.contains("0.50x"))
         }
+        var confirmed = report
+        confirmed.confirm(with: summary, retest: BenchReport.Retest(candidates: 8, pca: 0.97, median_difference: 0.012))
+        #expect(confirmed.tasks.allSatisfy { $0.confirmed_ratio == 0.5 && $0.confirmed_vendor_library == "onednn" })
+        let text = confirmed.render()
+        #expect(text.contains("confirmed") && text.contains("test-retest of this run: PCA 0.97 and median difference 1.2% over 8 candidates"))
+    }
+
+    /// The confirmation pass re-times each task's fastest verified candidates, and its
+    /// ratios and test-retest figure are printed beside the search's.
+    @Test func theConfirmationPassTakesEachTasksFastestVerifiedCandidatesAndIsPrinted() throws {
+        func row(_ task: String, _ candidate: Int64, _ status: String, _ seconds: Double?) -> ExportRow {
+            ExportRow(campaign: 1, task: task, deviceClass: "cpu", candidate: candidate, schedule: "a=\(candidate)", device: "d",
+                      agent: "a", status: status, medianSeconds: seconds, samples: seconds.map { [$0] } ?? [], compileSeconds: 0, error: "")
+        }
+        let mm = "matmul(m=4,n=8,k=16,bias=0,act=0,f32)", sm = "softmax(rows=4,cols=8,f32)"
+        let rows = [row(mm, 1, "ok", 3e-3), row(mm, 2, "ok", 1e-3), row(mm, 3, "wrong_answer", nil), row(mm, 4, "ok", 2e-3),
+                    row(sm, 5, "compile_error", nil)]
+        let given = BenchReport.confirmationSchedules(rows: rows, top: 2)
+        #expect(given.count == 1, "a task with nothing verified has nothing to confirm")
+        #expect(given[try TaskSpec(name: mm)] == [Schedule(["a": 2]), Schedule(["a": 4])])
+        #expect(BenchReport.confirmationSchedules(rows: rows, top: 0).isEmpty)
     }
 }
