@@ -152,11 +152,14 @@ public final class LocalCluster {
     public var coordinatorPID: Int32? { coordinator?.pid }
 
     /// Sends `signal` to an agent's whole process group (the agent and its worker).
-    public func signalAgent(_ name: String, _ sig: Int32) {
-        guard let p = agents[name] else { return }
+    /// Sends `sig` to an agent's process group and waits for it (up to 10 s): how it ended.
+    @discardableResult
+    public func signalAgent(_ name: String, _ sig: Int32) -> ExitStatus? {
+        guard let p = agents[name] else { return nil }
         kill(-p.pid, sig)
-        _ = p.wait(timeout: 10)
+        let status = p.wait(timeout: 10)
         agents[name] = nil
+        return status
     }
 
     /// Sends `sig` to coordd and leaves it running (e.g. SIGHUP: reload the allow-list).
@@ -165,11 +168,14 @@ public final class LocalCluster {
         kill(p.pid, sig)
     }
 
-    public func signalCoordinator(_ sig: Int32) {
-        guard let p = coordinator else { return }
+    /// Sends `sig` to coordd and waits for it (up to 10 s): how it ended.
+    @discardableResult
+    public func signalCoordinator(_ sig: Int32) -> ExitStatus? {
+        guard let p = coordinator else { return nil }
         kill(-p.pid, sig)
-        _ = p.wait(timeout: 10)
+        let status = p.wait(timeout: 10)
         coordinator = nil
+        return status
     }
 
     /// Waits until `count` agents are connected (or throws after `timeout` seconds).

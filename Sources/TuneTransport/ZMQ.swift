@@ -81,6 +81,8 @@ public final class ZMQSocket {
     public func setMaxMessageSize(_ bytes: Int64) throws(ZMQError) { try setInt64(ZMQ_MAXMSGSIZE, bytes) }
     public func setReceiveTimeout(milliseconds: Int32) throws(ZMQError) { try setInt(ZMQ_RCVTIMEO, milliseconds) }
     public func setSendTimeout(milliseconds: Int32) throws(ZMQError) { try setInt(ZMQ_SNDTIMEO, milliseconds) }
+    /// How long `close` may keep delivering what was sent (sockets start at 0: drop it).
+    public func setLinger(milliseconds: Int32) throws(ZMQError) { try setInt(ZMQ_LINGER, milliseconds) }
     public func setIdentity(_ id: String) throws(ZMQError) { try setBytes(ZMQ_ROUTING_ID, Array(id.utf8)) }
     /// ROUTER: fail a send to an unknown peer instead of dropping it silently.
     public func setRouterMandatory(_ on: Bool) throws(ZMQError) { try setInt(ZMQ_ROUTER_MANDATORY, on ? 1 : 0) }

@@ -122,6 +122,7 @@ public enum Wire {
                 throw .invalid("samples must be finite and in 0...\(l.maxSeconds) seconds")
             }
         case .reject(let r): try str(r.reason, "reject reason")
+        case .goodbye(let g): try str(g.reason, "goodbye reason")
         case .cancelBatches(let c):
             if c.batchIds.count > l.maxListEntries { throw .overLimit("\(c.batchIds.count) batches to cancel (max \(l.maxListEntries))") }
             try str(c.reason, "cancel reason")

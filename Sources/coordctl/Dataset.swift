@@ -135,10 +135,13 @@ struct DatasetRetime: ParsableCommand {
     @Option(help: "Records to measure again.") var sample = 500
     @Option(help: "Sampling seed.") var seed: UInt64 = 1
     @Option(help: "Timed repeats per candidate.") var repeats = 5
+    @Option(help: "Sample again while the samples' relative interquartile range is above this (0: exactly --repeats).")
+    var targetSpread = MeasurePlan().targetSpread
     @Flag(help: "Print {\"campaign\": ID}.") var json = false
 
     func validate() throws {
         guard (2...100_000).contains(sample) else { throw ValidationError("--sample must be 2...100000") }
+        guard targetSpread.isFinite && targetSpread >= 0 && targetSpread <= 1 else { throw ValidationError("--target-spread must be 0...1") }
     }
 
     func run() throws {
@@ -156,6 +159,7 @@ struct DatasetRetime: ParsableCommand {
         let tasks = given.keys.sorted { $0.name < $1.name }.map { WeightedTask($0, weight: 1) }
         var plan = MeasurePlan()
         plan.repeats = repeats
+        plan.targetSpread = targetSpread
         plan.threads = records.first?.threads ?? 1
         // On the recorded device's class: a CUDA device's records are re-timed by a CUDA agent.
         let deviceClass = profiles[fingerprint]?.deviceClass ?? .cpu

@@ -10,13 +10,17 @@ import Glibc
 #endif
 
 @Suite(.serialized) struct ClusterFaultTolerance {
-    @Test func aCampaignCompletesWithItsExactBudgetAfterAnAgentIsKilled() throws {
+    /// Killed (found by the heartbeat timeout) or stopped with SIGTERM (it says goodbye and
+    /// exits cleanly), the agent's work is measured by the other, exactly once.
+    @Test(arguments: [SIGKILL, SIGTERM])
+    func aCampaignCompletesWithItsExactBudgetAfterAnAgentIsStopped(signal: Int32) throws {
         let cluster = try makeCluster(agents: 2)
         defer { cluster.stopAll() }
         let trials = 10
         let id = try launch(cluster, try smallWorkload(), trials: trials)
         try waitFor(cluster, campaign: id) { $0.trialsDone >= 3 }
-        cluster.signalAgent("agent-1", SIGKILL)
+        let status = cluster.signalAgent("agent-1", signal)
+        if signal == SIGTERM { #expect(status == .exited(0), "a stopped agent exits cleanly") }
         let done = try waitFor(cluster, campaign: id) { $0.state == "completed" }
         #expect(done.trialsDone == UInt32(2 * trials))
 
@@ -31,13 +35,17 @@ import Glibc
         #expect(rows.filter { $0.status == "ok" }.count > 0)
     }
 
-    @Test func aKilledCoordinatorResumesOnTheSameDatabaseWithoutLosingOrRepeatingResults() throws {
+    /// Killed, or stopped with SIGTERM (it stops dispatching, commits what arrived and
+    /// exits cleanly), coordd resumes on the same database without losing or repeating.
+    @Test(arguments: [SIGKILL, SIGTERM])
+    func aStoppedCoordinatorResumesOnTheSameDatabaseWithoutLosingOrRepeatingResults(signal: Int32) throws {
         let cluster = try makeCluster(agents: 2)
         defer { cluster.stopAll() }
         let trials = 10
         let id = try launch(cluster, try smallWorkload(), trials: trials)
         try waitFor(cluster, campaign: id) { $0.trialsDone >= 4 }
-        cluster.signalCoordinator(SIGKILL)
+        let status = cluster.signalCoordinator(signal)
+        if signal == SIGTERM { #expect(status == .exited(0), "a stopped coordd exits cleanly") }
         let before = try Store(readOnlyPath: cluster.databasePath).export(campaign: id)
         #expect(before.count >= 4)
 

@@ -130,6 +130,21 @@ private func hellos(_ ds: [AgentSessionDirective]) -> Int {
         #expect(sentResults(s.handle(.received(welcome()), now: 3)) == [[2, 5]])
     }
 
+    /// Leaving on purpose says goodbye once (when welcomed: only then is there work to hand
+    /// back) and nothing after it.
+    @Test func leavingSaysGoodbyeOnceAndThenNothing() {
+        var s = session()
+        _ = s.handle(.started, now: 0)
+        _ = s.handle(.received(welcome()), now: 0)
+        let out = s.handle(.leaving(reason: "SIGTERM"), now: 1)
+        guard case .send(.goodbye(let g))? = out.first, out.count == 1 else { Issue.record("\(out)"); return }
+        #expect(g.reason == "SIGTERM")
+        #expect(s.handle(.tick(busyBatches: 0), now: 30).isEmpty)
+        var quiet = session()
+        _ = quiet.handle(.started, now: 0)
+        #expect(quiet.handle(.leaving(reason: "SIGTERM"), now: 1).isEmpty, "never welcomed: nothing to hand back")
+    }
+
     @Test func anAckForgetsOnlyItsOwnResult() {
         var s = session()
         _ = s.handle(.started, now: 0)

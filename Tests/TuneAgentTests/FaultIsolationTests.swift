@@ -131,6 +131,55 @@ private func startFaultyAgent(_ coordinator: FakeCoordinator, work: String) thro
         #expect(agent.poll() == nil, "the agent itself is still alive")
     }
 
+    /// SIGTERM while the agent times a hanging kernel: it stops the batch, sends what it
+    /// finished, says goodbye and exits cleanly, instead of going silent until the
+    /// coordinator's heartbeat timeout.
+    @Test func sigtermHandsTheBatchBackWithAGoodbyeAndExitsCleanly() throws {
+        let coordinator = try FakeCoordinator()
+        let work = try makeTemporaryDirectory(prefix: "agent-sigterm")
+        let agent = try startFaultyAgent(coordinator, work: work)
+        defer { kill(-agent.pid, SIGKILL); _ = agent.wait(timeout: 5); removeTree(work) }
+        guard case .hello? = try coordinator.next(timeout: 60) else { Issue.record("no hello"); return }
+        var welcome = Tunefleet_V1_Welcome()
+        welcome.heartbeatIntervalMs = 500
+        try coordinator.send(.welcome(welcome))
+        let task = try TaskSpec(op: .matmul, params: ["m": 8, "n": 16, "k": 8])
+        var rng = SplitMix64(seed: 9)
+        let point = try #require(CPUKernels.space(for: task, device: CPUProbe.probe(compiler: CompilerSettings()), threads: 1)?.sample(using: &rng))
+        var plan = MeasurePlan()
+        plan.runTimeoutSeconds = 120
+        plan.minRepeatSeconds = 0.001
+        var b = Tunefleet_V1_MeasureBatch()
+        b.batchID = 4
+        b.task = task.wire
+        b.plan = plan.wire
+        b.candidates = [(1, 0), (2, 2), (3, 0)].map { id, fault in
+            var v = point.values
+            if fault != 0 { v["fault"] = fault }
+            var c = Tunefleet_V1_Candidate()
+            c.id = Int64(id)
+            c.schedule = Schedule(v).wire
+            return c
+        }
+        try coordinator.send(.measureBatch(b))
+        guard case .measureResult(let first)? = try coordinator.next(timeout: 120) else { Issue.record("no first result"); return }
+        #expect(first.candidateID == 1)
+        kill(agent.pid, SIGTERM)   // now inside candidate 2's endless loop
+        var goodbye: Tunefleet_V1_Goodbye?
+        var afterwards: [Int64] = []
+        while goodbye == nil, let body = try coordinator.next(timeout: 60, autoWelcome: false) {
+            switch body {
+            case .goodbye(let g): goodbye = g
+            case .measureResult(let r): afterwards.append(r.candidateID)
+            default: continue
+            }
+        }
+        #expect(goodbye != nil, "the agent said goodbye")
+        #expect(afterwards.allSatisfy { $0 == 1 }, "nothing of the stopped batch but what it finished: \(afterwards)")
+        guard let status = agent.wait(timeout: 30) else { Issue.record("the agent did not exit"); return }
+        #expect(status == .exited(0))
+    }
+
     /// A batch called back while its agent times a hanging kernel stops at once: the worker
     /// is killed, nothing more of that batch is reported, and the next batch's result is the
     /// first thing the agent sends, long before the hang's 120 s limit would have ended it.

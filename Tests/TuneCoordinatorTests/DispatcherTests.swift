@@ -100,6 +100,26 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
         #expect(!d.handle(.jobRemoved(jobID: 2), now: 3).contains { if case .cancelBatches = $0 { return true }; return false })
     }
 
+    /// An agent that says goodbye hands its work back at once: unanswered candidates go to
+    /// the front of the queue (no lost attempt counted), an answer awaiting its commit is
+    /// still committed, and the agent gets nothing more.
+    @Test func aGoodbyeHandsTheBatchBackAtOnceWithoutALostAttempt() throws {
+        var d = Dispatcher(settings: DispatchSettings(), firstBatchID: 1)
+        _ = d.handle(.jobAdded(try job(1, candidates: 1..<4, batch: 3)), now: 0)
+        let batch = dispatched(d.handle(.hello(a, hello("a")), now: 0))[0].1
+        let answered = d.handle(.result(a, batchID: batch.batchID, MeasureResult(candidateID: 1, status: .ok, samples: [1])), now: 1)
+        #expect(answered.contains { if case .commit = $0 { return true }; return false })
+        let out = d.handle(.goodbye(a, reason: "SIGTERM"), now: 1)
+        #expect(out.contains(.agentLeft(a, name: "a", reason: "SIGTERM", requeued: 2)))
+        #expect(!out.contains { if case .attemptsLost = $0 { return true }; return false })
+        #expect(d.pendingCount(jobID: 1) == 2 && d.agentCount == 0)
+        _ = d.handle(.committed([(batchID: batch.batchID, candidateID: Int64(1))]), now: 2)
+        #expect(d.inFlightCounts()[1] == nil)
+        let next = dispatched(d.handle(.hello(b, hello("b")), now: 3))
+        #expect(next.map { $0.1.candidates.map(\.id) } == [[2, 3]], "the handed-back candidates go to the next agent")
+        #expect(!d.handle(.tick, now: 3).contains(.heartbeat(a)), "a departed agent gets nothing more")
+    }
+
     @Test func aSilentAgentIsLostAndItsCandidatesRequeued() throws {
         var s = DispatchSettings()
         s.heartbeatInterval = 1

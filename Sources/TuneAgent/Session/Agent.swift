@@ -4,6 +4,9 @@ import TuneCore
 import TuneSystem
 import TuneTransport
 import TuneWire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct AgentError: Error, CustomStringConvertible {
     public var description: String
@@ -126,5 +129,17 @@ public final class Agent {
             for r in mailbox.takeAll() { try carryOut(session.handle(.resultReady(r), now: Monotonic.now())) }
             try carryOut(session.handle(.tick(busyBatches: pipeline.load), now: Monotonic.now()))
         }
+        // Stopping on purpose: hand the work back instead of going silent. The batch in
+        // progress stops (a kernel being timed is cut short), every result finished before
+        // goes out, then a goodbye, so the coordinator requeues the rest at once rather than
+        // after the heartbeat timeout. Nothing sent here is lost if it does not arrive: the
+        // coordinator measures unanswered candidates again either way.
+        pipeline.cancelAll()
+        let deadline = Monotonic.now() + 5
+        while pipeline.load > 0 && Monotonic.now() < deadline { usleep(10_000) }
+        for r in mailbox.takeAll() { try carryOut(session.handle(.resultReady(r), now: Monotonic.now())) }
+        try carryOut(session.handle(.leaving(reason: "agent stopped (signal)"), now: Monotonic.now()))
+        try? socket.setLinger(milliseconds: 1000)
+        logger.info("stopped: handed back unfinished work, \(session.pendingResults) results unacknowledged")
     }
 }

@@ -20,6 +20,8 @@ public enum AgentSessionEvent: Sendable {
     case resultReady(Tunefleet_V1_MeasureResult)
     /// Time passes; `busyBatches` (queued or in progress) goes into the next heartbeat.
     case tick(busyBatches: Int)
+    /// The agent stops on purpose (SIGTERM), after sending every result it finished.
+    case leaving(reason: String)
 }
 
 public enum AgentSessionDirective: Sendable, Equatable {
@@ -86,6 +88,13 @@ public struct AgentSession: Sendable {
             return queue([r])
         case .tick(let busy):
             return onTick(busy: busy, now: now)
+        case .leaving(let reason):
+            // Only a welcomed session has batches to hand back; it says nothing more after.
+            stopped = true
+            guard welcomed else { return [] }
+            var g = Tunefleet_V1_Goodbye()
+            g.reason = reason
+            return [.send(.goodbye(g))]
         }
     }
 

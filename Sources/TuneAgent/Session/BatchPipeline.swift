@@ -31,9 +31,10 @@ final class BatchPipeline: @unchecked Sendable {
         self.hostLock = hostLock; self.logger = logger
     }
 
-    private func measure(_ request: WorkerRequest) -> MeasureResult {
-        guard let hostLock else { return worker.measure(request) }
-        return hostLock.measuring { worker.measure(request) }
+    private func measure(_ request: WorkerRequest, batch: UInt64) -> MeasureResult {
+        let run = { self.worker.measure(request, abandoned: { self.isCancelled(batch) }) }
+        guard let hostLock else { return run() }
+        return hostLock.measuring(run)
     }
 
     /// Batches queued or in progress.
@@ -77,6 +78,14 @@ final class BatchPipeline: @unchecked Sendable {
         return true
     }
 
+    /// Stops everything queued or in progress (see `cancel`), for an agent that is leaving.
+    func cancelAll() {
+        var ids = queue.withLock { $0.map(\.batchID) }
+        let now = current.load(ordering: .relaxed)
+        if now != 0 { ids.append(now) }
+        cancel(ids)
+    }
+
     private func isCancelled(_ id: UInt64) -> Bool { cancelled.withLock { $0.contains(id) } }
 
     func stop() {
@@ -102,7 +111,8 @@ final class BatchPipeline: @unchecked Sendable {
         }
         guard !isCancelled(job.batchID) else { return }
         if job.plan.includeVendorBaseline {
-            let r = measure(WorkerRequest(candidateID: vendorBaselineCandidateID, task: job.task, plan: job.plan, artifact: nil))
+            let r = measure(WorkerRequest(candidateID: vendorBaselineCandidateID, task: job.task, plan: job.plan, artifact: nil),
+                            batch: job.batchID)
             emit(r, batch: job.batchID, last: job.candidates.isEmpty)
         }
         let dir = "\(workDir)/batch-\(job.batchID)"
@@ -125,7 +135,7 @@ final class BatchPipeline: @unchecked Sendable {
                 r.candidateID = c.id
                 emit(r, batch: job.batchID, last: last)
             case .built(let artifact)?:
-                var r = measure(WorkerRequest(candidateID: c.id, task: job.task, plan: job.plan, artifact: artifact))
+                var r = measure(WorkerRequest(candidateID: c.id, task: job.task, plan: job.plan, artifact: artifact), batch: job.batchID)
                 r.compileSeconds = artifact.compileSeconds
                 r.detail.merge(artifact.detail) { a, _ in a }
                 emit(r, batch: job.batchID, last: last)

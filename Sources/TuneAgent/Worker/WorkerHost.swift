@@ -74,7 +74,10 @@ public final class WorkerHost {
         running.withLock { pid in if pid > 0 { kill(pid, SIGKILL) } }
     }
 
-    public func measure(_ request: WorkerRequest) -> MeasureResult {
+    /// Measures one request in the worker. `abandoned` is asked once the worker runs it: if
+    /// it says yes (the work was called back before `abortCurrent` could see this request),
+    /// the worker is killed at once, as `abortCurrent` would have.
+    public func measure(_ request: WorkerRequest, abandoned: () -> Bool = { false }) -> MeasureResult {
         let fail = { (status: MeasureStatus, text: String) in
             MeasureResult(candidateID: request.candidateID, status: status,
                           compileSeconds: request.artifact?.compileSeconds ?? 0, errorText: text,
@@ -94,6 +97,7 @@ public final class WorkerHost {
         served += 1
         let timeout = request.plan.runBudget(for: request.task) + settings.timeoutSlack
         running.withLock { $0 = p.pid }
+        if abandoned() { abortCurrent() }
         let reply = pipe.read(timeout: timeout)
         running.withLock { $0 = 0 }
         switch reply {

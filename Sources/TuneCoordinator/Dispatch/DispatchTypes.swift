@@ -55,6 +55,8 @@ public enum DispatchEvent: Sendable {
     case hello(AgentKey, AgentHello)
     /// Any message proves the agent is alive; heartbeats carry nothing else we need.
     case heard(AgentKey)
+    /// The agent stops on purpose: hand its batches back now.
+    case goodbye(AgentKey, reason: String)
     case result(AgentKey, batchID: UInt64, MeasureResult)
     /// These results are durably stored: their batches may finish.
     case committed([(batchID: UInt64, candidateID: Int64)])
@@ -88,6 +90,8 @@ public enum Directive: Sendable, Equatable {
     /// Candidates lost with their agents too often: record them as `agent_lost`.
     case giveUp(candidateIDs: [Int64])
     case agentJoined(AgentKey, AgentHello)
+    /// The agent said goodbye; its unanswered candidates went back to their queues.
+    case agentLeft(AgentKey, name: String, reason: String, requeued: Int)
     /// Tell the agent to stop measuring these batches (their campaign was cancelled).
     case cancelBatches(AgentKey, [UInt64])
 }

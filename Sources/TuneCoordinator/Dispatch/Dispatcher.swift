@@ -94,6 +94,8 @@ public struct Dispatcher: Sendable {
             }
         case .result(let key, let batchID, let result):
             out += onResult(key, batchID, result, now: now)
+        case .goodbye(let key, let reason):
+            out += onGoodbye(key, reason: reason)
         case .committed(let done):
             for (batchID, candidateID) in done where batches[batchID] != nil {
                 batches[batchID]!.uncommitted.remove(candidateID)
@@ -183,6 +185,26 @@ public struct Dispatcher: Sendable {
         }
         return [.refuseResult(key, batchID: batchID, candidateID: r.candidateID,
                               reason: "batch \(batchID) was not sent to this session\(batches[batchID] == nil ? "" : " (it belongs to another agent)")")]
+    }
+
+    /// An agent that stops on purpose: its unanswered candidates go back to the front of their
+    /// queues at once, without counting as a lost attempt (nothing went wrong with them);
+    /// answers still waiting for their commit keep their batch until committed.
+    private mutating func onGoodbye(_ key: AgentKey, reason: String) -> [Directive] {
+        guard let agent = agents.removeValue(forKey: key) else { return [] }
+        free.remove(key)
+        refreshProfiles()
+        var requeued = 0
+        for id in agent.batches.sorted() {
+            guard var b = batches[id] else { continue }
+            if let dev = b.baselineDevice { jobs[b.jobID]?.baselines.remove(dev); b.baselineDevice = nil }
+            let back = b.outstanding.sorted().compactMap { b.candidates[$0] }
+            b.outstanding = []
+            requeued += back.count
+            jobs[b.jobID]?.pending.insert(contentsOf: back, at: 0)
+            batches[id] = b.uncommitted.isEmpty ? nil : b
+        }
+        return [.agentLeft(key, name: agent.hello.name, reason: reason, requeued: requeued)]
     }
 
     /// A cancelled job's batches in flight: forgotten here (their slots free at once, a late

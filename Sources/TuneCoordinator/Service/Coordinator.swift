@@ -244,6 +244,8 @@ public final class Coordinator {
                 }
             case .heartbeat:
                 step(.heard(key))
+            case .goodbye(let g):
+                step(.goodbye(key, reason: g.reason))
             case .measureResult(let r):
                 do {
                     step(.result(key, batchID: r.batchID, try MeasureResult(wire: r)))
@@ -329,6 +331,8 @@ public final class Coordinator {
             logger.warning("refused a result from \(key) (batch \(batchID), candidate \(candidateID)): \(reason)")
             events?.emit(.resultRefused(peer: key.description, batchID: batchID, candidateID: candidateID, reason: reason))
             sendReject(key, .notYours, reason, batchID: batchID, candidateID: candidateID)
+        case .agentLeft(_, let name, let reason, let requeued):
+            logger.info("agent \(logSafe(name)) left (\(logSafe(reason))); \(requeued) candidates requeued")
         case .agentLost(_, let name, let deviceClass, let requeued):
             logger.warning("agent \(logSafe(name)) lost; \(requeued) candidates requeued")
             recentlyLost.append((name, deviceClass, Monotonic.now()))

@@ -323,6 +323,14 @@ public nonisolated struct Tunefleet_V1_Envelope: Sendable {
     set {body = .cancelBatches(newValue)}
   }
 
+  public var goodbye: Tunefleet_V1_Goodbye {
+    get {
+      if case .goodbye(let v)? = body {return v}
+      return Tunefleet_V1_Goodbye()
+    }
+    set {body = .goodbye(newValue)}
+  }
+
   public var controlRequest: Tunefleet_V1_ControlRequest {
     get {
       if case .controlRequest(let v)? = body {return v}
@@ -350,6 +358,7 @@ public nonisolated struct Tunefleet_V1_Envelope: Sendable {
     case measureResult(Tunefleet_V1_MeasureResult)
     case resultAck(Tunefleet_V1_ResultAck)
     case cancelBatches(Tunefleet_V1_CancelBatches)
+    case goodbye(Tunefleet_V1_Goodbye)
     case controlRequest(Tunefleet_V1_ControlRequest)
     case controlReply(Tunefleet_V1_ControlReply)
 
@@ -751,6 +760,22 @@ public nonisolated struct Tunefleet_V1_CancelBatches: Sendable {
   // methods supported on all messages.
 
   public var batchIds: [UInt64] = []
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Agent -> coordinator, its last message when it stops on purpose (SIGTERM): every result
+/// it finished was sent before this; the batches it still held are handed back at once
+/// (their unanswered candidates go back to the queue without counting as a lost attempt),
+/// rather than after the heartbeat timeout.
+public nonisolated struct Tunefleet_V1_Goodbye: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
 
   public var reason: String = String()
 
@@ -1205,7 +1230,7 @@ nonisolated extension Tunefleet_V1_TaskScheduler: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}reject\0\u{1}heartbeat\0\u{3}measure_batch\0\u{3}measure_result\0\u{3}result_ack\0\u{3}cancel_batches\0\u{4}\u{3}control_request\0\u{3}control_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}reject\0\u{1}heartbeat\0\u{3}measure_batch\0\u{3}measure_result\0\u{3}result_ack\0\u{3}cancel_batches\0\u{1}goodbye\0\u{4}\u{2}control_request\0\u{3}control_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1318,6 +1343,19 @@ nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobu
           self.body = .cancelBatches(v)
         }
       }()
+      case 18: try {
+        var v: Tunefleet_V1_Goodbye?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .goodbye(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .goodbye(v)
+        }
+      }()
       case 20: try {
         var v: Tunefleet_V1_ControlRequest?
         var hadOneofValue = false
@@ -1389,6 +1427,10 @@ nonisolated extension Tunefleet_V1_Envelope: SwiftProtobuf.Message, SwiftProtobu
     case .cancelBatches?: try {
       guard case .cancelBatches(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .goodbye?: try {
+      guard case .goodbye(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
     }()
     case .controlRequest?: try {
       guard case .controlRequest(let v)? = self.body else { preconditionFailure() }
@@ -2191,6 +2233,36 @@ nonisolated extension Tunefleet_V1_CancelBatches: SwiftProtobuf.Message, SwiftPr
 
   public static func ==(lhs: Tunefleet_V1_CancelBatches, rhs: Tunefleet_V1_CancelBatches) -> Bool {
     if lhs.batchIds != rhs.batchIds {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tunefleet_V1_Goodbye: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Goodbye"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tunefleet_V1_Goodbye, rhs: Tunefleet_V1_Goodbye) -> Bool {
     if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
