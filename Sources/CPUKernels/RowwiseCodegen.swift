@@ -50,14 +50,17 @@ struct SoftmaxTemplate: KernelTemplate {
             c.line("for (; j + U * VL <= COLS; j += U * VL) for (long i = 0; i < U; i++) m[i] = vmax(m[i], *(const vfu *)(x + j + i * VL));")
             c.line("float mx = -INFINITY;")
             c.line("for (long i = 0; i < U; i++) for (long l = 0; l < VL; l++) mx = m[i][l] > mx ? m[i][l] : mx;")
-            c.line("for (; j < COLS; j++) mx = x[j] > mx ? x[j] : mx;")
+            // Tails only where the row leaves one: an empty tail loop over a constant bound
+            // draws gcc's -Waggressive-loop-optimizations in a user's build.
+            let cols = task["cols"]
+            if cols % (u * vec) != 0 { c.line("for (; j < COLS; j++) mx = x[j] > mx ? x[j] : mx;") }
             c.line("float sum[U] = {0};")
             c.line("for (j = 0; j + U <= COLS; j += U) for (long i = 0; i < U; i++) { float e = expf(x[j + i] - mx); y[j + i] = e; sum[i] += e; }")
-            c.line("for (; j < COLS; j++) { float e = expf(x[j] - mx); y[j] = e; sum[0] += e; }")
+            if cols % u != 0 { c.line("for (; j < COLS; j++) { float e = expf(x[j] - mx); y[j] = e; sum[0] += e; }") }
             c.line("float total = 0; for (long i = 0; i < U; i++) total += sum[i];")
             c.line("const vf inv = BC(1.0f / total);")
             c.line("for (j = 0; j + VL <= COLS; j += VL) *(vfu *)(y + j) = *(const vfu *)(y + j) * inv;")
-            c.line("for (; j < COLS; j++) y[j] *= inv[0];")
+            if cols % vec != 0 { c.line("for (; j < COLS; j++) y[j] *= inv[0];") }
         }
         CPrelude.scratch(&c, [])
         c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in

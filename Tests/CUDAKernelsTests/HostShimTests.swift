@@ -160,7 +160,7 @@ import TuneCore
         p.arguments = args
         // stderr goes to a file, so a hung child cannot block us on a full pipe.
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("tf-shim-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: errPath.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errPath) }
         p.standardError = try FileHandle(forWritingTo: errPath)
         p.standardOutput = FileHandle.nullDevice
