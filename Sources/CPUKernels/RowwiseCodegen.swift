@@ -74,7 +74,7 @@ struct SoftmaxTemplate: KernelTemplate {
 /// Elementwise chains z = f(x, y), by the task's `chain` parameter:
 /// 0: x + y; 1: relu(x + y); 2: tanh(x * y + x); 3: gelu(x + y) (tanh approximation).
 /// Chains 0 and 1 run on vectors; 2 and 3 compute their argument on vectors and call
-/// libm's tanhf per lane (no vector tanh in libm without fast-math).
+/// `tf_tanh` per lane, branch-free arithmetic the compiler vectorizes.
 struct ElementwiseTemplate: KernelTemplate {
     let task: TaskSpec
     let streamSpace: StreamSpace
@@ -86,7 +86,7 @@ struct ElementwiseTemplate: KernelTemplate {
         switch chain {
         case 0: return "\(x) + \(y)"
         case 1: return "tf_relu(\(x) + \(y))"
-        case 2: return "tanhf(\(x) * \(y) + \(x))"
+        case 2: return "tf_tanh(\(x) * \(y) + \(x))"
         default: return "tf_gelu(\(x) + \(y))"
         }
     }
@@ -102,7 +102,7 @@ struct ElementwiseTemplate: KernelTemplate {
             switch chain {
             case 0: c.line("return x + y;")
             case 1: c.line("return vmax(x + y, BC(0.0f));")
-            case 2: c.line("vf u = x * y + x; for (int l = 0; l < VL; l++) u[l] = tanhf(u[l]); return u;")
+            case 2: c.line("vf u = x * y + x; for (int l = 0; l < VL; l++) u[l] = tf_tanh(u[l]); return u;")
             default: c.line("vf u = x + y; for (int l = 0; l < VL; l++) u[l] = tf_gelu(u[l]); return u;")
             }
         }
