@@ -56,6 +56,11 @@ public enum CPUKernels {
     /// writable state of its own.
     private static func emitEntry(_ c: inout CSource, fault: Int, outputArg: Int, library: String?) {
         let name = library ?? GeneratedKernel.harnessEntry
+        // This kernel's mark (its source so far): scratch carrying another mark is zeroed first.
+        let mark = String(FNV1a.hash(c.text) | 1, radix: 16)
+        c.block("static void tf_prepare_scratch(tf_scratch *S)") { c in
+            c.line("if (S->tf_ready != 0x\(mark)ULL) { memset(S, 0, sizeof *S); S->tf_ready = 0x\(mark)ULL; }")
+        }
         if library == nil { c.line("__attribute__((visibility(\"default\")))") }
         c.block("size_t \(name)_scratch_bytes(void)") { c in c.line("return sizeof(tf_scratch);") }
         if library == nil { c.line("__attribute__((visibility(\"default\")))") }
@@ -65,6 +70,7 @@ public enum CPUKernels {
             case 2: c.line("volatile int spin = 1; while (spin) {} /* fault=2: hang */")
             default: break
             }
+            c.line("tf_prepare_scratch((tf_scratch *)scratch);")
             c.line("int rc = tf_kernel(args, (tf_scratch *)scratch);")
             if fault == 3 { c.line("args[\(outputArg)][0] += 1.0f; /* fault=3: wrong answer */") }
             c.line("return rc;")

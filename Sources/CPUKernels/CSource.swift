@@ -51,10 +51,14 @@ enum CPrelude {
     /// in every function that touches them), each name a macro for its field, so the code
     /// reads as if they were arrays and the kernel holds no writable state of its own:
     /// calls with different scratch run at the same time. `fields`: name and array extents.
+    /// Templates count on the zeros around a padded copy (the halo) and past the last real
+    /// channel, so `tf_ready` says whose scratch it is: the entry zero-fills the whole struct
+    /// when the mark is not this kernel's (fresh memory from any allocator, or a buffer that
+    /// last served another kernel), once, outside the steady state.
     static func scratch(_ c: inout CSource, _ fields: [(name: String, extents: [String])]) {
         c.block("typedef struct") { c in
+            c.line("unsigned long long tf_ready;")
             for f in fields { c.line("float \(f.name)\(f.extents.map { "[\($0)]" }.joined()) __attribute__((aligned(64)));") }
-            if fields.isEmpty { c.line("float unused;") }
         }
         c.line("tf_scratch;")
         for f in fields { c.line("#define \(f.name) (S->\(f.name))") }

@@ -92,7 +92,8 @@ public enum KernelEmitter {
             h += "// call: int \(name)(float *const *args, void *scratch), args = { \(args) }, row-major, "
             h += "in the layout the task names; returns 0\n"
             h += "// scratch: \(name)_scratch_bytes() bytes, 64-byte aligned (aligned_alloc(64, ...)), one per concurrent call;\n"
-            h += "//   the kernel keeps no state of its own between calls\n"
+            h += "//   its contents need no initialization (the kernel zero-fills it on first use, or when it last served\n"
+            h += "//   another kernel); the kernel keeps no state of its own between calls\n"
             h += threads > 1
                 ? "// threads: \(threads) OpenMP threads per call (the tuned value; build and link with -fopenmp)\n"
                 : "// threads: single-threaded; call it from as many threads at once as you like, each with its own scratch\n"

@@ -83,7 +83,8 @@ import TuneCore
                 driver += t.role == .input ? "    a[\(j)] = load(\"in_\(i)_\(j).bin\", \(t.elementCount));\n"
                     : "    a[\(j)] = aligned_alloc(64, (\(t.elementCount) * 4 + 63) / 64 * 64); memset(a[\(j)], 0xff, \(t.elementCount) * 4);\n"
             }
-            driver += "    void *s = aligned_alloc(64, (\(name)_scratch_bytes() + 63) / 64 * 64);\n"
+            // Scratch full of garbage, as a reused buffer would be: the padded copies' halos must not read it.
+            driver += "    size_t sb = (\(name)_scratch_bytes() + 63) / 64 * 64; void *s = aligned_alloc(64, sb); memset(s, 0x7f, sb);\n"
             driver += "    for (int r = 0; r < 3; r++) if (\(name)(a, s) != 0) exit(4);\n"
             let out = k.task.tensors.count - 1
             driver += "    snprintf(name, sizeof name, \"out_%ld_\(i).bin\", t); FILE *fp = fopen(name, \"wb\"); fwrite(a[\(out)], 4, \(k.task.tensors[out].elementCount), fp); fclose(fp);\n  }\n"
