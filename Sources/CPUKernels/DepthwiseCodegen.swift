@@ -83,14 +83,18 @@ struct DepthwiseTemplate: KernelTemplate {
             c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
             let omp = threads > 1 ? "#pragma omp parallel for schedule(static) num_threads(\(threads))" : ""
             if nchw {
-                c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HPD + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
+                // Each channel plane is copied into its padded slot right before its tiles read
+                // it: the copy runs on every thread and the tiles find the plane in cache (a
+                // serial copy of the whole input first cost as much as the convolution).
                 if !omp.isEmpty { c.line(omp) }
                 c.block("for (long nc = 0; nc < N_ * C_; nc++)") { c in
+                    c.line("for (long h = 0; h < H_; h++) memcpy(inP + (nc * HPD + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
                     c.line("const long n = nc / C_, ch = nc % C_;")
                     c.line("for (long oh = 0; oh < P_; oh += RB) for (long ow0 = 0; ow0 < Q_; ow0 += TV) tile(S, w, out, n, ch, oh, ow0);")
                 }
             } else {
-                c.line("for (long n = 0; n < N_; n++) for (long h = 0; h < H_; h++) for (long x = 0; x < W_; x++) memcpy(inP + ((n * HPD + h + PAD) * WPD + x + PAD) * CP, in + ((n * H_ + h) * W_ + x) * C_, C_ * sizeof(float));")
+                if !omp.isEmpty { c.line(omp) }
+                c.line("for (long nh = 0; nh < N_ * H_; nh++) for (long x = 0; x < W_; x++) memcpy(inP + (((nh / H_) * HPD + nh % H_ + PAD) * WPD + x + PAD) * CP, in + (nh * W_ + x) * C_, C_ * sizeof(float));")
                 c.line("for (long rs = 0; rs < R_ * S_; rs++) memcpy(wP + rs * CP, w + rs * C_, C_ * sizeof(float));")
                 if !omp.isEmpty { c.line(omp) }
                 c.block("for (long no = 0; no < N_ * P_; no++)") { c in
