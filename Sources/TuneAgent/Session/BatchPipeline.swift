@@ -66,13 +66,18 @@ final class BatchPipeline: @unchecked Sendable {
     @discardableResult
     func cancel(_ ids: [UInt64]) -> Bool {
         let set = Set(ids)
+        // Marked first: a batch taken off the queue but not yet begun still sees the mark.
         cancelled.withLock { $0.formUnion(set) }
         let dropped = queue.withLock { q in
-            let before = q.count
+            let gone = q.filter { set.contains($0.batchID) }.map(\.batchID)
             q.removeAll { set.contains($0.batchID) }
-            return before - q.count
+            return gone
         }
-        if dropped > 0 { busy.subtract(dropped, ordering: .relaxed) }
+        if !dropped.isEmpty {
+            busy.subtract(dropped.count, ordering: .relaxed)
+            // Never to be processed, so never to be unmarked there.
+            cancelled.withLock { $0.subtract(dropped) }
+        }
         guard set.contains(current.load(ordering: .relaxed)) else { return false }
         worker.abortCurrent()
         return true
