@@ -90,7 +90,7 @@ public final class CPURunner: KernelRunner {
                     compileSeconds: artifact.compileSeconds) { kernel.run(buffers.args) }
     }
 
-    /// Times every vendor library that has the task (OpenBLAS, oneDNN), each verified like a
+    /// Times every vendor library that has the task (OpenBLAS, oneDNN, BLIS), each verified like a
     /// candidate. The result is the fastest one's (its `library`, `routine` and samples: the
     /// baseline every ratio is against); `libraries` lists each library's median or failure,
     /// and `seconds_<library>` each one's median, so every library's time is kept.
@@ -98,7 +98,7 @@ public final class CPURunner: KernelRunner {
         let (buffers, reference) = prepare(task)
         let (routines, missing) = VendorLibraries.routines(task: task, threads: plan.threads)
         guard !routines.isEmpty else {
-            var r = MeasureResult.missingVendorRoutine(library: "openblas", task: task)
+            var r = MeasureResult.missingVendorRoutine(library: "openblas, onednn, blis", task: task)
             r.errorText = missing.joined(separator: "; ")
             return r
         }
@@ -131,7 +131,10 @@ public final class CPURunner: KernelRunner {
             return m.medianSeconds.map { "\(name)=\($0)" } ?? "\(name)=\(m.status.rawValue)"
         }.joined(separator: ",")
         for m in measured {
-            if let s = m.medianSeconds, let name = m.detail["library"] { r.detail["seconds_\(name)"] = "\(s)" }
+            guard let name = m.detail["library"] else { continue }
+            if let s = m.medianSeconds { r.detail["seconds_\(name)"] = "\(s)" }
+            // Why a library has no time (a wrong answer, a failed run) stays beside the rest.
+            if m.status != .ok && name != r.detail["library"] { r.detail["\(name)_error"] = String(m.errorText.prefix(1024)) }
         }
         if !missing.isEmpty { r.detail["libraries_missing"] = missing.joined(separator: "; ") }
         return r
