@@ -55,7 +55,7 @@ struct ConvTemplate: KernelTemplate {
             c.line("#define \(k) \(v)L")
         }
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
-        // Zero-initialized once (BSS); only the interior is ever written, so the halo stays 0.
+        // Zeroed on first use (see CPrelude.scratch); only the interior is ever written, so the halo stays 0.
         CPrelude.scratch(&c, [("inP", ["N_ * C_ * HP * WPD"]), ("wP", ["G_ * KPGP * CPG * R_ * S_"])])
         c.line()
         emitTile(&c, nchw: nchw, rb: rb, rv: rv, vec: vec, unroll: k.unroll, stride: t["stride"])

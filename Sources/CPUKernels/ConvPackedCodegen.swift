@@ -33,16 +33,22 @@ struct PackedConvCodegen {
             c.line("#define \(k) \(v)L")
         }
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
-        // Zero-initialized once (BSS); only the interior is ever written, so the halo stays 0.
+        // Zeroed on first use (see CPrelude.scratch); only the interior is ever written, so the halo stays 0.
         CPrelude.scratch(&c, [("inP", ["N_ * C_ * HP * WPD"]), ("wB", ["PANELS * PANEL"]), ("oT", ["N_ * G_ * PQP * KPGP"])])
-        c.line("static long offT[PQP];")
+        // Each pixel's input offset, a constant table: no writable state outside the scratch.
+        let q = t.outputWidth, st = t["stride"], wpd = t["w"] + 2 * t["pad"]
+        let offsets = (0..<roundUp(pq, rb)).map { p in p < pq ? (p / q) * st * wpd + (p % q) * st : 0 }
+        c.line("static const long offT[PQP] = {")
+        for row in stride(from: 0, to: offsets.count, by: 16) {
+            c.line("  " + offsets[row..<min(row + 16, offsets.count)].map(String.init).joined(separator: ", ") + ",")
+        }
+        c.line("};")
         c.line()
         emitPack(&c)
         emitTile(&c, rb: rb, rv: rv, vec: vec, unroll: s.unroll)
         c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
             c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
-            c.line("for (long p = 0; p < PQP; p++) offT[p] = p < PQ ? (p / Q_) * ST * WPD + (p % Q_) * ST : 0;")
             if threads > 1 { c.line("#pragma omp parallel num_threads(\(threads))") }
             c.block("") { c in
                 let omp = threads > 1 ? "#pragma omp for schedule(static)" : nil
