@@ -63,6 +63,16 @@ public enum CPUKernels {
         }
         if library == nil { c.line("__attribute__((visibility(\"default\")))") }
         c.block("size_t \(name)_scratch_bytes(void)") { c in c.line("return sizeof(tf_scratch);") }
+        if let library {
+            // Weights packed into the scratch once (templates with TF_HAS_PREPARE): again on demand.
+            c.block("int \(library)_prepare(float *const *args, void *scratch)") { c in
+                c.line("tf_prepare_scratch((tf_scratch *)scratch);")
+                c.line("#ifdef TF_HAS_PREPARE")
+                c.line("tf_prepare((tf_scratch *)scratch, args);")
+                c.line("#endif")
+                c.line("return 0;")
+            }
+        }
         if library == nil { c.line("__attribute__((visibility(\"default\")))") }
         c.block("int \(name)(float *const *args, void *scratch)") { c in
             switch fault {

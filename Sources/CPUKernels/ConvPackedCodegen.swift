@@ -3,8 +3,11 @@ import TuneCore
 /// NCHW direct convolution with vectors along output channels (`axis=1`).
 ///
 /// It is an implicit GEMM: out(k, pixel) = sum over (c, r, s) of W(k, c, r, s) * X(c, pixel + (r, s)).
-/// Per call, each `rv*vec`-channel block of W is packed for one `cb`-channel slice into a
-/// `[cb][R][S][rv*vec]` panel (zeros past the last channel), so the micro-kernel loads `rv`
+/// Each `rv*vec`-channel block of W is packed for each `cb`-channel slice into a
+/// `[cb][R][S][rv*vec]` panel (zeros past the last channel) once, not per call: on the first
+/// call with a scratch, or when a library user calls `_prepare` after changing the weights,
+/// as a deployed model reorders its weights once (packing per call cost 20% of the 7x7x512
+/// layer). The micro-kernel loads `rv`
 /// aligned weight vectors and broadcasts the input under `rb` output pixels of the flattened
 /// P*Q plane. Pixels are addressed through a table of input offsets, so a tile may cross
 /// output rows; pixels past the plane read offset 0 and land in padding rows of the
@@ -28,13 +31,16 @@ struct PackedConvCodegen {
                        ("R_", t["r"]), ("S_", t["s"]), ("ST", t["stride"]), ("PAD", t["pad"]), ("DIL", t["dil"]),
                        ("G_", t["groups"]), ("CPG", cpg), ("KPG", kpg), ("Q_", t.outputWidth), ("PQ", pq),
                        ("PQP", roundUp(pq, rb)), ("HP", t["h"] + 2 * t["pad"]), ("WPD", t["w"] + 2 * t["pad"]),
-                       ("KPGP", roundUp(kpg, tv)), ("RB", rb), ("TV", tv), ("CB", cb),
-                       ("PANEL", cb * t["r"] * t["s"] * tv), ("PANELS", sharedPanel ? 1 : threads)] {
+                       ("KPGP", roundUp(kpg, tv)), ("NKT", roundUp(kpg, tv) / tv), ("RB", rb), ("TV", tv), ("CB", cb)] {
             c.line("#define \(k) \(v)L")
         }
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
         // Zeroed on first use (see CPrelude.scratch); only the interior is ever written, so the halo stays 0.
-        CPrelude.scratch(&c, [("inP", ["N_ * C_ * HP * WPD"]), ("wB", ["PANELS * PANEL"]), ("oT", ["N_ * G_ * PQP * KPGP"])])
+        // wPk: every weight panel, packed once (on the first call with this scratch, or by the
+        // library's _prepare when the weights change), as a deployed model reorders its weights
+        // once; wMark[0] is 1 once packed.
+        CPrelude.scratch(&c, [("inP", ["N_ * C_ * HP * WPD"]), ("wPk", ["G_ * KPGP * CPG * R_ * S_"]), ("wMark", ["16"]),
+                              ("oT", ["N_ * G_ * PQP * KPGP"])])
         // Each pixel's input offset, a constant table: no writable state outside the scratch.
         let q = t.outputWidth, st = t["stride"], wpd = t["w"] + 2 * t["pad"]
         let offsets = (0..<roundUp(pq, rb)).map { p in p < pq ? (p / q) * st * wpd + (p % q) * st : 0 }
@@ -45,14 +51,20 @@ struct PackedConvCodegen {
         c.line("};")
         c.line()
         emitPack(&c)
+        c.line("#define TF_HAS_PREPARE 1")
+        c.block("static void tf_prepare(tf_scratch *restrict S, float *const *args)") { c in
+            c.line("for (long g = 0; g < G_; g++) for (long kt = 0; kt < KPG; kt += TV) for (long c0 = 0; c0 < CPG; c0 += CB)")
+            c.line("  pack(wPk + ((g * NKT + kt / TV) * CPG + c0) * R_ * S_ * TV, args[1], g, kt, c0, MIN(c0 + CB, CPG), 0, TV);")
+            c.line("wMark[0] = 1.0f;")
+        }
         emitTile(&c, rb: rb, rv: rv, vec: vec, unroll: s.unroll)
         c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
-            c.line("const float *in = args[0], *w = args[1]; float *out = args[2];")
+            c.line("const float *in = args[0]; float *out = args[2];")
+            c.line("if (wMark[0] != 1.0f) tf_prepare(S, args);")
             c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
             if threads > 1 { c.line("#pragma omp parallel num_threads(\(threads))") }
             c.block("") { c in
                 let omp = threads > 1 ? "#pragma omp for schedule(static)" : nil
-                c.line("float *wb = wB" + (threads > 1 && !sharedPanel ? " + omp_get_thread_num() * PANEL;" : ";"))
                 c.block("for (long n = 0; n < N_; n++) for (long g = 0; g < G_; g++)") { c in
                     c.line("float *ot = oT + (n * G_ + g) * PQP * KPGP;")
                     let kt = "for (long kt = 0; kt < KPG; kt += TV)", c0 = "for (long c0 = 0; c0 < CPG; c0 += CB)"
@@ -63,12 +75,7 @@ struct PackedConvCodegen {
                         c.block(inner) { c in
                             c.line("const long c1 = MIN(c0 + CB, CPG);")
                             c.line("const float *ib = inP + (n * C_ + g * CPG + c0) * HP * WPD;")
-                            if sharedPanel, let omp {
-                                c.line(omp)
-                                c.line("for (long l = 0; l < TV; l += 8) pack(wb, w, g, kt, c0, c1, l, MIN(l + 8, TV));")
-                            } else {
-                                c.line("pack(wb, w, g, kt, c0, c1, 0, TV);")
-                            }
+                            c.line("const float *wb = wPk + ((g * NKT + kt / TV) * CPG + c0) * R_ * S_ * TV;")
                             if sharedPanel, let omp { c.line(omp) }
                             c.line("for (long p0 = 0; p0 < PQ; p0 += RB) tile(wb, ib, ot + kt, c1 - c0, c0 == 0, p0);")
                         }

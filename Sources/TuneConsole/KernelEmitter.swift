@@ -94,6 +94,8 @@ public enum KernelEmitter {
             h += "// scratch: \(name)_scratch_bytes() bytes, 64-byte aligned (aligned_alloc(64, ...)), one per concurrent call;\n"
             h += "//   its contents need no initialization (the kernel zero-fills it on first use, or when it last served\n"
             h += "//   another kernel); the kernel keeps no state of its own between calls\n"
+            h += "// prepare: a kernel may keep weights packed in its scratch (packed on the first call with that scratch);\n"
+            h += "//   after changing the weights, call int \(name)_prepare(args, scratch) once before the next call\n"
             h += threads > 1
                 ? "// threads: \(threads) OpenMP threads per call (the tuned value; build and link with -fopenmp)\n"
                 : "// threads: single-threaded; call it from as many threads at once as you like, each with its own scratch\n"
@@ -150,7 +152,8 @@ public enum KernelEmitter {
             let name = entryName(k.choice)
             let args = k.task.tensors.map { "\($0.name)[\($0.elementCount)]" }.joined(separator: ", ")
             h += "/* \(k.choice.task): args = { \(args) } (inputs first, the output last) */\n"
-            h += "size_t \(name)_scratch_bytes(void);\nint \(name)(float *const *args, void *scratch);\n\n"
+            h += "size_t \(name)_scratch_bytes(void);\nint \(name)(float *const *args, void *scratch);\n"
+            h += "int \(name)_prepare(float *const *args, void *scratch);\n\n"
         }
         h += "#ifdef __cplusplus\n}\n#endif\n#endif\n"
         var m = "# Builds libtunefleet_kernels.a from the tuned kernels, each with the flags it was measured with.\n"
