@@ -72,6 +72,39 @@ private func startFaultyAgent(_ coordinator: FakeCoordinator, work: String) thro
                             newProcessGroup: true)
 }
 
+/// Waits for the agent's hello and welcomes it (heartbeats every 0.5 s).
+private func welcome(_ coordinator: FakeCoordinator) throws -> Tunefleet_V1_Hello? {
+    guard case .hello(let hello)? = try coordinator.next(timeout: 60) else { return nil }
+    var w = Tunefleet_V1_Welcome()
+    w.heartbeatIntervalMs = 500
+    try coordinator.send(.welcome(w))
+    return hello
+}
+
+/// A batch of one valid `point` of the task's space per candidate, each with its `fault`
+/// knob (0: none, 1: SIGSEGV, 2: hang, 3: wrong answer).
+private func faultBatch(_ id: UInt64, task: TaskSpec, point: Schedule, plan: MeasurePlan, _ candidates: [(Int64, Int)]) -> Tunefleet_V1_MeasureBatch {
+    var b = Tunefleet_V1_MeasureBatch()
+    b.batchID = id
+    b.task = task.wire
+    b.plan = plan.wire
+    b.candidates = candidates.map { cid, fault in
+        var v = point.values
+        if fault != 0 { v["fault"] = fault }
+        var c = Tunefleet_V1_Candidate()
+        c.id = cid
+        c.schedule = Schedule(v).wire
+        return c
+    }
+    return b
+}
+
+/// A valid point of the agent's own space for `task` (the same probe the agent runs).
+private func agentPoint(_ task: TaskSpec, seed: UInt64) throws -> Schedule {
+    var rng = SplitMix64(seed: seed)
+    return try #require(CPUKernels.space(for: task, device: CPUProbe.probe(compiler: CompilerSettings()), threads: 1)?.sample(using: &rng))
+}
+
 @Suite(.serialized) struct AgentFaultIsolation {
     @Test func crashingAndHangingKernelsCostOneRecordEachAndTheAgentKeepsMeasuring() throws {
         let coordinator = try FakeCoordinator()
@@ -79,37 +112,18 @@ private func startFaultyAgent(_ coordinator: FakeCoordinator, work: String) thro
         let agent = try startFaultyAgent(coordinator, work: work)
         defer { kill(-agent.pid, SIGKILL); _ = agent.wait(timeout: 5); removeTree(work) }
 
-        guard case .hello(let hello)? = try coordinator.next(timeout: 60) else { Issue.record("no hello"); return }
+        guard let hello = try welcome(coordinator) else { Issue.record("no hello"); return }
         #expect(hello.agentName == "faulty")
         #expect(hello.device.deviceClass == .cpu)
-        var welcome = Tunefleet_V1_Welcome()
-        welcome.heartbeatIntervalMs = 500
-        try coordinator.send(.welcome(welcome))
 
         let task = try TaskSpec(op: .matmul, params: ["m": 8, "n": 16, "k": 8])
-        // A valid point of the agent's own space (the same probe the agent runs).
-        let profile = CPUProbe.probe(compiler: CompilerSettings())
-        var rng = SplitMix64(seed: 3)
-        let space = try #require(CPUKernels.space(for: task, device: profile, threads: 1)?.sample(using: &rng))
         var plan = MeasurePlan()
         plan.runTimeoutSeconds = 2
         plan.repeats = 2
         plan.targetSpread = 0   // exactly two samples each
         plan.minRepeatSeconds = 0.001
-        var batch = Tunefleet_V1_MeasureBatch()
-        batch.batchID = 1
-        batch.task = task.wire
-        batch.plan = plan.wire
-        let faults = [(1, 1), (2, 2), (3, 0), (4, 3), (5, 0)]  // (candidate id, fault)
-        batch.candidates = faults.map { id, fault in
-            var v = space.values
-            if fault != 0 { v["fault"] = fault }
-            var c = Tunefleet_V1_Candidate()
-            c.id = Int64(id)
-            c.schedule = Schedule(v).wire
-            return c
-        }
-        try coordinator.send(.measureBatch(batch))
+        let faults: [(Int64, Int)] = [(1, 1), (2, 2), (3, 0), (4, 3), (5, 0)]  // (candidate id, fault)
+        try coordinator.send(.measureBatch(faultBatch(1, task: task, point: try agentPoint(task, seed: 3), plan: plan, faults)))
 
         var statuses: [Int64: MeasureResult] = [:]
         while statuses.count < faults.count {
@@ -139,29 +153,12 @@ private func startFaultyAgent(_ coordinator: FakeCoordinator, work: String) thro
         let work = try makeTemporaryDirectory(prefix: "agent-sigterm")
         let agent = try startFaultyAgent(coordinator, work: work)
         defer { kill(-agent.pid, SIGKILL); _ = agent.wait(timeout: 5); removeTree(work) }
-        guard case .hello? = try coordinator.next(timeout: 60) else { Issue.record("no hello"); return }
-        var welcome = Tunefleet_V1_Welcome()
-        welcome.heartbeatIntervalMs = 500
-        try coordinator.send(.welcome(welcome))
+        guard try welcome(coordinator) != nil else { Issue.record("no hello"); return }
         let task = try TaskSpec(op: .matmul, params: ["m": 8, "n": 16, "k": 8])
-        var rng = SplitMix64(seed: 9)
-        let point = try #require(CPUKernels.space(for: task, device: CPUProbe.probe(compiler: CompilerSettings()), threads: 1)?.sample(using: &rng))
         var plan = MeasurePlan()
         plan.runTimeoutSeconds = 120
         plan.minRepeatSeconds = 0.001
-        var b = Tunefleet_V1_MeasureBatch()
-        b.batchID = 4
-        b.task = task.wire
-        b.plan = plan.wire
-        b.candidates = [(1, 0), (2, 2), (3, 0)].map { id, fault in
-            var v = point.values
-            if fault != 0 { v["fault"] = fault }
-            var c = Tunefleet_V1_Candidate()
-            c.id = Int64(id)
-            c.schedule = Schedule(v).wire
-            return c
-        }
-        try coordinator.send(.measureBatch(b))
+        try coordinator.send(.measureBatch(faultBatch(4, task: task, point: try agentPoint(task, seed: 9), plan: plan, [(1, 0), (2, 2), (3, 0)])))
         guard case .measureResult(let first)? = try coordinator.next(timeout: 120) else { Issue.record("no first result"); return }
         #expect(first.candidateID == 1)
         kill(agent.pid, SIGTERM)   // now inside candidate 2's endless loop
@@ -188,32 +185,14 @@ private func startFaultyAgent(_ coordinator: FakeCoordinator, work: String) thro
         let work = try makeTemporaryDirectory(prefix: "agent-cancel")
         let agent = try startFaultyAgent(coordinator, work: work)
         defer { kill(-agent.pid, SIGKILL); _ = agent.wait(timeout: 5); removeTree(work) }
-        guard case .hello? = try coordinator.next(timeout: 60) else { Issue.record("no hello"); return }
-        var welcome = Tunefleet_V1_Welcome()
-        welcome.heartbeatIntervalMs = 500
-        try coordinator.send(.welcome(welcome))
-
+        guard try welcome(coordinator) != nil else { Issue.record("no hello"); return }
         let task = try TaskSpec(op: .matmul, params: ["m": 8, "n": 16, "k": 8])
-        let profile = CPUProbe.probe(compiler: CompilerSettings())
-        var rng = SplitMix64(seed: 5)
-        let point = try #require(CPUKernels.space(for: task, device: profile, threads: 1)?.sample(using: &rng))
+        let point = try agentPoint(task, seed: 5)
         var plan = MeasurePlan()
         plan.runTimeoutSeconds = 120
         plan.minRepeatSeconds = 0.001
         func batch(_ id: UInt64, _ candidates: [(Int64, Int)]) -> Tunefleet_V1_MeasureBatch {
-            var b = Tunefleet_V1_MeasureBatch()
-            b.batchID = id
-            b.task = task.wire
-            b.plan = plan.wire
-            b.candidates = candidates.map { cid, fault in
-                var v = point.values
-                if fault != 0 { v["fault"] = fault }
-                var c = Tunefleet_V1_Candidate()
-                c.id = cid
-                c.schedule = Schedule(v).wire
-                return c
-            }
-            return b
+            faultBatch(id, task: task, point: point, plan: plan, candidates)
         }
         try coordinator.send(.measureBatch(batch(1, [(1, 0), (2, 2), (3, 0)])))   // 2 hangs
         guard case .measureResult(let first)? = try coordinator.next(timeout: 120) else { Issue.record("no first result"); return }
