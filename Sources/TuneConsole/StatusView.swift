@@ -62,6 +62,9 @@ public struct StatusJSON: Codable, Sendable {
     /// Seconds coordd spent proposing candidates, and how many proposals (since it started).
     public var search_seconds: Double?
     public var proposals: Int?
+    /// Set while the database refuses results (a full disk), and how many wait meanwhile.
+    public var storage_problem: String?
+    public var results_waiting: Int?
 
     public init(_ s: Tunefleet_V1_StatusReport) {
         agents_connected = Int(s.agentsConnected)
@@ -95,6 +98,10 @@ public struct StatusJSON: Codable, Sendable {
         results_total = Int(s.resultsTotal)
         search_seconds = s.searchSeconds
         proposals = Int(s.proposals)
+        if !s.storageProblem.isEmpty {
+            storage_problem = s.storageProblem
+            results_waiting = Int(s.resultsWaiting)
+        }
     }
 
     static func className(_ c: Tunefleet_V1_DeviceClass) -> String {
@@ -107,6 +114,9 @@ public enum Dashboard {
     public static func render(_ s: StatusJSON, width: Int = 100) -> String {
         var out = "TuneFleet — \(s.agents_connected ?? s.agents.filter { $0.state != "lost" }.count) agents, "
             + String(format1(s.results_per_second)) + " results/s, \(s.results_total) results this run\n\n"
+        if let problem = s.storage_problem {
+            out += "STORAGE: \(logSafe(problem, limit: 200)); \(s.results_waiting ?? 0) results wait, unacknowledged, and are committed again every second\n\n"
+        }
         out += "AGENTS\n"
         if s.agents.isEmpty { out += "  (none connected)\n" }
         for a in s.agents {

@@ -182,6 +182,10 @@ extension Coordinator {
         let window = min(10, max(now - startedAt, 0.001))
         s.resultsPerSecond = Double(commitTimes.filter { now - $0 <= window }.count) / window
         s.resultsTotal = UInt64(resultsTotal)
+        if let problem = storageProblem {
+            s.storageProblem = problem
+            s.resultsWaiting = UInt32(clamping: resultsWaitingForStorage)
+        }
         let spent = proposals.spent
         s.searchSeconds = spent.seconds
         s.proposals = UInt64(spent.count)

@@ -30,6 +30,13 @@ public final class Coordinator {
     /// Commits decided during one drain of the agent socket: stored in one transaction,
     /// then acknowledged (never the other way round).
     private var pendingCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
+    /// Results the store refused (a full disk, an I/O error): kept here, unacknowledged, and
+    /// committed again every second until it takes them, so nothing is lost and nothing waits
+    /// for an agent to reconnect. `storageProblem` is what status shows meanwhile.
+    private var failedCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
+    private var nextCommitRetry = 0.0
+    private(set) var storageProblem: String?
+    var resultsWaitingForStorage: Int { failedCommits.count }
     /// Tuning curves of the campaigns status lists, folded incrementally.
     var campaignCurves: [Int64: CampaignCurves] = [:]
     /// Proposals (model scoring) off the loop's thread.
@@ -156,7 +163,7 @@ public final class Coordinator {
                 if a.seconds > 1 { logger.info("proposing \(a.request.count) candidates for job \(a.request.jobID) took \(String(format: "%.1f", a.seconds)) s (off the dispatch path)") }
                 tune(.proposed(a.request, a.proposals, strategy: a.strategy))
             }
-            tune(.tick(queues()))
+            if mayPropose { tune(.tick(queues())) }
         }
     }
 
@@ -357,23 +364,32 @@ public final class Coordinator {
     /// the tuning loop. A failed transaction acknowledges nothing: the agents keep their
     /// results and send them again; a redelivery stores nothing and is acknowledged again.
     private func flushCommits() {
-        guard !pendingCommits.isEmpty else { return }
-        let batch = pendingCommits
+        let now = Monotonic.now()
+        let retrying = !failedCommits.isEmpty && now >= nextCommitRetry
+        guard !pendingCommits.isEmpty || retrying else { return }
+        var batch = pendingCommits
         pendingCommits = []
+        if retrying { batch = failedCommits + batch; failedCommits = [] }
         var done: [(commit: (key: AgentKey?, batchID: UInt64, commit: ResultToCommit), record: TuningRecord?)] = []
+        var failure: String?
         do { done = zip(batch, try store.commitAll(batch.map(\.commit))).map { ($0, $1) } } catch {
             // One bad result must not hold back the others: each alone, and what still fails
-            // stays with its agent (unacknowledged, sent again) and with its batch (requeued
-            // if the agent is lost): never acknowledged, never in limbo.
-            logger.error("commit of \(batch.count) results failed (\(error)); committing them one by one")
+            // waits here, unacknowledged, for the next retry: never in limbo.
+            if storageProblem == nil { logger.error("commit of \(batch.count) results failed (\(error)); committing them one by one") }
             for c in batch {
                 do {
                     let one = try store.commitAll([c.commit])
                     done.append((commit: c, record: one.first ?? nil))
                 } catch {
-                    logger.error("commit of candidate \(c.commit.result.candidateID) failed, kept by its agent: \(error)")
+                    failure = "\(error)"
+                    failedCommits.append(c)
                 }
             }
+        }
+        if let failure {
+            storageFailed("cannot store results: \(failure)")
+        } else {
+            storageWorks()
         }
         for (c, record) in done {
             if let key = c.key { acknowledge(key, batchID: c.batchID, candidateID: c.commit.result.candidateID) }
@@ -384,6 +400,25 @@ public final class Coordinator {
         let confirmed = done.filter { $0.commit.key != nil }.map { (batchID: $0.commit.batchID, candidateID: $0.commit.commit.result.candidateID) }
         if !confirmed.isEmpty { step(.committed(confirmed)) }
     }
+
+    /// The store refused a write: said once in the log (and in status until it works again);
+    /// writes are tried again in a second, and no candidates are proposed meanwhile.
+    private func storageFailed(_ problem: String) {
+        nextCommitRetry = Monotonic.now() + 1
+        if storageProblem == nil {
+            logger.error("\(problem); \(failedCommits.count) results wait here unacknowledged, committed again every second, and no candidates are proposed meanwhile (is the disk full?)")
+        }
+        storageProblem = problem
+    }
+
+    private func storageWorks() {
+        guard storageProblem != nil, failedCommits.isEmpty else { return }
+        logger.info("the store takes writes again: every waiting result is committed")
+        storageProblem = nil
+    }
+
+    /// Whether the tuning loop may propose now (not while the store refuses writes).
+    private var mayPropose: Bool { storageProblem == nil || Monotonic.now() >= nextCommitRetry }
 
     private func noteCommitted() {
         let now = Monotonic.now()
@@ -404,8 +439,11 @@ public final class Coordinator {
             do {
                 let cands = try store.insertCandidates(jobID: jobID, proposed)
                 step(.candidatesAdded(jobID: jobID, cands))
+                storageWorks()
             } catch {
-                logger.error("cannot persist candidates: \(error)")
+                // Never stored, never dispatched: the job must not count them as generated.
+                storageFailed("cannot store candidates: \(error)")
+                tune(.persistFailed(jobID: jobID, proposed))
             }
         case .setPriority(let jobID, let p):
             step(.prioritySet(jobID: jobID, p))

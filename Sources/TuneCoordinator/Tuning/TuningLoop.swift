@@ -59,6 +59,9 @@ public struct TuningLoop: Sendable {
         case modelReady(DeviceClass, any CostModel)
         case tick(Queues)
         case cancelled(campaignID: Int64)
+        /// Candidates of a `persistCandidates` the store refused: they do not exist, so the
+        /// job forgets it generated them (and proposes again).
+        case persistFailed(jobID: Int64, [ProposedSchedule])
         /// A `.propose` request's answer, with the strategy as it stood after proposing.
         case proposed(ProposalRequest, [ProposedSchedule], strategy: any SearchStrategy)
     }
@@ -139,6 +142,12 @@ public struct TuningLoop: Sendable {
             return []
         case .tick(let queues): return onTick(queues)
         case .proposed(let request, let fresh, let strategy): return onProposed(request, fresh, strategy)
+        case .persistFailed(let id, let lost):
+            guard var job = jobs[id] else { return [] }
+            for p in lost { job.state.generated.remove(p.schedule.hash64) }
+            jobs[id] = job
+            budgets[BudgetKey(campaign: job.state.campaignID, deviceClass: job.state.deviceClass)]?.generated -= lost.count
+            return []
         case .cancelled(let campaignID):
             let ids = jobs.values.filter { $0.state.campaignID == campaignID }.map(\.state.jobID).sorted()
             for id in ids { jobs[id] = nil }

@@ -1170,6 +1170,12 @@ public nonisolated struct Tunefleet_V1_StatusReport: Sendable {
 
   public var proposals: UInt64 = 0
 
+  /// Set while the database refuses results (a full disk): why, and how many results wait,
+  /// unacknowledged, to be committed again.
+  public var storageProblem: String = String()
+
+  public var resultsWaiting: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2999,7 +3005,7 @@ nonisolated extension Tunefleet_V1_CurveSample: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0\u{1}models\0\u{3}agents_connected\0\u{3}agents_lost\0\u{3}agents_omitted\0\u{3}search_seconds\0\u{1}proposals\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agents\0\u{1}campaigns\0\u{3}results_per_second\0\u{3}results_total\0\u{1}models\0\u{3}agents_connected\0\u{3}agents_lost\0\u{3}agents_omitted\0\u{3}search_seconds\0\u{1}proposals\0\u{3}storage_problem\0\u{3}results_waiting\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3017,6 +3023,8 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.agentsOmitted) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.searchSeconds) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.proposals) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.storageProblem) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.resultsWaiting) }()
       default: break
       }
     }
@@ -3053,6 +3061,12 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if self.proposals != 0 {
       try visitor.visitSingularUInt64Field(value: self.proposals, fieldNumber: 10)
     }
+    if !self.storageProblem.isEmpty {
+      try visitor.visitSingularStringField(value: self.storageProblem, fieldNumber: 11)
+    }
+    if self.resultsWaiting != 0 {
+      try visitor.visitSingularUInt32Field(value: self.resultsWaiting, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3067,6 +3081,8 @@ nonisolated extension Tunefleet_V1_StatusReport: SwiftProtobuf.Message, SwiftPro
     if lhs.agentsOmitted != rhs.agentsOmitted {return false}
     if lhs.searchSeconds != rhs.searchSeconds {return false}
     if lhs.proposals != rhs.proposals {return false}
+    if lhs.storageProblem != rhs.storageProblem {return false}
+    if lhs.resultsWaiting != rhs.resultsWaiting {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
