@@ -151,6 +151,25 @@ struct ModelOrder: SearchStrategy {
         #expect(loop.jobIDs == [3])
     }
 
+    /// Candidates the store could not persist (a full disk) never reach an agent: their job
+    /// forgets it generated them and proposes again, so it can still finish its trials.
+    @Test func candidatesTheStoreRefusedAreForgottenAndProposedAgain() throws {
+        var loop = TuningLoop()
+        let t = try TaskSpec(op: .elementwise, params: ["n": 64])
+        _ = loop.handle(.adopted([ActiveJob(jobID: 1, campaignID: 1, task: t, weight: 1, deviceClass: .cpu, trials: 4,
+                                            batchSize: 4, plan: MeasurePlan(), seed: 1)], history: [:]))
+        let q = TuningLoop.Queues(profiles: [.cpu: replayCPU])
+        func persisted(_ out: [TuningLoop.Directive]) -> [ProposedSchedule] {
+            out.flatMap { d -> [ProposedSchedule] in if case .persistCandidates(1, let p) = d { return p }; return [] }
+        }
+        let first = persisted(loop.handle(.tick(q)))
+        #expect(first.count == 4, "the whole budget at once")
+        #expect(persisted(loop.handle(.tick(q))).isEmpty, "nothing more while those are out")
+        _ = loop.handle(.persistFailed(jobID: 1, first))
+        let again = persisted(loop.handle(.tick(q)))
+        #expect(again.count == 4, "proposed again after the store refused them")
+    }
+
     @Test func aJobWithoutATemplateEndsWithoutTrials() throws {
         var loop = TuningLoop(settings: TuningLoop.Settings(space: { _, _, _ in nil }))
         let t = try TaskSpec(op: .elementwise, params: ["n": 64])
