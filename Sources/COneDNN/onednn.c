@@ -21,6 +21,9 @@ struct tf_dnnl {
     dnnl_stream_t stream;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
+    // Post-ops of the primitive (bias activation, elementwise chains); owned, freed with it.
+    dnnl_post_ops_t post_ops;
+    dnnl_primitive_attr_t attr;
     int threads;
     int nslots;
     slot slots[6];
@@ -37,9 +40,9 @@ struct tf_dnnl {
         }                                                                                      \
     } while (0)
 
-static tf_dnnl *op_new(int threads) {
+static tf_dnnl *op_new(int threads, char *err, size_t errlen) {
     tf_dnnl *op = calloc(1, sizeof *op);
-    if (!op) return NULL;
+    if (!op) { snprintf(err, errlen, "out of memory"); return NULL; }
     op->threads = threads > 0 ? threads : 1;
     // oneDNN sizes a primitive's parallel work by the thread count when it is created: set
     // it first. (Created at the default of every core and run pinned to one, a primitive's
@@ -47,18 +50,19 @@ static tf_dnnl *op_new(int threads) {
     omp_set_num_threads(op->threads);
     if (dnnl_engine_create(&op->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&op->stream, op->engine, dnnl_stream_default_flags) != dnnl_success) {
+        snprintf(err, errlen, "no oneDNN CPU engine");
         tf_dnnl_free(op);
         return NULL;
     }
     return op;
 }
 
-// Creates the primitive from `desc`, then one slot per tensor: the user's layout `user_md`,
+// Creates the primitive from `desc` (with `op->attr`, null for none), then one slot per tensor: the user's layout `user_md`,
 // the primitive's layout queried for `arg`; a reorder where they differ.
-static int op_finish_build(tf_dnnl *op, const void *desc, const_dnnl_primitive_attr_t attr, int n,
+static int op_finish_build(tf_dnnl *op, const void *desc, int n,
                            const int *args, const int *user_index, const int *is_output,
                            const dnnl_memory_desc_t *user_md, char *err, size_t errlen) {
-    CHECK(dnnl_primitive_desc_create(&op->pd, desc, attr, op->engine, NULL), "primitive descriptor");
+    CHECK(dnnl_primitive_desc_create(&op->pd, desc, op->attr, op->engine, NULL), "primitive descriptor");
     CHECK(dnnl_primitive_create(&op->prim, op->pd), "primitive");
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(op->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
@@ -135,6 +139,8 @@ void tf_dnnl_free(tf_dnnl *op) {
         if (s->user) dnnl_memory_destroy(s->user);
     }
     if (op->prim) dnnl_primitive_destroy(op->prim);
+    if (op->attr) dnnl_primitive_attr_destroy(op->attr);
+    if (op->post_ops) dnnl_post_ops_destroy(op->post_ops);
     if (op->pd) dnnl_primitive_desc_destroy(op->pd);
     if (op->stream) dnnl_stream_destroy(op->stream);
     if (op->engine) dnnl_engine_destroy(op->engine);
@@ -146,10 +152,8 @@ static dnnl_status_t md(dnnl_memory_desc_t *d, int ndims, const dnnl_dims_t dims
 }
 
 tf_dnnl *tf_dnnl_matmul(long batch, long m, long n, long k, int bias, int act, int threads, char *err, size_t errlen) {
-    tf_dnnl *op = op_new(threads);
-    dnnl_post_ops_t po = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    if (!op) { snprintf(err, errlen, "no oneDNN CPU engine"); return NULL; }
+    tf_dnnl *op = op_new(threads, err, errlen);
+    if (!op) return NULL;
     int nd = batch > 0 ? 3 : 2;
     dnnl_dims_t a = {m, k}, b = {k, n}, c = {m, n}, bb = {1, n};
     if (nd == 3) {
@@ -165,30 +169,26 @@ tf_dnnl *tf_dnnl_matmul(long batch, long m, long n, long k, int bias, int act, i
     CHECK(md(&user[i], nd, c, plain), "C");
     dnnl_matmul_desc_t desc;
     CHECK(dnnl_matmul_desc_init(&desc, &user[0], &wany, bias ? &bias_md : NULL, &user[i]), "matmul");
-    CHECK(dnnl_primitive_attr_create(&attr), "attr");
+    CHECK(dnnl_primitive_attr_create(&op->attr), "attr");
     if (act) {
-        CHECK(dnnl_post_ops_create(&po), "post-ops");
-        CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, act == 1 ? dnnl_eltwise_relu : dnnl_eltwise_gelu_tanh, 0, 0), "activation");
-        CHECK(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
+        CHECK(dnnl_post_ops_create(&op->post_ops), "post-ops");
+        CHECK(dnnl_post_ops_append_eltwise(op->post_ops, 1.0f, act == 1 ? dnnl_eltwise_relu : dnnl_eltwise_gelu_tanh, 0, 0), "activation");
+        CHECK(dnnl_primitive_attr_set_post_ops(op->attr, op->post_ops), "set post-ops");
     }
     int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
     int index[4] = {0, 1, 2, 3}, out[4] = {0, 0, 0, 1};
     if (!bias) { args[2] = DNNL_ARG_DST; out[2] = 1; }
-    if (op_finish_build(op, &desc, attr, bias ? 4 : 3, args, index, out, user, err, errlen)) goto fail;
-    if (po) dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
+    if (op_finish_build(op, &desc, bias ? 4 : 3, args, index, out, user, err, errlen)) goto fail;
     return op;
 fail:
-    if (po) dnnl_post_ops_destroy(po);
-    if (attr) dnnl_primitive_attr_destroy(attr);
     tf_dnnl_free(op);
     return NULL;
 }
 
 tf_dnnl *tf_dnnl_conv(long n, long c, long h, long w, long k, long r, long s, long stride, long pad, long dil,
                       long groups, int nhwc, int depthwise, long p, long q, int threads, char *err, size_t errlen) {
-    tf_dnnl *op = op_new(threads);
-    if (!op) { snprintf(err, errlen, "no oneDNN CPU engine"); return NULL; }
+    tf_dnnl *op = op_new(threads, err, errlen);
+    if (!op) return NULL;
     dnnl_dims_t src = {n, c, h, w}, dst = {n, k, p, q};
     dnnl_memory_desc_t user[3], src_any, w_any, dst_any;
     CHECK(md(&user[0], 4, src, nhwc ? dnnl_nhwc : dnnl_nchw), "input");
@@ -213,7 +213,7 @@ tf_dnnl *tf_dnnl_conv(long n, long c, long h, long w, long k, long r, long s, lo
     CHECK(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_auto, &src_any, &w_any,
                                                      NULL, &dst_any, strides, dilates, pl, pr), "convolution");
     int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, index[3] = {0, 1, 2}, out[3] = {0, 0, 1};
-    if (op_finish_build(op, &desc, NULL, 3, args, index, out, user, err, errlen)) goto fail;
+    if (op_finish_build(op, &desc, 3, args, index, out, user, err, errlen)) goto fail;
     return op;
 fail:
     tf_dnnl_free(op);
@@ -221,8 +221,8 @@ fail:
 }
 
 tf_dnnl *tf_dnnl_softmax(long rows, long cols, int threads, char *err, size_t errlen) {
-    tf_dnnl *op = op_new(threads);
-    if (!op) { snprintf(err, errlen, "no oneDNN CPU engine"); return NULL; }
+    tf_dnnl *op = op_new(threads, err, errlen);
+    if (!op) return NULL;
     dnnl_dims_t d = {rows, cols};
     dnnl_memory_desc_t user[2];
     CHECK(md(&user[0], 2, d, dnnl_ab), "x");
@@ -230,7 +230,7 @@ tf_dnnl *tf_dnnl_softmax(long rows, long cols, int threads, char *err, size_t er
     dnnl_softmax_desc_t desc;
     CHECK(dnnl_softmax_forward_desc_init(&desc, dnnl_forward_inference, &user[0], 1), "softmax");
     int args[2] = {DNNL_ARG_SRC, DNNL_ARG_DST}, index[2] = {0, 1}, out[2] = {0, 1};
-    if (op_finish_build(op, &desc, NULL, 2, args, index, out, user, err, errlen)) goto fail;
+    if (op_finish_build(op, &desc, 2, args, index, out, user, err, errlen)) goto fail;
     return op;
 fail:
     tf_dnnl_free(op);
@@ -240,35 +240,29 @@ fail:
 // Chains: 0 x+y, 1 relu(x+y), 2 tanh(x*y+x), 3 gelu(x+y) (tanh form), as one binary
 // primitive with post-ops.
 tf_dnnl *tf_dnnl_elementwise(long n, int chain, int threads, char *err, size_t errlen) {
-    tf_dnnl *op = op_new(threads);
-    dnnl_post_ops_t po = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    if (!op) { snprintf(err, errlen, "no oneDNN CPU engine"); return NULL; }
+    tf_dnnl *op = op_new(threads, err, errlen);
+    if (!op) return NULL;
     dnnl_dims_t d = {n};
     dnnl_memory_desc_t user[4];
     CHECK(md(&user[0], 1, d, dnnl_a), "x");
     user[1] = user[0]; user[2] = user[0]; user[3] = user[0];
     dnnl_binary_desc_t desc;
     CHECK(dnnl_binary_desc_init(&desc, chain == 2 ? dnnl_binary_mul : dnnl_binary_add, &user[0], &user[1], &user[2]), "binary");
-    CHECK(dnnl_primitive_attr_create(&attr), "attr");
-    CHECK(dnnl_post_ops_create(&po), "post-ops");
-    if (chain == 2) CHECK(dnnl_post_ops_append_binary(po, dnnl_binary_add, &user[0]), "x*y+x");
+    CHECK(dnnl_primitive_attr_create(&op->attr), "attr");
+    CHECK(dnnl_post_ops_create(&op->post_ops), "post-ops");
+    if (chain == 2) CHECK(dnnl_post_ops_append_binary(op->post_ops, dnnl_binary_add, &user[0]), "x*y+x");
     if (chain == 1 || chain == 2 || chain == 3) {
         dnnl_alg_kind_t alg = chain == 1 ? dnnl_eltwise_relu : chain == 2 ? dnnl_eltwise_tanh : dnnl_eltwise_gelu_tanh;
-        CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, alg, 0, 0), "activation");
+        CHECK(dnnl_post_ops_append_eltwise(op->post_ops, 1.0f, alg, 0, 0), "activation");
     }
-    CHECK(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
+    CHECK(dnnl_primitive_attr_set_post_ops(op->attr, op->post_ops), "set post-ops");
     int args[4] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1};
     int index[4] = {0, 1, 2, 0}, out[4] = {0, 0, 1, 0};
-    // The post-op's x is bound like the other tensors (never reordered: same layout).
-    dnnl_memory_desc_t mds[4] = {user[0], user[1], user[2], user[0]};
-    if (op_finish_build(op, &desc, attr, chain == 2 ? 4 : 3, args, index, out, mds, err, errlen)) goto fail;
-    dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
+    // The post-op's x (user[3], argument 0) is bound like the other tensors (never
+    // reordered: same layout).
+    if (op_finish_build(op, &desc, chain == 2 ? 4 : 3, args, index, out, user, err, errlen)) goto fail;
     return op;
 fail:
-    if (po) dnnl_post_ops_destroy(po);
-    if (attr) dnnl_primitive_attr_destroy(attr);
     tf_dnnl_free(op);
     return NULL;
 }
