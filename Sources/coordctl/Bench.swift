@@ -99,10 +99,7 @@ struct BenchCPU: ParsableCommand {
 enum ConfirmationPass {
     /// Test-retest of the candidates measured in both campaigns (nil with fewer than 2).
     static func retest(store: Store, first: Int64, again: Int64) throws -> BenchReport.Retest? {
-        let all = try store.records(RecordQuery()).records
-        let firstIDs = Set(try store.export(campaign: first).map(\.candidate))
-        let againIDs = Set(try store.export(campaign: again).map(\.candidate))
-        let r = Retest.compare(first: all.filter { firstIDs.contains($0.candidateID) }, second: all.filter { againIDs.contains($0.candidateID) })
+        let r = try Retest.compare(store: store, again: again, first: first)
         guard r.pairs >= 2 else { return nil }
         return BenchReport.Retest(candidates: r.pairs, pca: r.pca, median_difference: r.medianDifference)
     }

@@ -181,13 +181,21 @@ struct DatasetNoise: ParsableCommand {
     func run() throws {
         let store = try openStore(db)
         guard try store.campaignExists(campaign) else { throw ValidationError("no campaign \(campaign) in \(db)") }
-        let all = try store.records(RecordQuery()).records
-        let jobs = Set(try store.export(campaign: campaign).map(\.candidate))
-        let second = all.filter { jobs.contains($0.candidateID) }
-        let first = all.filter { !jobs.contains($0.candidateID) }
-        let r = Retest.compare(first: first, second: second)
+        let r = try Retest.compare(store: store, again: campaign)
         guard r.pairs > 0 else { throw ValidationError("campaign \(campaign) has no record that was measured before") }
         if json { print(jsonLine(r)); return }
         print("test-retest over \(r.pairs) records in \(r.groups) (task, device) groups: PCA \(String(format: "%.3f", r.pca)), median difference \(String(format: "%.1f", r.medianDifference * 100))%")
+    }
+}
+
+extension Retest {
+    /// Test-retest of campaign `again` (schedules measured a second time) against the same
+    /// schedules' earlier records: those of campaign `first`, or of every other campaign.
+    static func compare(store: Store, again: Int64, first: Int64? = nil) throws -> RetestReport {
+        let all = try store.records(RecordQuery()).records
+        let second = Set(try store.export(campaign: again).map(\.candidate))
+        let earlier = try first.map { Set(try store.export(campaign: $0).map(\.candidate)) }
+        return compare(first: all.filter { earlier?.contains($0.candidateID) ?? !second.contains($0.candidateID) },
+                       second: all.filter { second.contains($0.candidateID) })
     }
 }
