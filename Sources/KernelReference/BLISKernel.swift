@@ -59,8 +59,6 @@ public final class BLISKernel: VendorRoutine {
     }
 
     public var detail: [String: String] { ["blis_arch": api.architecture] }
-    public func prepare(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
-    public func finish(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
 
     private static let noTranspose: UInt32 = 0
 
@@ -70,7 +68,7 @@ public final class BLISKernel: VendorRoutine {
         let t = task, m = t["m"], n = t["n"], k = t["k"]
         let batches = t.op == .batchMatmul ? t["b"] : 1
         let hasBias = t.op == .matmul && t["bias"] == 1
-        let out = args[t.op == .matmul && hasBias ? 3 : 2]
+        let out = args[hasBias ? 3 : 2]
         for b in 0..<batches {
             // Row-major: row stride = columns, column stride = 1.
             api.sgemm(Self.noTranspose, Self.noTranspose, m, n, k, &one, args[0] + b * m * k, k, 1, args[1] + b * k * n, n, 1,

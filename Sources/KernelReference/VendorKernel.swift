@@ -16,6 +16,12 @@ public protocol VendorRoutine: AnyObject {
     func finish(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32
 }
 
+extension VendorRoutine {
+    /// A routine that works on the task's own layouts has nothing to prepare or put back.
+    public func prepare(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
+    public func finish(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
+}
+
 /// Every vendor library the agent can time for a task: OpenBLAS where it has a routine,
 /// oneDNN where it has an implementation, BLIS for the GEMM-shaped tasks; the reasons for
 /// the ones missing.
@@ -40,8 +46,6 @@ public final class VendorKernel: VendorRoutine {
     public let name: String
     public var library: String { name }
     public var detail: [String: String] { [:] }
-    public func prepare(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
-    public func finish(_ args: UnsafePointer<UnsafeMutablePointer<Float>>) -> Int32 { 0 }
     /// The library routine timed: sgemm, sgemv, or im2col + sgemm.
     public let routine: String
     public let task: TaskSpec
