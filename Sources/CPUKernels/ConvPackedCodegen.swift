@@ -23,6 +23,7 @@ struct PackedConvCodegen {
         let vec = s.vec, rb = s.rb, rv = s.rv
         let cpg = t["c"] / t["groups"], kpg = t["k"] / t["groups"]
         let cb = min(s.cb, cpg), threads = s.threads
+        // par = 1: the threads share each weight panel and split its pixel tiles.
         let sharedPanel = threads > 1 && s.par == 1
         let tv = rv * vec
         let pq = t.outputHeight * t.outputWidth

@@ -7,15 +7,15 @@ import TuneCore
 /// - 0, NCHW: output width; `rb` output channels share each input vector.
 /// - 0, NHWC: output channels; `rb` output pixels share each weight vector.
 /// - 1 (NCHW only): output channels; `rb` output pixels (of the flattened P*Q plane) share
-///   each weight vector. Weights are packed per call into `[cb][R][S][rv*vec]` panels and
+///   each weight vector. Weights are packed once (per scratch) into `[cb][R][S][rv*vec]` panels and
 ///   the accumulators go to a pixel-major buffer that is transposed to NCHW at the end.
 ///   This keeps every lane busy when the output is narrower than a vector (7x7, 14x14).
 /// Knobs: `vec`, `rb`, `rv`, `cb` (input channels per reduction block: the slice of input
 /// kept hot while every output tile is swept), `order` (axis 0: 0 = output-channel tiles
 /// outside output rows, 1 = rows outside; axis 1: 0 = channel blocks inside output-channel
 /// blocks, 1 = outside), `unroll` (of the innermost reduction loop), `threads`, `par`
-/// (axis 1 with threads: 0 = threads split output-channel blocks, each packing its own
-/// panel; 1 = threads share one panel and split the pixel tiles).
+/// (axis 1 with threads: 0 = threads split output-channel blocks, each reading its own
+/// panels; 1 = threads share each panel and split the pixel tiles).
 ///
 /// Constraints: `rb*rv` accumulators + `rv` operand vectors fit the register file; no tile
 /// axis wastes more than half of itself on a remainder unless it is the smallest tile; the
