@@ -34,7 +34,7 @@ public final class Coordinator {
     /// committed again every second until it takes them, so nothing is lost and nothing waits
     /// for an agent to reconnect. `storageProblem` is what status shows meanwhile.
     private var failedCommits: [(key: AgentKey?, batchID: UInt64, commit: ResultToCommit)] = []
-    private var nextCommitRetry = 0.0
+    private var nextStorageAttempt = 0.0
     private(set) var storageProblem: String?
     var resultsWaitingForStorage: Int { failedCommits.count }
     /// Tuning curves of the campaigns status lists, folded incrementally.
@@ -365,7 +365,7 @@ public final class Coordinator {
     /// results and send them again; a redelivery stores nothing and is acknowledged again.
     private func flushCommits() {
         let now = Monotonic.now()
-        let retrying = !failedCommits.isEmpty && now >= nextCommitRetry
+        let retrying = !failedCommits.isEmpty && now >= nextStorageAttempt
         guard !pendingCommits.isEmpty || retrying else { return }
         var batch = pendingCommits
         pendingCommits = []
@@ -404,7 +404,7 @@ public final class Coordinator {
     /// The store refused a write: said once in the log (and in status until it works again);
     /// writes are tried again in a second, and no candidates are proposed meanwhile.
     private func storageFailed(_ problem: String) {
-        nextCommitRetry = Monotonic.now() + 1
+        nextStorageAttempt = Monotonic.now() + 1
         if storageProblem == nil {
             logger.error("\(problem); \(failedCommits.count) results wait here unacknowledged, committed again every second, and no candidates are proposed meanwhile (is the disk full?)")
         }
@@ -418,7 +418,7 @@ public final class Coordinator {
     }
 
     /// Whether the tuning loop may propose now (not while the store refuses writes).
-    private var mayPropose: Bool { storageProblem == nil || Monotonic.now() >= nextCommitRetry }
+    private var mayPropose: Bool { storageProblem == nil || Monotonic.now() >= nextStorageAttempt }
 
     private func noteCommitted() {
         let now = Monotonic.now()
