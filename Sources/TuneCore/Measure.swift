@@ -37,7 +37,7 @@ public struct MeasurePlan: Hashable, Codable, Sendable {
     public init() {}
 
     /// Whether a candidate with `samples` so far should be sampled again: until `repeats`,
-    /// then while the spread is above `targetSpread` and fewer than `maxRepeats` were taken.
+    /// then while the spread is above `targetSpread` and fewer than `sampleLimit` were taken.
     /// A burst of interference (a few slow samples) then no longer decides the median, and a
     /// quiet candidate costs no more than before.
     public func wantsAnotherSample(_ samples: [Double]) -> Bool {
