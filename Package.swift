@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
@@ -74,12 +75,17 @@ let package = Package(
         // Test support, never a product: replay fleet, simulation, fixed cost models.
         .target(name: "TuneTestKit", dependencies: ["TuneCore", "TuneCoordinator", "TuneStore", "TuneSearch"]),
 
+        // Settings files (TOML) for the daemons: every key is one of the command's flags.
+        .target(name: "TuneConfig", dependencies: [
+            .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Thin executables: flags, environment and files are read only here.
         .executableTarget(name: "coordd", dependencies: [
-            "TuneCoordinator", "TuneTransport", "TuneLearning", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TuneCoordinator", "TuneTransport", "TuneLearning", "TuneConfig", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tune-agent", dependencies: [
-            "TuneAgent", "TuneTransport", "KernelReference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TuneAgent", "TuneTransport", "KernelReference", "TuneConfig", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tunefleet-gpu-bench", dependencies: [
             "TuneCore", "TuneSystem", "CSystemShim", "CUDAKernels", "CUDADriver", "CUDATestSupport",
@@ -98,6 +104,7 @@ let package = Package(
         .testTarget(name: "TuneWireTests", dependencies: ["TuneWire"]),
         .testTarget(name: "TuneSpacesTests", dependencies: ["TuneSpaces", "CPUKernels", "CUDAKernels"]),
         .testTarget(name: "TuneSystemTests", dependencies: ["TuneSystem"]),
+        .testTarget(name: "TuneConfigTests", dependencies: ["TuneConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TuneTransportTests", dependencies: ["TuneTransport"]),
         .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "KernelReference", "TuneAgent"]),
         .testTarget(name: "KernelReferenceTests", dependencies: ["KernelReference"]),
@@ -113,6 +120,6 @@ let package = Package(
             "TuneConsole", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem", "TuneTestKit", "TuneCoordinator",
             "CPUKernels", "KernelReference",
         ]),
-        .testTarget(name: "ClusterTests", dependencies: ["TuneConsole", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
+        .testTarget(name: "ClusterTests", dependencies: ["TuneConfig", "TuneConsole", "TuneStore", "TuneSystem", "TuneWire", "TuneTransport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TuneConfig
 import TuneCoordinator
 import TuneLearning
 import TuneStore
@@ -27,7 +28,7 @@ struct Coordd: ParsableCommand {
     var readyFile: String?
     @Option(help: "The coordinator's CURVE key pair (coordctl keygen NAME writes NAME.key): both sockets then require keys.")
     var key: String?
-    @Option(help: "Public keys allowed to connect (agents and operators), one per line: KEY [name]. Required with --key; re-read on SIGHUP.")
+    @Option(help: "Public keys allowed to connect, one per line: ROLE KEY name, ROLE agent or operator (an agent key may use the agent socket only, an operator key the control socket only). Required with --key; re-read on SIGHUP.")
     var allow: String?
     @Flag(help: "Allow listening beyond loopback without keys. Anyone who can reach the port can then join.")
     var insecure = false
@@ -39,6 +40,16 @@ struct Coordd: ParsableCommand {
     var retrainEvery = 256
     @Flag(help: "Do not use the shipped pre-trained model: until its first retraining the coordinator searches without a model (a cold start, for comparisons).")
     var noShippedModel = false
+    @Option(help: "Settings file (TOML): each key is a flag above without its dashes (batch-size = 8, insecure = true); flags on the command line win.")
+    var config: String?
+
+    /// The command line with `--config FILE` read in; a file that cannot be used ends the process with its reason.
+    static func main() {
+        do { main(try CommandSettings.expand(Array(CommandLine.arguments.dropFirst()), command: Self.self)) } catch {
+            FileHandle.standardError.write(Data("coordd: \(error)\n".utf8))
+            Foundation.exit(2)
+        }
+    }
 
     /// Online retraining shares the host with the agents that measure: one XGBoost thread,
     /// so no OpenMP worker spins on a core an agent is timing on (measured: with two, libgomp's

@@ -3,6 +3,7 @@ import CUDADriver
 import KernelReference
 import Logging
 import TuneAgent
+import TuneConfig
 import TuneCore
 import TuneSystem
 import TuneTransport
@@ -22,6 +23,21 @@ struct TuneAgentCommand: ParsableCommand {
         abstract: "Measures candidate kernels for a TuneFleet coordinator (one agent per device).",
         subcommands: [Serve.self, Probe.self, SelfTest.self, Worker.self, NVRTCCompile.self, Simulate.self],
         defaultSubcommand: Serve.self)
+
+    /// `serve` (the default) reads `--config FILE`; the other subcommands take flags only.
+    static func main() {
+        var commandLine = Array(CommandLine.arguments.dropFirst())
+        let named = commandLine.first == Serve._commandName
+        let serves = named || !(configuration.subcommands.contains { $0._commandName == commandLine.first })
+        if serves && CommandSettings.configPath(in: commandLine) != nil {
+            if named { commandLine.removeFirst() }
+            do { commandLine = [Serve._commandName] + (try CommandSettings.expand(commandLine, command: Serve.self)) } catch {
+                printError("tune-agent: \(error)")
+                Glibc.exit(2)
+            }
+        }
+        main(commandLine)
+    }
 }
 
 struct DeviceOptions: ParsableArguments {
@@ -160,6 +176,8 @@ struct Serve: ParsableCommand {
     var serverKey: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
+    @Option(help: "Settings file (TOML): each key is a flag above without its dashes (device = \"cuda:0\", slots = 2); flags on the command line win.")
+    var config: String?
 
     func validate() throws {
         guard (1...64).contains(slots) else { throw ValidationError("--slots must be 1...64") }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TuneConfig
 import TuneConsole
 import TuneCore
 import TuneStore
@@ -203,6 +204,52 @@ import Glibc
         // A public file where the pair is needed.
         let pubOnly = try run("coordd", ["--key", dir + "/server.pub", "--allow", dir + "/server.pub", "--db", dir + "/t.db"])
         #expect(pubOnly.status != .exited(0) && pubOnly.output.contains("needs the key pair"), "\(pubOnly.output)")
+    }
+
+    /// The example settings files in deploy/ name every setting of their command (a new flag
+    /// without its line fails here) and are accepted by the real binaries.
+    @Test(arguments: [(["coordd"], "coordd.toml"), (["tune-agent", "serve"], "tune-agent.toml")])
+    func theDeployedSettingsFilesListEverySetting(command: [String], file: String) throws {
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy").path
+        let text = try String(contentsOfFile: deploy + "/" + file, encoding: .utf8)
+        let dump = try run(command[0], Array(command.dropFirst()) + ["--experimental-dump-help"])
+        let settings = CommandSettings.settings(dumpedHelp: dump.output)
+        #expect(settings.count > 10, "the settings were read: \(dump.output.prefix(200))")
+        for s in settings {
+            #expect(text.contains("\n\(s.name) = ") || text.contains("\n# \(s.name) = "), "\(file) documents '\(s.name)'")
+        }
+        let help = try run(command[0], Array(command.dropFirst()) + ["--config", deploy + "/" + file, "--help"])
+        #expect(help.status == .exited(0), "\(file) is accepted: \(help.output)")
+    }
+
+    /// A settings file's values reach the command's own checks and its run; bad files name the file and the key.
+    @Test func settingsFilesConfigureTheDaemonsAndBadOnesAreRefused() throws {
+        let dir = try makeTemporaryDirectory(prefix: "config")
+        defer { removeTree(dir) }
+        try writeFile(dir + "/bad-key.toml", "db = \"x.db\"\nbatchsize = 8\n")
+        let unknown = try run("coordd", ["--config", dir + "/bad-key.toml"])
+        #expect(unknown.status == .exited(2))
+        #expect(unknown.output.contains("\(dir)/bad-key.toml: unknown setting 'batchsize' (did you mean 'batch-size'?)"), "\(unknown.output)")
+        try writeFile(dir + "/syntax.toml", "db = \"x.db\"\nheartbeat = = 1\n")
+        let syntax = try run("coordd", ["--config", dir + "/syntax.toml"])
+        #expect(syntax.status == .exited(2) && syntax.output.contains("\(dir)/syntax.toml:2:"), "\(syntax.output)")
+        let missing = try run("coordd", ["--config", dir + "/none.toml"])
+        #expect(missing.status == .exited(2) && missing.output.contains("cannot read the settings file \(dir)/none.toml"), "\(missing.output)")
+
+        // The file's values are checked like flags, and used: the database folder comes from the file.
+        try writeFile(dir + "/coordd.toml", "heartbeat = -1\ndb = \"\(dir)/no/such/folder/t.db\"\n")
+        let checked = try run("coordd", ["--config", dir + "/coordd.toml"])
+        #expect(checked.status != .exited(0) && checked.output.contains("--heartbeat must be in (0, 60]"), "\(checked.output)")
+        let used = try run("coordd", ["--config", dir + "/coordd.toml", "--heartbeat", "0.5"])
+        #expect(used.output.contains("the folder \(dir)/no/such/folder does not exist"), "the command line won for heartbeat and the file's db was used: \(used.output)")
+
+        try writeFile(dir + "/agent.toml", "device = \"tpu\"\nslots = 2\n")
+        let agent = try run("tune-agent", ["--config", dir + "/agent.toml"])
+        #expect(agent.status != .exited(0) && agent.output.contains("unknown device 'tpu'"), "\(agent.output)")
+        try writeFile(dir + "/agent.toml", "slots = true\n")
+        let typed = try run("tune-agent", ["serve", "--config", dir + "/agent.toml"])
+        #expect(typed.status == .exited(2) && typed.output.contains("setting 'slots' must be a string or a number, not a bool"), "\(typed.output)")
     }
 
     @Test func tuneAgentRefusesBadArguments() throws {
