@@ -23,6 +23,9 @@ public final class LocalCluster {
         public var curve = true
         /// More coordd flags (e.g. `--retrain-every 8`).
         public var coordinatorArguments: [String] = []
+        /// The address coordd's agent socket binds (port chosen by the system): loopback, or
+        /// e.g. `0.0.0.0` for agents in other network namespaces (keys on).
+        public var agentListenHost = "127.0.0.1"
         public init(binDir: String, dir: String) { self.binDir = binDir; self.dir = dir }
     }
 
@@ -57,6 +60,7 @@ public final class LocalCluster {
 
     public init(settings: Settings) throws {
         self.settings = settings
+        agentEndpoint = "tcp://\(settings.agentListenHost):0"
         try makeDirectories(settings.dir)
         for exe in ["coordd", "tune-agent"] where !fileExists(settings.binDir + "/" + exe) {
             throw ControlError("\(exe) not found next to this program (in \(settings.binDir)); build all products first")
@@ -117,14 +121,19 @@ public final class LocalCluster {
     }
 
     /// Starts an agent; with CURVE on it uses the cluster's agent key unless `keyFile` names another.
-    /// `arguments` are more tune-agent flags for this agent alone (after the cluster's own).
+    /// `arguments` are more tune-agent flags for this agent alone (after the cluster's own);
+    /// `coordinator` is the endpoint it dials (default: the one coordd reported); `launcher`
+    /// runs it through another program (e.g. `ip netns exec NS`, which then execs the agent).
     @discardableResult
-    public func startAgent(name: String, slots: Int = 1, keyFile: String? = nil, arguments: [String] = []) throws -> ChildProcess {
+    public func startAgent(name: String, slots: Int = 1, keyFile: String? = nil, arguments: [String] = [],
+                           coordinator: String? = nil, launcher: [String] = []) throws -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         env.merge(settings.agentEnvironment) { _, new in new }
         let work = settings.dir + "/" + name
-        let p = try ChildProcess(executable: settings.binDir + "/tune-agent",
-                                 arguments: ["--coordinator", agentEndpoint, "--name", name, "--slots", "\(slots)",
+        let agent = settings.binDir + "/tune-agent"
+        let p = try ChildProcess(executable: launcher.first ?? agent,
+                                 arguments: (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [agent])
+                                    + ["--coordinator", coordinator ?? agentEndpoint, "--name", name, "--slots", "\(slots)",
                                              "--heartbeat", "\(settings.heartbeat)", "--work-dir", work] + arguments
                                     + (keys.map { ["--key", keyFile ?? $0.agentKeyFile, "--server-key", $0.coordinatorPublicFile] } ?? []),
                                  environment: env,
