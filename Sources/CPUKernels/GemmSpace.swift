@@ -46,7 +46,12 @@ public struct GemmSpace: ScheduleSpace {
         ]
         vectorRegisters = target.vectorRegisters
         transposedB = p.transposedB
+        let sorted = knobs.map(\.name).sorted()
+        slots = ["mr", "nr", "vec", "threads", "par", "packB"].map { sorted.firstIndex(of: $0) ?? 0 }
     }
+
+    /// Where the knobs the constraints read sit in this space's schedules (sorted by name).
+    let slots: [Int]
 
     /// Why a schedule breaks the space's constraints, as a value: the text is made only
     /// when someone reads it.
@@ -70,8 +75,9 @@ public struct GemmSpace: ScheduleSpace {
     }
 
     func violation(_ s: Schedule) -> Violation? {
-        guard let mr = s["mr"], let nr = s["nr"], let vec = s["vec"], let threads = s["threads"],
-              let par = s["par"], let packB = s["packB"]
+        guard let mr = s.value(of: "mr", at: slots[0]), let nr = s.value(of: "nr", at: slots[1]),
+              let vec = s.value(of: "vec", at: slots[2]), let threads = s.value(of: "threads", at: slots[3]),
+              let par = s.value(of: "par", at: slots[4]), let packB = s.value(of: "packB", at: slots[5])
         else { return .missingKnobs }
         if nr % vec != 0 { return .lanes(nr: nr, vec: vec) }
         let live = mr * (nr / vec) + nr / vec

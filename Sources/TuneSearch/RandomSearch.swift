@@ -18,7 +18,8 @@ public struct RandomSearch: SearchStrategy {
             guard let s = context.space.sample(using: &rng, attempts: 200) else { misses += 200; continue }
             // A job resumed across a space upgrade holds schedules stored without the knobs
             // added since: the same point under its old spelling is not new either.
-            if !context.isNew(s) || !taken.insert(s.hash64).inserted {
+            let hash = s.hash64
+            if !context.isNew(s, hash: hash) || !taken.insert(hash).inserted {
                 misses += 1
                 continue
             }

@@ -310,7 +310,8 @@ public final class Store: Sendable {
             var reader = RecordReader(db)
             for c in results {
                 let r = c.result
-                guard let jobID = try Int64.fetchOne(db, sql: "SELECT jobId FROM candidates WHERE id = ?", arguments: [r.candidateID]) else {
+                guard let jobID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT jobId FROM candidates WHERE id = ?"),
+                                                     arguments: [r.candidateID]) else {
                     out.append(nil)
                     continue
                 }
@@ -320,7 +321,7 @@ public final class Store: Sendable {
                                           detail: Self.json(r.detail), createdAt: Self.now())
                 try m.insert(db, onConflict: .ignore)
                 guard db.changesCount > 0, let id = m.id else { out.append(nil); continue }
-                out.append(try reader.records(where: "m.id = ?", [id]).first)
+                out.append(try reader.records(where: "m.id = ?", [id], cached: true).first)
             }
             return out
         }

@@ -18,8 +18,13 @@ public struct SearchContext: Sendable {
     }
 
     /// True when `schedule` (or its spelling before later knobs existed) was never generated.
-    public func isNew(_ schedule: Schedule) -> Bool {
-        !generated.contains(schedule.hash64) && !generated.contains(space.withoutLaterDefaults(schedule).hash64)
+    public func isNew(_ schedule: Schedule) -> Bool { isNew(schedule, hash: schedule.hash64) }
+
+    /// The same, for a caller that already has the schedule's `hash64`.
+    public func isNew(_ schedule: Schedule, hash: String) -> Bool {
+        guard !generated.contains(hash) else { return false }
+        let older = space.withoutLaterDefaults(schedule)
+        return older.knobs.count == schedule.knobs.count || !generated.contains(older.hash64)
     }
 }
 
