@@ -105,7 +105,9 @@ public struct AllowList: Sendable, Equatable {
                 fileName = String(line.dropFirst(pubHeader.count).dropLast())
                 continue
             }
-            if line.isEmpty || line.hasPrefix("#") { continue }
+            // `#` is a Z85 digit too: a line whose first word is a whole key is a key (one
+            // key in 85 starts with it), anything else after `#` a comment.
+            if line.isEmpty || (line.hasPrefix("#") && !CurveKeyFile.isKey(String(line.prefix { $0 != " " && $0 != "\t" }))) { continue }
             if line.hasPrefix("public-key"), let eq = line.firstIndex(of: "=") {
                 line = String(line[line.index(after: eq)...]).trimmingSpaces
             }

@@ -104,14 +104,20 @@ struct Keygen: ParsableCommand {
         abstract: "Write a CURVE key pair: NAME.key (both keys, mode 0600) and NAME.pub (the public key).",
         discussion: """
             Put each agent's and operator's public key on the coordinator's allow-list (coordd \
-            --allow FILE, one `KEY name` per line); give agents and coordctl the coordinator's \
-            .pub (--server-key).
+            --allow FILE, one `ROLE KEY name` per line: the line this prints); give agents and \
+            coordctl the coordinator's .pub (--server-key).
             """)
 
     @Argument(help: "Path and base name of the two files.")
     var name: String
+    @Option(help: "The role of the printed allow-list line: agent (the agent socket only) or operator (the control socket only).")
+    var role = "agent"
     @Flag(help: "Replace existing files.")
     var force = false
+
+    func validate() throws {
+        guard AllowList.Role(rawValue: role) != nil else { throw ValidationError("--role must be agent or operator, not '\(role)'") }
+    }
 
     func run() throws {
         let keyFile = name + ".key", pubFile = name + ".pub"
@@ -122,8 +128,8 @@ struct Keygen: ParsableCommand {
         let label = URL(fileURLWithPath: name).lastPathComponent
         try writeFile(keyFile, CurveKeyFile.format(pair, name: label), mode: 0o600)
         try writeFile(pubFile, CurveKeyFile.formatPublic(pair.publicKey, name: label))
-        print("\(pair.publicKey) \(label)")
-        FileHandle.standardError.write(Data("wrote \(keyFile) (secret, 0600) and \(pubFile); the line above is its allow-list entry\n".utf8))
+        print("\(role) \(pair.publicKey) \(label)")
+        FileHandle.standardError.write(Data("wrote \(keyFile) (secret, 0600) and \(pubFile); the line above is its allow-list entry as an \(role)\n".utf8))
     }
 }
 

@@ -195,6 +195,12 @@ import Glibc
 
         let gen = try run("coordctl", ["keygen", dir + "/server"])
         #expect(gen.status == .exited(0), "\(gen.output)")
+        let line = try #require(gen.output.split(separator: "\n").first { $0.hasPrefix("agent ") }, "\(gen.output)")
+        #expect(try AllowList.parse(String(line)).roles.values.first == .agent, "the printed line is an allow-list entry with its role")
+        let op = try run("coordctl", ["keygen", dir + "/op", "--role", "operator"])
+        #expect(op.output.contains("\noperator ") || op.output.hasPrefix("operator "), "\(op.output)")
+        let badRole = try run("coordctl", ["keygen", dir + "/x", "--role", "admin"])
+        #expect(badRole.status != .exited(0) && badRole.output.contains("--role must be agent or operator"), "\(badRole.output)")
         let again = try run("coordctl", ["keygen", dir + "/server"])
         #expect(again.status != .exited(0) && again.output.contains("exists; --force replaces it"), "\(again.output)")
         try writeFile(dir + "/allow.txt", "# agents\nnot-a-key gpu-1\n")

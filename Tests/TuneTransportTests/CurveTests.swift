@@ -40,6 +40,14 @@ import Testing
                                            + CurveKeyFile.formatPublic(b.publicKey, name: "operator"))
         #expect(appended.names == [a.publicKey: "gpu0", b.publicKey: "operator"])
     }
+
+    /// `#` is a Z85 digit: a role-less line whose key starts with it is a key, not a comment.
+    @Test func aKeyStartingWithHashIsNotAComment() throws {
+        let hashKey = "#" + String(repeating: "a", count: 38) + "Z"
+        #expect(CurveKeyFile.isKey(hashKey))
+        let list = try AllowList.parse("# agents below\n\(hashKey) gpu-node-9\n#\n#note\n")
+        #expect(list.names == [hashKey: "gpu-node-9"])
+    }
 }
 
 @Suite struct ZAPDecisions {
