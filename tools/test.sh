@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 if ! swift build --build-tests >"$log" 2>&1; then cat "$log"; exit 1; fi
 grep -E "error|warning: .*(deprecated|unused)" "$log" | head -20 || true
-exec swift test --skip-build
+swift test --skip-build
+# The Kubernetes manifests against the API schemas and the built binaries' flags (offline once installed).
+TUNEFLEET_BIN=.build/debug ./tools/check-kubernetes.sh
