@@ -176,6 +176,8 @@ struct Serve: ParsableCommand {
     var serverKey: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
+    @Option(help: "Lock file the host's agents share so that no timing overlaps another agent's compile or timing (every agent of a host must name the same file; containers mount it).")
+    var hostLock = "/tmp/tunefleet-host.lock"
     @Option(help: "Settings file (TOML): each key is a flag above without its dashes (device = \"cuda:0\", slots = 2); flags on the command line win.")
     var config: String?
 
@@ -197,6 +199,7 @@ struct Serve: ParsableCommand {
         settings.name = name ?? "\(hostName())-\(deviceOptions.device)"
         settings.slots = slots
         settings.heartbeatInterval = heartbeat
+        settings.hostLockPath = hostLock
         if let key, let serverKey {
             do {
                 settings.curve = CurveClientKeys(serverPublicKey: try CurveKeyFile.loadPublic(serverKey),
