@@ -27,14 +27,43 @@ public struct CampaignReport: Sendable {
         public var modelVersions: [Int64]
     }
 
+    /// How much the campaign's timings can be trusted: the spread within each timing, and
+    /// (when the database holds one) a second timing of its candidates.
+    public struct TimingNoise: Sendable, Equatable {
+        /// Verified results with at least two samples.
+        public var results = 0
+        /// Median over those results of the samples' interquartile range over their median.
+        public var medianSpread = 0.0
+        /// Median samples per result.
+        public var medianSamples = 0
+        public var retest: Retest?
+    }
+    /// Candidates of this campaign timed again by a later one (a bench's confirmation pass).
+    public struct Retest: Sendable, Equatable {
+        public var campaign: Int64
+        public var pairs: Int
+        /// How often two candidates of a task rank the same way both times.
+        public var pca: Double
+        /// Median over candidates of |second - first| / first.
+        public var medianDifference: Double
+        public init(campaign: Int64, pairs: Int, pca: Double, medianDifference: Double) {
+            self.campaign = campaign; self.pairs = pairs; self.pca = pca; self.medianDifference = medianDifference
+        }
+    }
+
     public var campaign: CampaignSummary
     public var curves: [ClassCurve]
     public var accuracy: [AccuracyPoint]
+    public var noise: TimingNoise
 
     /// `rows` in commit order (as `Store.export` returns them). `window`: results per
     /// accuracy point (nil: about a twelfth of each class's results, at least 16).
-    public init(campaign: CampaignSummary, rows: [ExportRow], window: Int? = nil) {
+    /// `retest`: this campaign's candidates timed again (found by the caller in the database).
+    public init(campaign: CampaignSummary, rows: [ExportRow], window: Int? = nil, retest: Retest? = nil) {
         self.campaign = campaign
+        let timed = rows.filter { $0.status == "ok" && $0.samples.count >= 2 }
+        noise = TimingNoise(results: timed.count, medianSpread: Self.median(timed.compactMap { SampleStats($0.samples)?.relativeIQR }) ?? 0,
+                            medianSamples: Int(Self.median(timed.map { Double($0.samples.count) }) ?? 0), retest: retest)
         var curves: [ClassCurve] = []
         var accuracy: [AccuracyPoint] = []
         for dc in Set(campaign.tasks.map(\.deviceClass)).sorted() {
@@ -71,6 +100,12 @@ public struct CampaignReport: Sendable {
         }
         self.curves = curves
         self.accuracy = accuracy
+    }
+
+    static func median(_ xs: [Double]) -> Double? {
+        guard !xs.isEmpty else { return nil }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     /// The figures `figures` draws, by file name (cheap: nothing is drawn).
@@ -136,6 +171,18 @@ public struct CampaignReport: Sendable {
             if let note = t.vendorNote { vendor += " ⚠ \(note)" }
             out += "| `\(readableTaskName(t.name))` | \(t.deviceClass) | \(t.weight) | \(t.trialsDone) | \(t.failures) | "
                 + "\(t.bestSeconds.map(d.formatSeconds) ?? "-") | \(vendor) | \(ratio) |\n"
+        }
+        out += "\n## Timing noise\n\n"
+        if noise.results > 0 {
+            out += "- within a timing: the samples' interquartile range is \(d.format1(noise.medianSpread * 100))% of their median "
+                + "(median over \(noise.results) verified results, \(noise.medianSamples) samples each)\n"
+        }
+        if let r = noise.retest {
+            out += "- test-retest: \(r.pairs) candidates timed again by campaign \(r.campaign): PCA **\(d.format2(r.pca))**, "
+                + "median difference **\(d.format1(r.medianDifference * 100))%** per candidate\n"
+        } else {
+            out += "- test-retest: no candidate of this campaign was timed again in this database "
+                + "(`coordctl bench cpu --confirm-top N` does, side by side with the vendor libraries)\n"
         }
         if !accuracy.isEmpty {
             out += "\n## Model accuracy\n\n| class | trials | PCA | pairs | model versions |\n|---|---:|---:|---:|---|\n"

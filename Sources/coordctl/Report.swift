@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TuneConsole
+import TuneLearning
 import TuneStore
 import TuneSystem
 
@@ -22,7 +23,8 @@ struct Report: ParsableCommand {
             let ids = try store.campaigns().map { "\($0.id)" }
             throw ValidationError("no campaign \(campaign) in \(db)" + (ids.isEmpty ? " (it holds none)" : " (campaigns: \(ids.joined(separator: ", ")))"))
         }
-        let report = CampaignReport(campaign: summary, rows: try store.export(campaign: campaign), window: window)
+        let rows = try store.export(campaign: campaign)
+        let report = CampaignReport(campaign: summary, rows: rows, window: window, retest: try laterRetest(store, rows))
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var written: [String] = []
         for (name, svg) in report.figures.sorted(by: { $0.key < $1.key }) {
@@ -32,5 +34,20 @@ struct Report: ParsableCommand {
         try writeFile(output + "/report.md", report.markdown)
         try writeFile(output + "/index.html", report.html)
         print("wrote \(output)/index.html, report.md" + (written.isEmpty ? "" : ", " + written.joined(separator: ", ")))
+    }
+
+    /// The test-retest of the campaign's candidates against the later campaign that timed
+    /// the most of them again (a bench's confirmation pass), if any timed two or more.
+    func laterRetest(_ store: Store, _ rows: [ExportRow]) throws -> CampaignReport.Retest? {
+        struct Key: Hashable { var task: String; var schedule: String; var device: String }
+        let mine = Set(rows.filter { $0.status == "ok" }.map { Key(task: $0.task, schedule: $0.schedule, device: $0.device) })
+        var best: (id: Int64, overlap: Int)?
+        for later in try store.campaigns() where later.id > campaign {
+            let overlap = try store.export(campaign: later.id).filter { mine.contains(Key(task: $0.task, schedule: $0.schedule, device: $0.device)) }.count
+            if overlap >= 2 && overlap > (best?.overlap ?? 0) { best = (later.id, overlap) }
+        }
+        guard let best else { return nil }
+        let r = try Retest.compare(store: store, again: best.id, first: campaign)
+        return r.pairs >= 2 ? CampaignReport.Retest(campaign: best.id, pairs: r.pairs, pca: r.pca, medianDifference: r.medianDifference) : nil
     }
 }

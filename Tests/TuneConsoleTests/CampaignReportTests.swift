@@ -53,6 +53,24 @@ import TuneTestKit
         #expect(report.accuracy.allSatisfy { $0.pca == pca && $0.modelVersions == [7] }, "\(report.accuracy.map(\.pca))")
     }
 
+    /// The noise section: the samples' spread of this run, and a later re-timing when given.
+    @Test func theReportStatesItsTimingNoise() throws {
+        let (store, id) = try replayedCampaign(sign: 1)
+        let summary = try #require(try store.campaign(id))
+        var rows = try store.export(campaign: id)
+        // Four samples 1, 2, 2, 3 (IQR 0.5 / median 2 = 25%) on every verified result but one (1, 1.1: IQR 0.05/1.05).
+        for i in rows.indices { rows[i].samples = [1, 2, 2, 3] }
+        rows[0].samples = [1, 1.1]
+        let plain = CampaignReport(campaign: summary, rows: rows)
+        #expect(plain.noise.results == rows.filter { $0.status == "ok" }.count)
+        #expect(plain.noise.medianSpread == 0.25 && plain.noise.medianSamples == 4)
+        #expect(plain.markdown.contains("interquartile range is 25.0% of their median"))
+        #expect(plain.markdown.contains("test-retest: no candidate of this campaign was timed again"))
+        let retimed = CampaignReport(campaign: summary, rows: rows,
+                                     retest: .init(campaign: id + 1, pairs: 8, pca: 0.93, medianDifference: 0.021))
+        #expect(retimed.markdown.contains("8 candidates timed again by campaign \(id + 1): PCA **0.93**, median difference **2.1%**"))
+    }
+
     @Test func stepsHoldTheEstimateUntilTheNextImprovement() {
         let points = [CurvePoint(trials: 2, elapsed: 1, seconds: 5), CurvePoint(trials: 6, elapsed: 3, seconds: 4)]
         let s = CurveCharts.steps(points, x: { Double($0.trials) }, end: 10)
