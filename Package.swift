@@ -91,7 +91,7 @@ let package = Package(
             "TuneCore", "TuneSystem", "CSystemShim", "CUDAKernels", "CUDADriver", "CUDATestSupport",
         ]),
         .executableTarget(name: "coordctl", dependencies: [
-            "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem", "TuneFeatures", "TuneLearning",
+            "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem", "TuneFeatures", "TuneLearning", "CPUKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

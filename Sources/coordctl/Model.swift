@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import CPUKernels
 import TuneConsole
 import TuneCore
 import TuneFeatures
@@ -10,7 +11,50 @@ import TuneStore
 struct Model: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train, list, show and evaluate cost models.",
-        subcommands: [ModelTrain.self, ModelAdapt.self, ModelShip.self, ModelList.self, ModelShow.self, ModelEval.self, ModelSchema.self])
+        subcommands: [ModelTrain.self, ModelAdapt.self, ModelShip.self, ModelList.self, ModelShow.self, ModelEval.self, ModelSchema.self,
+                      ModelSpeed.self])
+}
+
+/// `coordctl model speed`: candidates scored per second on one thread, features and ranker apart.
+struct ModelSpeed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speed",
+        abstract: "Time candidate scoring on one thread (features, then the ranker) over pools of random schedules of a workload's tasks.")
+    @Option(help: "Workloads whose tasks are scored (built-in names or files), comma-separated.") var workload = "resnet50,bert-base"
+    @Option(help: "Schedules per pool (the evolutionary search scores 2,048 per proposal).") var pool = 2048
+    @Option(help: "Pools per task.") var rounds = 3
+    @Option(help: "A database holding the model (default: the shipped model, in memory).") var db: String?
+    @Option(help: "The model version in --db (default: the newest).") var model: Int64?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (1...1_000_000).contains(pool) else { throw ValidationError("--pool must be 1...1000000") }
+        guard (1...1000).contains(rounds) else { throw ValidationError("--rounds must be 1...1000") }
+        if model != nil && db == nil { throw ValidationError("--model needs --db") }
+    }
+
+    func run() throws {
+        let learned: LearnedCostModel
+        if let db {
+            let store = try openStore(db)
+            let versions = try store.models()
+            guard let v = model.flatMap({ id in versions.first { $0.id == id } }) ?? (model == nil ? versions.max(by: { $0.id < $1.id }) : nil),
+                  let stored = try store.model(id: v.id) else { throw ValidationError("no model \(model.map(String.init) ?? "") in \(db)") }
+            learned = try LearnedCostModel.load(stored, version: v)
+        } else {
+            guard let stored = ShippedModel.stored else { throw ValidationError("this build ships no model: give --db") }
+            learned = try LearnedCostModel.load(stored, version: ModelVersion(id: 0, kind: stored.kind, deviceClass: nil,
+                                                                               featureSchemaVersion: stored.featureSchemaVersion, records: stored.records))
+        }
+        var device = DeviceProfile(deviceClass: .cpu, model: "scoring speed")
+        device.cores = 8; device.threads = 16; device.vectorBits = 512
+        let tasks = try workload.split(separator: ",").flatMap { try loadWorkload(String($0)).tasks.map(\.task) }
+        let r = ScoringSpeed.measure(learned, tasks: tasks, device: device, threads: 1,
+                                     spaceFor: { CPUKernels.space(for: $0, device: device, threads: 1) }, pool: pool, rounds: rounds)
+        if json { print(jsonLine(r)); return }
+        print("\(learned.kind.rawValue) model, \(tasks.count) tasks, \(r.candidates) candidates: \(Int(r.candidatesPerSecond)) candidates/s on one thread "
+              + "(features \(Int(r.featuresPerSecond))/s, ranker \(Int(r.rankerRowsPerSecond)) rows/s)")
+    }
 }
 
 /// `coordctl model schema`: the feature document (docs/FEATURES.md is its output).
