@@ -53,6 +53,17 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
         #expect(Set(scores).count > schedules.count / 2, "it tells the schedules apart")
     }
 
+    /// The scoring-speed measure scores every pool it is given, timing features and ranker apart.
+    @Test func scoringSpeedCountsWhatItScored() throws {
+        let deployed = try #require(try OnlineTrainer().restore(deviceClass: .cpu, database: try Store.inMemory()))
+        let tasks = Array(trainingTasks.prefix(2))
+        let r = ScoringSpeed.measure(try #require(deployed.model as? LearnedCostModel), tasks: tasks, device: unseenCPU, threads: 1,
+                                     spaceFor: { CPUKernels.space(for: $0, device: unseenCPU, threads: 1) }, pool: 64, rounds: 2)
+        #expect(r.candidates == 2 * 2 * 64)
+        #expect(r.featureSeconds > 0 && r.rankerSeconds > 0 && r.candidatesPerSecond > 0)
+        #expect(r.candidatesPerSecond < min(r.featuresPerSecond, r.rankerRowsPerSecond), "end to end is slower than either part")
+    }
+
     /// The online trainer adapts the base to a class's first records (a version that names its
     /// base) and never changes the base's stored bytes.
     @Test func adaptationMakesAVersionOnItsBaseAndLeavesTheBaseAlone() throws {
