@@ -3,6 +3,9 @@ import Logging
 import TuneAgent
 import TuneCore
 import TuneSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Shows, on this machine's real device, that the agent survives bad kernels: a kernel
 /// that crashes (SIGSEGV / illegal address), one that hangs, and one with a wrong answer
@@ -63,6 +66,17 @@ struct SelfTest: ParsableCommand {
             let pass = result.status == c.expect
             if !pass { failures += 1 }
             print("  \(pass ? "PASS" : "FAIL")  \(c.what): \(result.status.rawValue) (expected \(c.expect.rawValue))"
+                  + (result.errorText.isEmpty ? "" : " — \(result.errorText.prefix(160))"))
+        }
+        // A stop signal meant for the agent's whole process group (systemd, Slurm's scancel,
+        // Ctrl-C) must not blame a kernel: the worker outlives it and measures on.
+        if let pid = worker.workerPID, case .built(let a) = builder.build(task: task, candidate: Candidate(id: 90, schedule: base), plan: plan, workDir: work) {
+            kill(pid, SIGTERM)
+            kill(pid, SIGINT)
+            let result = worker.measure(WorkerRequest(candidateID: 90, task: task, plan: plan, artifact: a))
+            let pass = result.status == .ok && worker.workerPID == pid
+            if !pass { failures += 1 }
+            print("  \(pass ? "PASS" : "FAIL")  stop signal to the process group: \(result.status.rawValue), worker \(worker.workerPID == pid ? "kept" : "replaced")"
                   + (result.errorText.isEmpty ? "" : " — \(result.errorText.prefix(160))"))
         }
         print("worker restarts: \(worker.restarts); \(failures == 0 ? "all isolation checks passed" : "\(failures) check(s) failed")")

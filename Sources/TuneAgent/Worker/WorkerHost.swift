@@ -42,7 +42,15 @@ public final class WorkerHost {
 
     public init(settings: Settings) { self.settings = settings }
 
-    deinit { process?.terminate(grace: 1) }
+    /// The worker ignores SIGTERM: end of input ends it, SIGKILL if it is still measuring.
+    deinit {
+        guard let p = process else { return }
+        p.closePipes()
+        if p.wait(timeout: 1) == nil { p.signal(SIGKILL); _ = p.wait(timeout: 5) }
+    }
+
+    /// The running worker's process id (nil before the first request).
+    public var workerPID: Int32? { process?.pid }
 
     private func ensureStarted() throws(SystemError) -> ChildProcess {
         if served >= settings.recycleAfter, let p = process {

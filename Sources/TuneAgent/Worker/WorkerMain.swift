@@ -16,6 +16,11 @@ public enum WorkerMain {
     public static let restartExitCode: Int32 = 3
 
     public static func run(runner: KernelRunner, memoryLimitBytes: Int?) -> Int32 {
+        // A stop signal sent to the agent's whole process group (systemd, Slurm's scancel,
+        // Ctrl-C) is the agent's to handle: it ends this worker itself (end of input, or
+        // SIGKILL). Dying of it here would be recorded as the kernel's runtime_error.
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
         if let limit = memoryLimitBytes, limit > 0 {
             var rl = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
             setrlimit(Int32(RLIMIT_AS.rawValue), &rl)
