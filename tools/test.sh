@@ -9,3 +9,10 @@ grep -E "error|warning: .*(deprecated|unused)" "$log" | head -20 || true
 swift test --skip-build
 # The Kubernetes manifests against the API schemas and the built binaries' flags (offline once installed).
 TUNEFLEET_BIN=.build/debug ./tools/check-kubernetes.sh
+# The Slurm deployment against a real one-node Slurm (Debian's slurmctld and slurmd, started
+# here): needs root to install and run the daemons.
+if [ "$(id -u)" = 0 ]; then
+  TUNEFLEET_BIN=.build/debug ./tools/check-slurm.sh
+else
+  echo "tools/check-slurm.sh skipped: it needs root to install and start slurmctld, slurmd and munged"
+fi
