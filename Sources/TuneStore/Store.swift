@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import TuneCore
 
 public struct StoreError: Error, CustomStringConvertible, Sendable {
@@ -101,6 +102,10 @@ public struct ExportRow: Codable, Sendable {
 public final class Store: Sendable {
     let pool: any DatabaseWriter
     public let path: String
+    /// What a commit needs to know of a job (its task, class and thread count): fixed when
+    /// the job is created, so read once per job for the life of the store.
+    struct JobFacts { var task: TaskSpec; var deviceClass: DeviceClass; var threads: Int }
+    private let jobFacts = Mutex<[Int64: JobFacts]>([:])
 
     /// Opens (creating if needed) and migrates. A file that is not a TuneFleet database, or
     /// is corrupt, is refused with a clear error and left untouched.
@@ -311,13 +316,14 @@ public final class Store: Sendable {
     /// for each the record written, or nil for a redelivery or an unknown candidate.
     ///
     /// The hot path of a campaign: compiled statements kept on the connection, one look-up of
-    /// the candidate by its key, the job's facts read once per job, and the record built from
+    /// the candidate by its key, each job's facts read once per store, and the record built from
     /// what was written rather than read back through a five-table join.
     public func commitAll(_ results: [ResultToCommit]) throws(StoreError) -> [TuningRecord?] {
         guard !results.isEmpty else { return [] }
         return try write { db in
-            struct JobFacts { var task: TaskSpec; var deviceClass: DeviceClass; var threads: Int }
-            var jobs: [Int64: JobFacts] = [:]
+            var jobs = jobFacts.withLock { $0 }
+            let known = jobs.count
+            defer { if jobs.count > known { jobFacts.withLock { $0.merge(jobs) { a, _ in a } } } }
             let candidate = try db.cachedStatement(sql: "SELECT jobId, schedule, proposer, modelVersion, predicted FROM candidates WHERE id = ?")
             let insert = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO measurements (candidateId, jobId, agent, device, status, medianSeconds, samples,
