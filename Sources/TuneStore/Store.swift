@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Synchronization
 import TuneCore
 
 public struct StoreError: Error, CustomStringConvertible, Sendable {
@@ -105,7 +104,7 @@ public final class Store: Sendable {
     /// What a commit needs to know of a job (its task, class and thread count): fixed when
     /// the job is created, so read once per job for the life of the store.
     struct JobFacts { var task: TaskSpec; var deviceClass: DeviceClass; var threads: Int }
-    private let jobFacts = Mutex<[Int64: JobFacts]>([:])
+    private let jobFacts = JobFactsCache()
 
     /// Opens (creating if needed) and migrates. A file that is not a TuneFleet database, or
     /// is corrupt, is refused with a clear error and left untouched.
@@ -321,9 +320,6 @@ public final class Store: Sendable {
     public func commitAll(_ results: [ResultToCommit]) throws(StoreError) -> [TuningRecord?] {
         guard !results.isEmpty else { return [] }
         return try write { db in
-            var jobs = jobFacts.withLock { $0 }
-            let known = jobs.count
-            defer { if jobs.count > known { jobFacts.withLock { $0.merge(jobs) { a, _ in a } } } }
             let candidate = try db.cachedStatement(sql: "SELECT jobId, schedule, proposer, modelVersion, predicted FROM candidates WHERE id = ?")
             let insert = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO measurements (candidateId, jobId, agent, device, status, medianSeconds, samples,
@@ -344,7 +340,7 @@ public final class Store: Sendable {
                                                r.detail.isEmpty ? "{}" : Self.json(r.detail), Self.now()])
                 guard db.changesCount > 0 else { out.append(nil); continue }
                 let facts: JobFacts
-                if let known = jobs[jobID] { facts = known } else {
+                if let known = jobFacts[jobID] { facts = known } else {
                     guard let j = try Row.fetchOne(db.cachedStatement(sql: """
                         SELECT t.name, j.deviceClass, cp.plan FROM jobs j JOIN tasks t ON t.id = j.taskId
                         JOIN campaigns cp ON cp.id = j.campaignId WHERE j.id = ?
@@ -353,7 +349,7 @@ public final class Store: Sendable {
                     }
                     let plan = try JSONDecoder().decode(MeasurePlan.self, from: Data((j[2] as String).utf8))
                     facts = JobFacts(task: try TaskSpec(name: j[0]), deviceClass: dc, threads: plan.threads)
-                    jobs[jobID] = facts
+                    jobFacts[jobID] = facts
                 }
                 out.append(TuningRecord(jobID: jobID, candidateID: r.candidateID, task: facts.task, schedule: try Schedule(encoding: row[1]),
                                         device: c.device, deviceClass: facts.deviceClass, threads: facts.threads, status: r.status,
@@ -524,5 +520,18 @@ extension Store {
             }
             return out
         }
+    }
+}
+
+/// Store's per-job facts, behind a lock. (A `Mutex` of the dictionary stored in Store
+/// aborted release builds of coordd with "double free or corruption" by the end of every
+/// campaign, with Swift 6.3 on Linux; debug builds and tests never showed it.)
+final class JobFactsCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var facts: [Int64: Store.JobFacts] = [:]
+
+    subscript(job: Int64) -> Store.JobFacts? {
+        get { lock.withLock { facts[job] } }
+        set { lock.withLock { facts[job] = newValue } }
     }
 }
