@@ -45,6 +45,8 @@ struct Coordd: ParsableCommand {
 
     /// The command line with `--config FILE` read in; a file that cannot be used ends the process with its reason.
     static func main() {
+        // A log reader that goes away must not end the coordinator: writes to a closed pipe fail instead.
+        signal(SIGPIPE, SIG_IGN)
         do { main(try CommandSettings.expand(Array(CommandLine.arguments.dropFirst()), command: Self.self)) } catch {
             FileHandle.standardError.write(Data("coordd: \(error)\n".utf8))
             Foundation.exit(2)

@@ -26,6 +26,9 @@ struct TuneAgentCommand: ParsableCommand {
 
     /// `serve` (the default) reads `--config FILE`; the other subcommands take flags only.
     static func main() {
+        // A log reader that goes away (`| tee` and Ctrl-C, a killed log shipper) must not end
+        // the agent mid-batch: writes to a closed pipe fail instead. Children get the default back.
+        signal(SIGPIPE, SIG_IGN)
         var commandLine = Array(CommandLine.arguments.dropFirst())
         let named = commandLine.first == Serve._commandName
         let serves = named || !(configuration.subcommands.contains { $0._commandName == commandLine.first })

@@ -258,6 +258,27 @@ import Glibc
         #expect(typed.status == .exited(2) && typed.output.contains("setting 'slots' must be a string or a number, not a bool"), "\(typed.output)")
     }
 
+    /// An agent whose log reader went away (its stdout pipe closed) still stops cleanly on
+    /// SIGTERM instead of dying of SIGPIPE at its next log line.
+    @Test func anAgentOutlivesItsLogReader() throws {
+        let bin = try #require(executableDirectory())
+        let dir = try makeTemporaryDirectory(prefix: "sigpipe")
+        defer { removeTree(dir) }
+        // Nothing listens on port 1 of loopback: the agent keeps trying and logging.
+        // Its log (standard error) goes into the pipe; `exec` makes the shell the agent itself.
+        let p = try ChildProcess(executable: "/bin/sh",
+                                 arguments: ["-c", "exec \"$0\" --coordinator tcp://127.0.0.1:1 --work-dir \"$1\" --heartbeat 0.2 2>&1",
+                                             bin + "/tune-agent", dir],
+                                 stdout: .pipe, stderr: .null, newProcessGroup: true)
+        var pfd = pollfd(fd: p.stdoutFD, events: Int16(POLLIN), revents: 0)
+        #expect(Glibc.poll(&pfd, 1, 60_000) == 1, "the agent logged its first line")
+        p.closePipes()
+        p.signal(SIGTERM)
+        let status = p.wait(timeout: 30)
+        if status == nil { p.signal(SIGKILL); _ = p.wait(timeout: 5) }
+        #expect(status == .exited(0), "stopped cleanly, not by SIGPIPE: \(String(describing: status))")
+    }
+
     @Test func tuneAgentRefusesBadArguments() throws {
         let r = try run("tune-agent", ["--slots", "0"])
         #expect(r.status != .exited(0))
