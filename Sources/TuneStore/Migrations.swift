@@ -127,6 +127,13 @@ enum Schema {
             // A wall-clock limit (`--time`), seconds since 1970 when every job ends.
             try db.alter(table: "campaigns") { t in t.add(column: "deadline", .double) }
         }
+        m.registerMigration("v5") { db in
+            // Status asks each job for its count, failures and best time many times a second:
+            // with the time in the index the best is a seek, not a scan of the job's results
+            // (18 ms a status at 20,000 results; the old (jobId, status) index is its prefix).
+            try db.create(index: "measurements_job_best", on: "measurements", columns: ["jobId", "status", "medianSeconds"])
+            try db.drop(index: "measurements_job")
+        }
         return m
     }
 }
