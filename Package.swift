@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "CUDAKernelsTests", dependencies: ["CUDAKernels", "CUDADriver", "TuneAgent", "CUDATestSupport"]),
         .testTarget(name: "TuneAgentTests", dependencies: ["TuneAgent", "TuneTransport", "TuneWire", "TuneSystem", "CPUKernels"]),
         .testTarget(name: "TuneLearningTests", dependencies: ["TuneLearning", "TuneFeatures", "TuneModel", "CPUKernels", "CUDAKernels", "TuneStore"]),
-        .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore"]),
+        .testTarget(name: "TuneStoreTests", dependencies: ["TuneStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuneCoordinatorTests", dependencies: [
             "TuneCoordinator", "TuneSearch", "TuneSpaces", "TuneTestKit", "TuneStore", "TuneTransport", "TuneWire", "TuneSystem",
             .product(name: "Logging", package: "swift-log"),

@@ -149,8 +149,15 @@ public final class Store: Sendable {
             var config = Configuration()
             config.readonly = true
             pool = try DatabasePool(path: path, configuration: config)
-            let applied = try pool.read { db in try Schema.migrator.hasCompletedMigrations(db) }
-            if !applied { throw StoreError("not a TuneFleet database (or from a newer version)") }
+            let m = Schema.migrator
+            let (applied, superseded) = try pool.read { db in (try m.appliedIdentifiers(db), try m.hasBeenSuperseded(db)) }
+            if applied.isEmpty { throw StoreError("not a TuneFleet database") }
+            if superseded { throw StoreError("written by a newer TuneFleet (schema \(applied.sorted().last ?? "?")); use that version") }
+            // What readers read exists from `Schema.readable` on; later migrations only add indexes.
+            let needed = m.migrations.prefix { $0 != Schema.readable } + [Schema.readable]
+            if let missing = needed.first(where: { !applied.contains($0) }) {
+                throw StoreError("an older TuneFleet database (schema before \(missing)): start this version's coordd on it once to upgrade it")
+            }
         } catch let e as StoreError {
             throw StoreError("cannot read database \(path): \(e.description)")
         } catch {

@@ -1,3 +1,4 @@
+import GRDB
 import Foundation
 import Testing
 import TuneCore
@@ -77,5 +78,23 @@ func smallWorkload() throws -> Workload {
 
     @Test func exportRefusesAMissingDatabase() {
         #expect(throws: StoreError.self) { try Store(readOnlyPath: "/nonexistent/tunefleet.db") }
+    }
+
+    /// Readers (export, report) open a database that lacks only index migrations, and say
+    /// whether one they cannot read is older, newer or not TuneFleet's at all.
+    @Test func readersTellOlderNewerAndForeignDatabasesApart() throws {
+        func database(_ edit: String) throws -> String {
+            let path = temporaryDatabase()
+            _ = try Store(path: path)
+            try DatabaseQueue(path: path).write { try $0.execute(sql: edit) }
+            return path
+        }
+        func message(_ path: String) -> String {
+            do { _ = try Store(readOnlyPath: path); return "" } catch { return error.description }
+        }
+        #expect(message(try database("DELETE FROM grdb_migrations WHERE identifier = 'v5'")) == "", "index migrations are not needed to read")
+        #expect(message(try database("DELETE FROM grdb_migrations WHERE identifier = 'v4'")).contains("an older TuneFleet database"))
+        #expect(message(try database("INSERT INTO grdb_migrations VALUES ('v99')")).contains("written by a newer TuneFleet (schema v99)"))
+        #expect(message(try database("DROP TABLE grdb_migrations")).contains("not a TuneFleet database"))
     }
 }
