@@ -119,8 +119,11 @@ public enum CPUProbe {
     }
 
     static func compilerVersion(_ compiler: String) -> String {
-        let out = "/tmp/tunefleet-ccver-\(getpid()).txt"
-        defer { unlink(out) }
+        // A private folder: a name made of the pid alone collides between containers that
+        // share /tmp (each has its own pid 1, 2, ...).
+        guard let dir = try? makeTemporaryDirectory(prefix: "tunefleet-ccver") else { return "unavailable" }
+        defer { removeTree(dir) }
+        let out = dir + "/version.txt"
         guard let r = try? runCommand(compiler, ["--version"], timeout: 10, outputFile: out), r.status == .exited(0) else {
             return "unavailable"
         }
