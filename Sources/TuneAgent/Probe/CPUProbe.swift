@@ -53,6 +53,8 @@ public enum CPUProbe {
         var coreIDs: Set<String> = []
         var physical = "", logical = 0
         var family = 0
+        var processor = -1
+        var coreOf: [Int: String] = [:]
         for line in cpuinfo.split(separator: "\n") {
             let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: " \t") }
             guard kv.count == 2 else { continue }
@@ -60,17 +62,21 @@ public enum CPUProbe {
             case "model name", "Model": model = kv[1]
             case "flags", "Features": flags = Set(kv[1].split(separator: " ").map(String.init))
             case "cpu MHz": mhz = Double(kv[1]) ?? mhz
-            case "processor": logical += 1
+            case "processor": logical += 1; processor = Int(kv[1]) ?? processor
             case "cpu family": family = Int(kv[1]) ?? family
             case "physical id": physical = kv[1]
-            case "core id": coreIDs.insert(physical + ":" + kv[1])
+            case "core id": coreIDs.insert(physical + ":" + kv[1]); if processor >= 0 { coreOf[processor] = physical + ":" + kv[1] }
             default: break
             }
         }
         var p = DeviceProfile(deviceClass: .cpu, model: model)
         let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        p.threads = max(1, online)
-        p.cores = coreIDs.isEmpty ? p.threads : min(coreIDs.count, p.threads)
+        // The CPUs this process may use, not the machine's: Slurm's and Kubernetes' CPU
+        // binding (affinity) and a container's CPU quota (cgroup v2 cpu.max).
+        let usable = usableCPUs(online: online, coreOf: coreOf, allowed: allowedCPUs(),
+                                quota: cgroupCPUQuota(readTextFile("/sys/fs/cgroup/cpu.max")))
+        p.threads = usable.threads
+        p.cores = usable.cores ?? (coreIDs.isEmpty ? p.threads : min(coreIDs.count, p.threads))
         let interesting = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512vnni", "amx_tile", "asimd", "sve"]
         p.isa = interesting.filter { flags.contains($0) }
         if flags.contains("avx512f") { p.vectorBits = 512 }
@@ -116,6 +122,51 @@ public enum CPUProbe {
             default: break
             }
         }
+    }
+
+    /// Threads and cores a process may use: the online CPUs, cut to the affinity mask
+    /// (`allowed`, logical CPU numbers) and to a CPU quota (whole CPUs); cores are the
+    /// distinct cores of the allowed CPUs (`coreOf`: logical CPU to core), nil when unknown.
+    public static func usableCPUs(online: Int, coreOf: [Int: String], allowed: Set<Int>?, quota: Int?) -> (threads: Int, cores: Int?) {
+        var threads = max(1, online)
+        var cores: Int? = nil
+        if let allowed, !allowed.isEmpty {
+            threads = min(threads, allowed.count)
+            let known = allowed.compactMap { coreOf[$0] }
+            if !known.isEmpty { cores = Set(known).count }
+        }
+        if let quota { threads = min(threads, max(1, quota)) }
+        return (threads, cores.map { min($0, threads) })
+    }
+
+    /// Whole CPUs of a cgroup v2 `cpu.max` ("QUOTA PERIOD", or "max PERIOD": no limit),
+    /// rounded down but at least one; nil without a limit or a readable file.
+    public static func cgroupCPUQuota(_ text: String?) -> Int? {
+        guard let parts = text?.split(whereSeparator: { $0 == " " || $0 == "\n" }), parts.count >= 2,
+              let quota = Double(parts[0]), let period = Double(parts[1]), quota > 0, period > 0 else { return nil }
+        return max(1, Int(quota / period))
+    }
+
+    /// The logical CPUs this process's affinity mask allows (`Cpus_allowed_list` of
+    /// /proc/self/status), nil when it cannot be read.
+    static func allowedCPUs() -> Set<Int>? {
+        guard let status = readTextFile("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") }) else { return nil }
+        return cpuList(String(line.dropFirst("Cpus_allowed_list:".count)))
+    }
+
+    /// A kernel CPU list ("0-3,8,10-11") as a set; nil when it is not one.
+    public static func cpuList(_ text: String) -> Set<Int>? {
+        var out: Set<Int> = []
+        for part in text.trimmingCharacters(in: " \t\n").split(separator: ",") {
+            let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0) }
+            switch bounds.count {
+            case 1: guard let a = bounds[0] else { return nil }; out.insert(a)
+            case 2: guard let a = bounds[0], let b = bounds[1], a <= b, b - a < 65536 else { return nil }; out.formUnion(a...b)
+            default: return nil
+            }
+        }
+        return out.isEmpty ? nil : out
     }
 
     static func compilerVersion(_ compiler: String) -> String {
