@@ -19,6 +19,8 @@ public struct ClusterBench: Codable, Sendable {
         public var coordd_cpu_seconds: Double
         public var coordd_peak_rss_mb: Double
         public var seconds: Double
+        /// Batches each simulated agent held at once.
+        public var slots = 1
         public init(agents: Int, latency_ms: Double, results_per_second: Double, dispatch_p50_ms: Double, dispatch_p99_ms: Double,
                     busy_fraction: Double, agents_with_work: Int, results: Int, budget: Int, duplicates: Int, missing: Int,
                     coordd_cpu_seconds: Double, coordd_peak_rss_mb: Double, seconds: Double) {

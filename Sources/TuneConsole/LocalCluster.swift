@@ -146,10 +146,10 @@ public final class LocalCluster {
     /// Starts `count` simulated agents in one process (`tune-agent sim`): the real protocol,
     /// no measurement. Stopping it (SIGTERM) writes its statistics to `statsFile`.
     @discardableResult
-    public func startSimulatedAgents(name: String, count: Int, latencyMs: Double, statsFile: String) throws -> ChildProcess {
+    public func startSimulatedAgents(name: String, count: Int, latencyMs: Double, statsFile: String, slots: Int = 1) throws -> ChildProcess {
         let p = try ChildProcess(executable: settings.binDir + "/tune-agent",
                                  arguments: ["sim", "--coordinator", agentEndpoint, "--count", "\(count)", "--latency-ms", "\(latencyMs)",
-                                             "--name-prefix", name, "--stats", statsFile]
+                                             "--name-prefix", name, "--stats", statsFile, "--slots", "\(slots)"]
                                     + (keys.map { ["--key", $0.agentKeyFile, "--server-key", $0.coordinatorPublicFile] } ?? []),
                                  stdout: .file(settings.dir + "/\(name).log"), stderr: .file(settings.dir + "/\(name).log"),
                                  newProcessGroup: true)

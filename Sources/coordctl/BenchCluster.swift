@@ -19,6 +19,7 @@ struct BenchCluster: ParsableCommand {
     @Option(help: "Milliseconds each simulated candidate takes.") var latencyMs = 0.0
     @Option(help: "Trials per run (the campaign's budget).") var budget = 20_000
     @Option(help: "Candidates per batch.") var batchSize = 8
+    @Option(help: "Batches each simulated agent holds at once (a real agent's --slots): a second one hides the wait for dispatch.") var slots = 1
     @Option(name: .shortAndLong, help: "Working folder; default: a new folder under /tmp.") var output: String?
     @Option(help: "Give up on a run after this many seconds.") var timeout = 600.0
     @Flag(help: "Print JSON.") var json = false
@@ -33,6 +34,7 @@ struct BenchCluster: ParsableCommand {
         guard latencyMs >= 0 && latencyMs <= 60_000 else { throw ValidationError("--latency-ms must be 0...60000") }
         guard (1...10_000_000).contains(budget) else { throw ValidationError("--budget must be 1...10000000") }
         guard (1...512).contains(batchSize) else { throw ValidationError("--batch-size must be 1...512") }
+        guard (1...64).contains(slots) else { throw ValidationError("--slots must be 1...64") }
     }
 
     /// Large GEMM spaces, so random search never runs dry before the budget.
@@ -63,7 +65,7 @@ struct BenchCluster: ParsableCommand {
             defer { cluster.stopAll() }
             try cluster.startCoordinator()
             let stats = dir + "/sim-stats.json"
-            try cluster.startSimulatedAgents(name: "sim", count: n, latencyMs: latencyMs, statsFile: stats)
+            try cluster.startSimulatedAgents(name: "sim", count: n, latencyMs: latencyMs, statsFile: stats, slots: slots)
             try cluster.waitForAgents(n, timeout: 120)
             guard let pid = cluster.coordinatorPID else { throw ValidationError("coordd is not running") }
             let cpu0 = Self.cpuSeconds(pid)
@@ -91,7 +93,9 @@ struct BenchCluster: ParsableCommand {
                                        agents_with_work: s.agents_with_work, results: rows.count, budget: budget,
                                        duplicates: rows.count - distinct, missing: max(0, s.acknowledged - rows.count),
                                        coordd_cpu_seconds: cpu, coordd_peak_rss_mb: rss, seconds: span)
-            runs.append(run)
+            var slotted = run
+            slotted.slots = slots
+            runs.append(slotted)
             FileHandle.standardError.write(Data("bench cluster: \(n) agents: \(Dashboard.format1(run.results_per_second)) results/s, dispatch p99 \(Dashboard.format2(run.dispatch_p99_ms)) ms\n".utf8))
         }
         let bench = ClusterBench(runs: runs)

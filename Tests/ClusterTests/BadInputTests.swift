@@ -306,11 +306,13 @@ import Glibc
 @Suite(.serialized) struct SimulatedAgentsLoad {
     /// The load tool's agents speak the real protocol: a budget campaign through them ends with
     /// exactly its budget stored, every candidate once, and every stored result acknowledged.
-    @Test func simulatedAgentsCompleteABudgetCampaignWithNothingLostOrTwice() throws {
+    /// With two slots an agent holds a second batch while it measures the first.
+    @Test(arguments: [1, 2])
+    func simulatedAgentsCompleteABudgetCampaignWithNothingLostOrTwice(slots: Int) throws {
         let cluster = try makeCluster(agents: 0)
         defer { cluster.stopAll() }
         let stats = cluster.settings.dir + "/sim-stats.json"
-        try cluster.startSimulatedAgents(name: "sim", count: 5, latencyMs: 1, statsFile: stats)
+        try cluster.startSimulatedAgents(name: "sim", count: 5, latencyMs: 1, statsFile: stats, slots: slots)
         try cluster.waitForAgents(5)
         var plan = MeasurePlan()
         plan.repeats = 1

@@ -17,6 +17,9 @@ public final class SimulatedFleet {
         public var latency: Double
         public var namePrefix = "sim"
         public var heartbeatInterval = 1.0
+        /// Batches each agent holds at once (a real agent's `--slots`): it measures them one
+        /// after another, so a second batch in hand hides the wait for the next dispatch.
+        public var slots = 1
         public var curve: CurveClientKeys?
         public init(endpoint: String, count: Int, latency: Double) { self.endpoint = endpoint; self.count = count; self.latency = latency }
     }
@@ -43,7 +46,8 @@ public final class SimulatedFleet {
         var connections = 1
         var due: [(at: Double, result: Tunefleet_V1_MeasureResult)] = []
         var busySince: Double?
-        var freeSince: Double?
+        /// When each slot fell free (its batch's last result sent), oldest first.
+        var freeSince: [Double] = []
         var firstBatch: Double?
         var busyTime = 0.0
         var batches = 0
@@ -68,7 +72,7 @@ public final class SimulatedFleet {
         var p = DeviceProfile(deviceClass: .cpu, model: "simulated CPU (measures nothing)")
         p.cores = 1
         h.device = p.wire
-        h.slots = 1
+        h.slots = UInt32(settings.slots)
         h.instanceID = "\(instance)-\(i)"
         return h
     }
@@ -93,9 +97,10 @@ public final class SimulatedFleet {
                     members[i].connections += 1
                     members[i].socket = try connect(i, members[i].connections)
                 case .measure(let batch):
-                    if let free = members[i].freeSince { latencies.append(now - free) }
-                    members[i].freeSince = nil
-                    members[i].busySince = now
+                    if !members[i].freeSince.isEmpty { latencies.append(now - members[i].freeSince.removeFirst()) }
+                    if members[i].due.isEmpty { members[i].busySince = now }
+                    // Measured after the batches already in hand.
+                    let start = max(now, members[i].due.last?.at ?? now)
                     members[i].firstBatch = members[i].firstBatch ?? now
                     members[i].batches += 1
                     var results: [Tunefleet_V1_MeasureResult] = []
@@ -108,7 +113,7 @@ public final class SimulatedFleet {
                     }
                     results[results.count - 1].batchDone = true
                     for (k, r) in results.enumerated() {
-                        members[i].due.append((now + settings.latency * Double(max(0, k - (batch.plan.includeVendorBaseline ? 1 : 0)) + 1), r))
+                        members[i].due.append((start + settings.latency * Double(max(0, k - (batch.plan.includeVendorBaseline ? 1 : 0)) + 1), r))
                     }
                 case .cancel(let ids):
                     // What a called-back batch had not yet "measured" is never sent.
@@ -142,13 +147,14 @@ public final class SimulatedFleet {
                 while let first = members[i].due.first, first.at <= now {
                     members[i].due.removeFirst()
                     try carryOut(i, members[i].session.handle(.resultReady(first.result), now: now), now: now)
+                    if first.result.batchDone { members[i].freeSince.append(now) }
                     if members[i].due.isEmpty, let since = members[i].busySince {
                         members[i].busyTime += now - since
                         members[i].busySince = nil
-                        members[i].freeSince = now
                     }
                 }
-                try carryOut(i, members[i].session.handle(.tick(busyBatches: members[i].due.isEmpty ? 0 : 1), now: now), now: now)
+                let inHand = members[i].due.isEmpty ? 0 : Set(members[i].due.map(\.result.batchID)).count
+                try carryOut(i, members[i].session.handle(.tick(busyBatches: inHand), now: now), now: now)
             }
         }
         let end = Monotonic.now()
