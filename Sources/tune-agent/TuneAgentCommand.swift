@@ -195,6 +195,10 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        // A stop asked for while the device is probed (a compiler run, CUDA's start) is kept
+        // for the loop: handlers first.
+        let stop = StopSignal()
+        onTerminationSignals { _ in stop.stop() }
         var logger = Logger(label: "tune-agent")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         var settings = AgentSettings()
@@ -220,8 +224,6 @@ struct Serve: ParsableCommand {
         let (builder, worker) = try deviceOptions.makeBackend(options: CodegenOptions(allowFaultInjection: faults), cacheDir: cache,
                                                              memoryLimitMb: memoryLimitMb, logger: logger)
         let agent = Agent(settings: settings, builder: builder, worker: worker, logger: logger)
-        let stop = StopSignal()
-        onTerminationSignals { _ in stop.stop() }
         do { try agent.run(stop: stop) } catch {
             logger.error("\(error)")
             throw ExitCode(2)

@@ -270,8 +270,20 @@ import Glibc
                                  arguments: ["-c", "exec \"$0\" --coordinator tcp://127.0.0.1:1 --work-dir \"$1\" --heartbeat 0.2 2>&1",
                                              bin + "/tune-agent", dir],
                                  stdout: .pipe, stderr: .null, newProcessGroup: true)
-        var pfd = pollfd(fd: p.stdoutFD, events: Int16(POLLIN), revents: 0)
-        #expect(Glibc.poll(&pfd, 1, 60_000) == 1, "the agent logged its first line")
+        // Read its log until it is connecting (its stop handlers are up by then), then close it.
+        var seen = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = Monotonic.now() + 60
+        while !seen.contains("connecting to") && Monotonic.now() < deadline {
+            var pfd = pollfd(fd: p.stdoutFD, events: Int16(POLLIN), revents: 0)
+            guard Glibc.poll(&pfd, 1, 1000) >= 0 else { break }
+            if pfd.revents != 0 {
+                let n = read(p.stdoutFD, &buffer, buffer.count)
+                if n <= 0 { break }
+                seen += String(decoding: buffer[0..<n], as: UTF8.self)
+            }
+        }
+        #expect(seen.contains("connecting to"), "the agent logged: \(seen)")
         p.closePipes()
         p.signal(SIGTERM)
         let status = p.wait(timeout: 30)
