@@ -62,8 +62,8 @@ public struct CampaignReport: Sendable {
     public init(campaign: CampaignSummary, rows: [ExportRow], window: Int? = nil, retest: Retest? = nil) {
         self.campaign = campaign
         let timed = rows.filter { $0.status == "ok" && $0.samples.count >= 2 }
-        noise = TimingNoise(results: timed.count, medianSpread: Self.median(timed.compactMap { SampleStats($0.samples)?.relativeIQR }) ?? 0,
-                            medianSamples: Int(Self.median(timed.map { Double($0.samples.count) }) ?? 0), retest: retest)
+        noise = TimingNoise(results: timed.count, medianSpread: SampleStats(timed.compactMap { SampleStats($0.samples)?.relativeIQR })?.median ?? 0,
+                            medianSamples: Int(SampleStats(timed.map { Double($0.samples.count) })?.median ?? 0), retest: retest)
         var curves: [ClassCurve] = []
         var accuracy: [AccuracyPoint] = []
         for dc in Set(campaign.tasks.map(\.deviceClass)).sorted() {
@@ -100,12 +100,6 @@ public struct CampaignReport: Sendable {
         }
         self.curves = curves
         self.accuracy = accuracy
-    }
-
-    static func median(_ xs: [Double]) -> Double? {
-        guard !xs.isEmpty else { return nil }
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     /// The figures `figures` draws, by file name (cheap: nothing is drawn).

@@ -43,7 +43,7 @@ public final class LocalCluster {
     public let settings: Settings
     public private(set) var coordinator: ChildProcess?
     public private(set) var agents: [String: ChildProcess] = [:]
-    public private(set) var agentEndpoint = "tcp://127.0.0.1:0"
+    public private(set) var agentEndpoint: String
     public private(set) var controlEndpoint = "tcp://127.0.0.1:0"
     public var databasePath: String { settings.dir + "/tunefleet.db" }
     /// coordd's typed events (`--events`).

@@ -150,9 +150,10 @@ public final class Store: Sendable {
             config.readonly = true
             pool = try DatabasePool(path: path, configuration: config)
             let m = Schema.migrator
-            let (applied, superseded) = try pool.read { db in (try m.appliedIdentifiers(db), try m.hasBeenSuperseded(db)) }
+            let applied = try pool.read { db in try m.appliedIdentifiers(db) }
             if applied.isEmpty { throw StoreError("not a TuneFleet database") }
-            if superseded { throw StoreError("written by a newer TuneFleet (schema \(applied.sorted().last ?? "?")); use that version") }
+            let unknown = applied.subtracting(m.migrations)
+            if !unknown.isEmpty { throw StoreError("written by a newer TuneFleet (schema \(unknown.sorted().joined(separator: ", "))); use that version") }
             // What readers read exists from `Schema.readable` on; later migrations only add indexes.
             let needed = m.migrations.prefix { $0 != Schema.readable } + [Schema.readable]
             if let missing = needed.first(where: { !applied.contains($0) }) {

@@ -9,19 +9,14 @@ struct RecordReader {
     private var threads: [Int64: Int] = [:]
     init(_ db: Database) { self.db = db }
 
-    /// `cached`: keep the compiled statement on the connection, for a query asked many times
-    /// with the same text (compiling it each time, authorizer included, was most of a
-    /// commit's cost).
-    mutating func records(where condition: String, _ arguments: StatementArguments, suffix: String = "ORDER BY m.id",
-                          cached: Bool = false) throws -> [TuningRecord] {
-        let sql = """
+    mutating func records(where condition: String, _ arguments: StatementArguments, suffix: String = "ORDER BY m.id") throws -> [TuningRecord] {
+        let rows = try Row.fetchCursor(db, sql: """
             SELECT m.id, m.jobId, m.candidateId, t.name, c.schedule, m.device, j.deviceClass, j.campaignId, cp.plan,
                    m.status, m.medianSeconds, c.proposer, c.modelVersion, c.predicted
             FROM measurements m JOIN candidates c ON c.id = m.candidateId JOIN jobs j ON j.id = m.jobId
             JOIN tasks t ON t.id = j.taskId JOIN campaigns cp ON cp.id = j.campaignId
             WHERE \(condition) \(suffix)
-            """
-        let rows = try Row.fetchCursor(cached ? db.cachedStatement(sql: sql) : db.makeStatement(sql: sql), arguments: arguments)
+            """, arguments: arguments)
         var out: [TuningRecord] = []
         while let r = try rows.next() {
             let name: String = r[3]

@@ -88,14 +88,13 @@ struct BenchCluster: ParsableCommand {
             let rows = try store.curveResults(campaign: id)
             let distinct = Set(try store.export(campaign: id).map(\.candidate)).count
             let span = (rows.last?.at ?? 0) - (rows.first?.at ?? 0)
-            let run = ClusterBench.Run(agents: n, latency_ms: latencyMs, results_per_second: span > 0 ? Double(rows.count - 1) / span : 0,
+            var run = ClusterBench.Run(agents: n, latency_ms: latencyMs, results_per_second: span > 0 ? Double(rows.count - 1) / span : 0,
                                        dispatch_p50_ms: s.dispatch_p50_ms, dispatch_p99_ms: s.dispatch_p99_ms, busy_fraction: s.busy_fraction,
                                        agents_with_work: s.agents_with_work, results: rows.count, budget: budget,
                                        duplicates: rows.count - distinct, missing: max(0, s.acknowledged - rows.count),
                                        coordd_cpu_seconds: cpu, coordd_peak_rss_mb: rss, seconds: span)
-            var slotted = run
-            slotted.slots = slots
-            runs.append(slotted)
+            run.slots = slots
+            runs.append(run)
             FileHandle.standardError.write(Data("bench cluster: \(n) agents: \(Dashboard.format1(run.results_per_second)) results/s, dispatch p99 \(Dashboard.format2(run.dispatch_p99_ms)) ms\n".utf8))
         }
         let bench = ClusterBench(runs: runs)

@@ -38,8 +38,10 @@ struct ModelSpeed: ParsableCommand {
         if let db {
             let store = try openStore(db)
             let versions = try store.models()
-            guard let v = model.flatMap({ id in versions.first { $0.id == id } }) ?? (model == nil ? versions.max(by: { $0.id < $1.id }) : nil),
-                  let stored = try store.model(id: v.id) else { throw ValidationError("no model \(model.map(String.init) ?? "") in \(db)") }
+            let chosen = if let model { versions.first { $0.id == model } } else { versions.max { $0.id < $1.id } }
+            guard let v = chosen, let stored = try store.model(id: v.id) else {
+                throw ValidationError("no model \(model.map(String.init) ?? "") in \(db)")
+            }
             learned = try LearnedCostModel.load(stored, version: v)
         } else {
             guard let stored = ShippedModel.stored else { throw ValidationError("this build ships no model: give --db") }

@@ -8,6 +8,13 @@ import TuneWire
 import Glibc
 #endif
 
+/// Runs a shell command line (mount, ip netns: root only), its output discarded; whether it succeeded.
+@discardableResult
+func shell(_ line: String) -> Bool {
+    guard let p = try? ChildProcess(executable: "/bin/sh", arguments: ["-c", line + " >/dev/null 2>&1"]) else { return false }
+    return p.wait(timeout: 30) == .exited(0)
+}
+
 /// A real cluster of processes for one test, in its own folder, torn down afterwards.
 func makeCluster(agents: Int, heartbeat: Double = 0.5, batchSize: Int = 2, coordinatorArguments: [String] = []) throws -> LocalCluster {
     guard let bin = executableDirectory() else { throw ControlError("no executable directory") }

@@ -8,19 +8,14 @@ import TuneSystem
 import Glibc
 #endif
 
-/// Runs `mount`/`umount` (root only); whether it succeeded.
-private func mountCommand(_ args: [String]) -> Bool {
-    guard let p = try? ChildProcess(executable: "/bin/sh", arguments: ["-c", args.joined(separator: " ") + " 2>/dev/null"]) else { return false }
-    return p.wait(timeout: 30) == .exited(0)
-}
 
 /// A small tmpfs can be mounted here (root, and a kernel that allows it): the full-disk test
 /// needs one, and is skipped with this reason where it cannot have it.
 private let canMountTmpfs: Bool = {
     guard geteuid() == 0, let dir = try? makeTemporaryDirectory(prefix: "tmpfs-probe") else { return false }
     defer { removeTree(dir) }
-    guard mountCommand(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]) else { return false }
-    return mountCommand(["umount", dir])
+    guard shell("mount -t tmpfs -o size=1m tmpfs \(dir)") else { return false }
+    return shell("umount \(dir)")
 }()
 
 @Suite(.serialized) struct FullDisk {
@@ -30,8 +25,8 @@ private let canMountTmpfs: Bool = {
     @Test(.enabled(if: canMountTmpfs, "needs root to mount a tmpfs for the database"))
     func aFullDiskStopsAcknowledgingSaysSoAndTheCampaignCompletesWhenSpaceIsFreed() throws {
         let mnt = try makeTemporaryDirectory(prefix: "full-disk")
-        #expect(mountCommand(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt]))
-        defer { _ = mountCommand(["umount", "-l", mnt]); removeTree(mnt) }
+        #expect(shell("mount -t tmpfs -o size=16m tmpfs \(mnt)"))
+        defer { shell("umount -l \(mnt)"); removeTree(mnt) }
         let db = mnt + "/tunefleet.db"
         let cluster = try makeCluster(agents: 1, coordinatorArguments: ["--db", db, "--retrain-every", "0"])
         defer { cluster.stopAll() }

@@ -8,13 +8,6 @@ import TuneSystem
 import Glibc
 #endif
 
-/// Runs a shell command line (root only for `ip netns`); whether it succeeded.
-@discardableResult
-private func shell(_ line: String) -> Bool {
-    guard let p = try? ChildProcess(executable: "/bin/sh", arguments: ["-c", line + " >/dev/null 2>&1"]) else { return false }
-    return p.wait(timeout: 30) == .exited(0)
-}
-
 /// Network namespaces and veth links can be made here (root, iproute2, a kernel that allows
 /// them): the partition test needs them, and is skipped with this reason where it cannot.
 private let canMakeNetworkNamespaces: Bool = {

@@ -50,8 +50,7 @@ public enum CPUProbe {
         var model = "unknown CPU"
         var flags: Set<String> = []
         var mhz = 0.0
-        var coreIDs: Set<String> = []
-        var physical = "", logical = 0
+        var physical = ""
         var family = 0
         var processor = -1
         var coreOf: [Int: String] = [:]
@@ -62,10 +61,10 @@ public enum CPUProbe {
             case "model name", "Model": model = kv[1]
             case "flags", "Features": flags = Set(kv[1].split(separator: " ").map(String.init))
             case "cpu MHz": mhz = Double(kv[1]) ?? mhz
-            case "processor": logical += 1; processor = Int(kv[1]) ?? processor
+            case "processor": processor = Int(kv[1]) ?? processor
             case "cpu family": family = Int(kv[1]) ?? family
             case "physical id": physical = kv[1]
-            case "core id": coreIDs.insert(physical + ":" + kv[1]); if processor >= 0 { coreOf[processor] = physical + ":" + kv[1] }
+            case "core id": if processor >= 0 { coreOf[processor] = physical + ":" + kv[1] }
             default: break
             }
         }
@@ -76,7 +75,8 @@ public enum CPUProbe {
         let usable = usableCPUs(online: online, coreOf: coreOf, allowed: allowedCPUs(),
                                 quota: cgroupCPUQuota(readTextFile("/sys/fs/cgroup/cpu.max")))
         p.threads = usable.threads
-        p.cores = usable.cores ?? (coreIDs.isEmpty ? p.threads : min(coreIDs.count, p.threads))
+        let machineCores = Set(coreOf.values).count
+        p.cores = usable.cores ?? (machineCores == 0 ? p.threads : min(machineCores, p.threads))
         let interesting = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512vnni", "amx_tile", "asimd", "sve"]
         p.isa = interesting.filter { flags.contains($0) }
         if flags.contains("avx512f") { p.vectorBits = 512 }
