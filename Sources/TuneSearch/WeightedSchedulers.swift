@@ -52,8 +52,11 @@ public struct FLOPsWeightedScheduler: TaskScheduler {
 /// best latency: after a warm-up, trials go to the jobs whose improvement is expected to
 /// lower L most, estimated from the recent improvement (backward) and an optimistic share
 /// of the current best (forward); a job without improvement for `patience` trials stops.
+/// The warm-up is one batch per job, dispatched heaviest (weight x FLOPs) first: the
+/// tasks that carry most of the network are measured, and lower L, before the light ones.
 public struct GradientScheduler: TaskScheduler {
     public let name = "gradient"
+    /// Trials each job gets before gains count (default: one batch).
     public var warmup: Int?
     /// Trials without a 1% improvement after which a job stops early.
     public var patience = 64
@@ -90,17 +93,24 @@ public struct GradientScheduler: TaskScheduler {
         return c[c.count - 1 - patience] <= best * 1.01
     }
 
+    /// Dispatch priority of a job still warming up: above every gain, heavier jobs higher.
+    static func warmupPriority(_ j: JobProgress, heaviest: Double) -> Double {
+        1e100 * (1 + j.task.flops * Double(j.weight) / max(heaviest, 1e-300))
+    }
+
     public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
         var out: [Int64: JobAllocation] = [:]
         var left = room ?? Int.max
         var ranked: [(JobProgress, Double)] = []
-        for j in jobs {
-            let warm = warmup ?? 2 * j.batchSize
+        let heaviest = jobs.map { $0.task.flops * Double($0.weight) }.max() ?? 1
+        // Heaviest first, so that a short room goes to the jobs that matter most.
+        for j in jobs.sorted(by: { ($0.task.flops * Double($0.weight), -$0.jobID) > ($1.task.flops * Double($1.weight), -$1.jobID) }) {
+            let warm = warmup ?? j.batchSize
             let stop = stalled(j)
             if j.generated < warm {
                 let q = min(topUp(j, limit: left), warm - j.generated)
                 left -= q
-                out[j.jobID] = JobAllocation(quota: q, priority: .infinity)
+                out[j.jobID] = JobAllocation(quota: q, priority: Self.warmupPriority(j, heaviest: heaviest))
             } else {
                 out[j.jobID] = JobAllocation(quota: 0, priority: stop ? 0 : gain(j), done: stop)
                 if !stop { ranked.append((j, gain(j))) }
