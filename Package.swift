@@ -82,7 +82,7 @@ let package = Package(
 
         // Thin executables: flags, environment and files are read only here.
         .executableTarget(name: "coordd", dependencies: [
-            "TuneCoordinator", "TuneTransport", "TuneLearning", "TuneConfig", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TuneCoordinator", "TuneTransport", "TuneLearning", "TuneSearch", "TuneConfig", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tune-agent", dependencies: [
             "TuneAgent", "TuneTransport", "KernelReference", "TuneConfig", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,7 +91,7 @@ let package = Package(
             "TuneCore", "TuneSystem", "CSystemShim", "CUDAKernels", "CUDADriver", "CUDATestSupport",
         ]),
         .executableTarget(name: "coordctl", dependencies: [
-            "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem", "TuneFeatures", "TuneLearning", "CPUKernels",
+            "TuneConsole", "TuneStore", "TuneWire", "TuneTransport", "TuneSystem", "TuneFeatures", "TuneLearning", "TuneSearch", "CPUKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

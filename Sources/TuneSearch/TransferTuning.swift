@@ -36,28 +36,31 @@ public enum TransferTuning {
     }
 
     /// Sources from stored records: the fastest `perGroup` verified records of each
-    /// (task, device) group whose device profile is known.
+    /// (task, device, threads) group whose device profile is known, in a stable order.
     public static func sources(_ records: [TuningRecord], profiles: [String: DeviceProfile], perGroup: Int = 2) -> [TransferSource] {
-        struct Key: Hashable { var task: TaskSpec; var device: String }
-        let groups = Dictionary(grouping: records.filter { $0.okSeconds != nil && profiles[$0.device] != nil }, by: { Key(task: $0.task, device: $0.device) })
-        return groups.keys.sorted { ($0.task.name, $0.device) < ($1.task.name, $1.device) }.flatMap { key in
+        struct Key: Hashable { var task: TaskSpec; var device: String; var threads: Int }
+        let groups = Dictionary(grouping: records.filter { $0.okSeconds != nil && profiles[$0.device] != nil },
+                                by: { Key(task: $0.task, device: $0.device, threads: $0.threads) })
+        return groups.keys.sorted { ($0.task.name, $0.device, $0.threads) < ($1.task.name, $1.device, $1.threads) }.flatMap { key in
             groups[key]!.sorted { ($0.okSeconds!, $0.jobID, $0.candidateID) < ($1.okSeconds!, $1.jobID, $1.candidateID) }
                 .prefix(perGroup).map { TransferSource(record: $0, profile: profiles[key.device]!) }
         }
     }
 
-    /// The sources most similar to (task, device) first: each (task, device) group's fastest
-    /// `perGroup` schedules, groups ordered by task distance plus device distance (the same
-    /// task on the same device is the job's own history, not a source).
-    public static func rank(_ sources: [TransferSource], task: TaskSpec, device: DeviceProfile, perGroup: Int = 2) -> [TransferSource] {
-        struct Key: Hashable { var task: TaskSpec; var device: String }
-        let groups = Dictionary(grouping: sources.filter { $0.record.okSeconds != nil }, by: { Key(task: $0.record.task, device: $0.record.device) })
+    /// The sources most similar to (task, device, threads) first: each (task, device,
+    /// threads) group's fastest `perGroup` schedules, groups ordered by task distance plus
+    /// device distance plus the |log2| difference of their thread counts (the same task on
+    /// the same device, tuned by an earlier campaign, comes first of all).
+    public static func rank(_ sources: [TransferSource], task: TaskSpec, device: DeviceProfile, threads: Int? = nil, perGroup: Int = 2) -> [TransferSource] {
+        struct Key: Hashable { var task: TaskSpec; var device: String; var threads: Int }
+        let groups = Dictionary(grouping: sources.filter { $0.record.okSeconds != nil },
+                                by: { Key(task: $0.record.task, device: $0.record.device, threads: $0.record.threads) })
         let ranked = groups.compactMap { key, members -> (Double, String, [TransferSource])? in
-            if key.task == task && key.device == device.fingerprint { return nil }
-            let d = taskDistance(task, key.task) + deviceDistance(device, members[0].profile)
+            let t = threads.map { abs(log2(Double(max(1, $0))) - log2(Double(max(1, key.threads)))) } ?? 0
+            let d = taskDistance(task, key.task) + deviceDistance(device, members[0].profile) + t
             guard d.isFinite else { return nil }
             let best = members.sorted { ($0.record.okSeconds!, $0.record.candidateID) < ($1.record.okSeconds!, $1.record.candidateID) }
-            return (d, key.task.name + "|" + key.device, Array(best.prefix(perGroup)))
+            return (d, key.task.name + "|" + key.device + "|\(key.threads)", Array(best.prefix(perGroup)))
         }
         return ranked.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.flatMap(\.2)
     }
@@ -87,7 +90,7 @@ public enum TransferTuning {
     public static func proposals(_ sources: [TransferSource], context: SearchContext, limit: Int, perGroup: Int = 2) -> [Schedule] {
         guard limit > 0 else { return [] }
         var out: [Schedule] = [], seen = Set<String>()
-        for src in rank(sources, task: context.task, device: context.device, perGroup: perGroup) {
+        for src in rank(sources, task: context.task, device: context.device, threads: context.threads, perGroup: perGroup) {
             guard let s = translate(src.record.schedule, to: context.space), context.isNew(s), seen.insert(s.hash64).inserted else { continue }
             out.append(s)
             if out.count == limit { break }

@@ -15,7 +15,8 @@ struct BenchSearch: ParsableCommand {
         discussion: """
         Methods: random (random search, round-robin tasks, no model), model-cold (evolutionary search, round-robin, \
         no shipped model: it searches at random until its first retraining), transfer (evolutionary search, gradient \
-        scheduler, the shipped pre-trained model adapted online). Each run gets a fresh coordinator and database, so \
+        scheduler, the shipped pre-trained model adapted online, each task's first batch started from the shipped \
+        schedules of the most similar tasks and devices). Each run gets a fresh coordinator and database, so \
         no method learns from another's measurements.
         """)
 

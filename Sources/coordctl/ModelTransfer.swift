@@ -5,6 +5,7 @@ import TuneCore
 import TuneFeatures
 import TuneLearning
 import TuneModel
+import TuneSearch
 import TuneStore
 
 /// `coordctl model adapt`: few-shot adaptation of a transfer, meta or xgb model to one target.
@@ -160,6 +161,13 @@ struct ModelShip: ParsableCommand {
     @Option(help: "The model version.") var from: Int64
     @Option(name: .shortAndLong, help: "The Swift file to write (Sources/TuneLearning/Shipped/ShippedModelData.swift).") var output: String
     @Option(help: "What it was trained on, for the file's header.") var trainedOn = "the reference dataset"
+    @Option(help: "Also write the database's fastest verified schedules of every (task, device) group, shipped for transfer-tuning, as this Swift file (Sources/TuneLearning/Shipped/ShippedSchedulesData.swift).")
+    var schedules: String?
+    @Option(help: "Schedules kept per (task, device) group with --schedules.") var perGroup = 2
+
+    func validate() throws {
+        guard (1...64).contains(perGroup) else { throw ValidationError("--per-group must be 1...64") }
+    }
 
     func run() throws {
         let store = try openStore(db)
@@ -173,5 +181,13 @@ struct ModelShip: ParsableCommand {
             throw ValidationError("cannot write \(output): \(error)")
         }
         print("wrote \(output): \(stored.kind) model \(from), \(stored.records) records, \(stored.blob.count) bytes")
+        guard let schedules else { return }
+        let sources = TransferTuning.sources(try store.records(RecordQuery(okOnly: true)).records, profiles: try store.deviceProfiles(), perGroup: perGroup)
+        let best = ShippedSchedules(records: sources.map(\.record),
+                                    profiles: Dictionary(sources.map { ($0.record.device, $0.profile) }, uniquingKeysWith: { a, _ in a }))
+        do { try best.source(from: trainedOn).write(toFile: schedules, atomically: true, encoding: .utf8) } catch {
+            throw ValidationError("cannot write \(schedules): \(error)")
+        }
+        print("wrote \(schedules): \(best.records.count) schedules of \(best.profiles.count) devices")
     }
 }

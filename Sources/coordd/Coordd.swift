@@ -4,6 +4,7 @@ import Logging
 import TuneConfig
 import TuneCoordinator
 import TuneLearning
+import TuneSearch
 import TuneStore
 import TuneSystem
 import TuneTransport
@@ -38,7 +39,7 @@ struct Coordd: ParsableCommand {
     var events: String?
     @Option(help: "Retrain a device class's cost model after this many new verified results (0: never).")
     var retrainEvery = 256
-    @Flag(help: "Do not use the shipped pre-trained model: until its first retraining the coordinator searches without a model (a cold start, for comparisons).")
+    @Flag(help: "Do not use the shipped pre-trained model and schedules: until its first retraining the coordinator searches without a model and starts jobs from this database's records alone (a cold start, for comparisons).")
     var noShippedModel = false
     @Option(help: "Settings file (TOML): each key is a flag above without its dashes (batch-size = 8, insecure = true); flags on the command line win.")
     var config: String?
@@ -124,6 +125,10 @@ struct Coordd: ParsableCommand {
         settings.dispatch.heartbeatInterval = heartbeat
         settings.defaultBatchSize = batchSize
         settings.tuning.retrainEvery = retrainEvery > 0 ? retrainEvery : nil
+        if !noShippedModel {
+            let known = ShippedSchedules.shipped
+            settings.knownSchedules = known.records.compactMap { r in known.profiles[r.device].map { TransferSource(record: r, profile: $0) } }
+        }
         // The cost model: retrained in the background from the results as they stream in.
         let coordinator = Coordinator(settings: settings, store: store, logger: logger, trainer: OnlineTrainer(settings: Self.onlineTraining, useShipped: !noShippedModel))
         let eventLog: EventLog?

@@ -48,6 +48,8 @@ import Glibc
         #expect(trained.allSatisfy { v in
             v.deviceClass == .cpu && (v.baseID == nil ? v.kind == "xgb" : (v.kind == bases.first?.kind && v.baseID == bases.first?.id))
         }, "\(trained)")
+        // A fresh database's jobs start from the shipped schedules of similar tasks (transfer-tuning).
+        #expect(rows.contains { $0.provenance.proposer == "transfer" }, "\(rows.map(\.provenance.proposer))")
         // Once models exist, the evolutionary search proposes with them.
         #expect(rows.contains { $0.provenance.proposer == "evolutionary" && $0.provenance.modelVersion != nil })
         let status = try cluster.client.status()

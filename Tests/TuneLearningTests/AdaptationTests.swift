@@ -53,6 +53,35 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
         #expect(Set(scores).count > schedules.count / 2, "it tells the schedules apart")
     }
 
+    /// The schedules shipped for transfer-tuning: the reference dataset's fastest of every
+    /// task of the four networks, CPU and GPU, each on a device whose profile ships with it.
+    @Test func theShippedSchedulesCoverTheReferenceTasksAndNameTheirDevices() throws {
+        let shipped = ShippedSchedules.shipped
+        #expect(shipped.records.count > 300, "this build ships the reference set's best schedules (tools/ship-model.sh)")
+        #expect(shipped.records.allSatisfy { $0.okSeconds != nil && shipped.profiles[$0.device]?.deviceClass == $0.deviceClass })
+        #expect(Set(shipped.records.map(\.deviceClass)) == [.cpu, .cuda])
+        let resnet = try #require(BuiltinWorkloads.named("resnet50"))
+        let tasks = Set(shipped.records.filter { $0.deviceClass == .cpu }.map(\.task))
+        #expect(resnet.tasks.allSatisfy { tasks.contains($0.task) }, "every ResNet-50 task has CPU schedules")
+    }
+
+    /// What `coordctl model ship --schedules` writes is Swift whose data reads back as it was.
+    @Test func shippedSchedulesSourceRoundTrips() throws {
+        var p = unseenCPU
+        p.compilerFlags = ["-O3", "-march=x86-64-v4", "-DX=\"a/b\\\\c\""]
+        let task = trainingTasks[0]
+        let records = (0..<3).map { i in
+            TuningRecord(jobID: 7, candidateID: Int64(i), task: task, schedule: Schedule(["mr": 4 << i, "nr": 16]), device: p.fingerprint,
+                         deviceClass: .cpu, threads: 1 + i, status: .ok, medianSeconds: 1e-4 * Double(i + 1),
+                         provenance: Provenance(proposer: "random#\"x", modelVersion: 2, predicted: 0.5))
+        }
+        let set = ShippedSchedules(records: records, profiles: [p.fingerprint: p])
+        let source = try set.source(from: "a test\nwith a newline")
+        let open = try #require(source.range(of: "##\"\"\"\n")), close = try #require(source.range(of: "\n\"\"\"##"))
+        #expect(try ShippedSchedules.decode(String(source[open.upperBound..<close.lowerBound])) == set)
+        #expect(source.components(separatedBy: "\n").count > 3 + records.count, "a record per line")
+    }
+
     /// The scoring-speed measure scores every pool it is given, timing features and ranker apart.
     @Test func scoringSpeedCountsWhatItScored() throws {
         let deployed = try #require(try OnlineTrainer().restore(deviceClass: .cpu, database: try Store.inMemory()))

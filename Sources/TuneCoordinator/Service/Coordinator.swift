@@ -179,7 +179,7 @@ public final class Coordinator {
     func adopt(_ jobs: [ActiveJob]) throws {
         let history = try store.histories(jobIDs: jobs.map(\.jobID))
         // Transfer-tuning: a guided job with nothing measured starts from the best schedules
-        // of tasks of its operator on every device of its class.
+        // of tasks of its operator on every device of its class, in this database and shipped.
         let fresh = jobs.filter { $0.search == .evolutionary && (history[$0.jobID] ?? []).isEmpty }
         var related: [Int64: [TransferSource]] = [:]
         if !fresh.isEmpty {
@@ -188,6 +188,7 @@ public final class Coordinator {
                 let ops = Set(fresh.filter { $0.deviceClass == dc }.map(\.task.op))
                 let records = try store.records(RecordQuery(deviceClass: dc)).records.filter { ops.contains($0.task.op) }
                 let sources = TransferTuning.sources(records, profiles: profiles)
+                    + settings.knownSchedules.filter { $0.record.deviceClass == dc && ops.contains($0.record.task.op) }
                 for j in fresh where j.deviceClass == dc { related[j.jobID] = sources.filter { $0.record.task.op == j.task.op } }
             }
         }

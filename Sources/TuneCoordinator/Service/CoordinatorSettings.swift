@@ -1,4 +1,5 @@
 import TuneCore
+import TuneSearch
 import TuneTransport
 
 public struct CoordinatorSettings: Sendable {
@@ -9,6 +10,10 @@ public struct CoordinatorSettings: Sendable {
     public var dispatch = DispatchSettings()
     /// Search, scheduling and retraining.
     public var tuning = TuningLoop.Settings()
+    /// Good schedules known before this database (the shipped reference set's fastest of
+    /// every task and device): a guided job with nothing measured starts from the most
+    /// similar of these and of the database's own, transfer-tuned.
+    public var knownSchedules: [TransferSource] = []
     /// Compute proposals (model scoring) on a worker thread, off the dispatch path.
     public var proposalsOffPath = true
     /// Finished campaigns a status reply lists (the newest), beside every running one.
