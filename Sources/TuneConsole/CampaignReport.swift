@@ -78,7 +78,7 @@ public struct CampaignReport: Sendable {
                                    elapsed: max(0, $0.createdAt - campaign.createdAt))
             }
             let vendorSum = vendor.count == weights.count ? weights.reduce(0.0) { $0 + Double($1.value) * vendor[$1.key]! } : nil
-            curves.append(ClassCurve(deviceClass: dc, points: TuningCurve.points(results, network: NetworkLatency(weights: weights, fallback: vendor)),
+            curves.append(ClassCurve(deviceClass: dc, points: TuningCurve.points(results, network: NetworkLatency(weights: weights)),
                                      trials: mine.count, wallSeconds: results.last?.elapsed ?? 0, vendorSeconds: vendorSum))
             let w = max(1, window ?? max(16, mine.count / 12))
             var start = 0
@@ -135,7 +135,8 @@ public struct CampaignReport: Sendable {
         out += "State **\(campaign.state)**, \(campaign.search) search, \(campaign.scheduler) scheduler"
         out += campaign.budget.map { ", a budget of \($0) trials" } ?? ""
         out += ". Everything below is computed from the database; the estimated network latency is the sum over the "
-            + "network's tasks of occurrences x the best verified latency (a task not yet tuned counts at its fastest vendor time).\n\n"
+            + "network's tasks of occurrences x the best verified latency of our kernels, once every task has one (the vendor "
+            + "libraries' sum is given beside it, not mixed in).\n\n"
         for c in curves {
             out += "## \(c.deviceClass)\n\n"
             if let first = c.points.first, let last = c.points.last {
@@ -148,7 +149,7 @@ public struct CampaignReport: Sendable {
                     out += "- within 5% of the final estimate after \(p95.trials) trials (\(d.format1(p95.elapsed)) s)\n"
                 }
             } else {
-                out += "- no estimate yet (a task has neither a verified result nor a vendor time)\n"
+                out += "- no estimate yet (a task has no verified result)\n"
             }
             out += "\n"
         }

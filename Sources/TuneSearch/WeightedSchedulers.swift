@@ -78,9 +78,11 @@ public struct GradientScheduler: TaskScheduler {
         curves[record.jobID] = c
     }
 
-    /// The expected decrease of L per trial spent on job `j`.
+    /// The expected decrease of L per trial spent on job `j`; for a job whose every result
+    /// failed, more than any job with a kernel (the network has no estimate without one) but
+    /// less than a warm-up.
     func gain(_ j: JobProgress) -> Double {
-        guard let c = curves[j.jobID], let best = c.last, best.isFinite else { return .infinity }
+        guard let c = curves[j.jobID], let best = c.last, best.isFinite else { return 1e99 }
         let t = Double(c.count)
         let before = c.count > window ? c[c.count - 1 - window] : (c.first { $0.isFinite } ?? best)
         let backward = before.isFinite ? max(0, before - best) / Double(min(window, c.count)) : 0
@@ -111,6 +113,10 @@ public struct GradientScheduler: TaskScheduler {
                 let q = min(topUp(j, limit: left), warm - j.generated)
                 left -= q
                 out[j.jobID] = JobAllocation(quota: q, priority: Self.warmupPriority(j, heaviest: heaviest))
+            } else if (curves[j.jobID]?.count ?? 0) < warm {
+                // Its warm-up is not measured yet: nothing to estimate a gain from, so no more
+                // trials until it is (they went to it ahead of every other task's warm-up).
+                out[j.jobID] = JobAllocation(quota: 0, priority: Self.warmupPriority(j, heaviest: heaviest))
             } else {
                 out[j.jobID] = JobAllocation(quota: 0, priority: stop ? 0 : gain(j), done: stop)
                 if !stop { ranked.append((j, gain(j))) }

@@ -66,8 +66,12 @@ func result(_ job: Int64, _ seconds: Double?, id: Int64 = 0) throws -> TuningRec
         #expect(a[3]!.priority > a[2]!.priority && a[2]!.priority > a[1]!.priority && a[1]!.priority > a[4]!.priority)
         let all = s.allocate(jobs, room: nil)
         #expect(jobs.allSatisfy { all[$0.jobID]!.quota == 4 }, "a batch, not two")
-        // A warmed task, however promising, dispatches after every task still warming up.
+        // A warm-up generated but not yet measured earns nothing more until its results are in
+        // (they used to rank it first of all, and it took the next trials ahead of every other warm-up).
+        let waiting = s.allocate([try job(3, m: 1024, generated: 4, measured: 0), try job(4, m: 8)], room: nil)
+        #expect(waiting[3]!.quota == 0 && waiting[4]!.quota == 4)
         for i in 0..<4 { s.observe(try result(3, 1.0 - Double(i) * 0.2, id: Int64(i))) }
+        // A warmed task, however promising, dispatches after every task still warming up.
         let mixed = s.allocate([try job(3, m: 1024, weight: 50, generated: 4), try job(4, m: 8)], room: nil)
         #expect(mixed[4]!.priority > mixed[3]!.priority && mixed[3]!.priority.isFinite)
     }

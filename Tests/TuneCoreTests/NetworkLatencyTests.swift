@@ -2,11 +2,12 @@ import Testing
 import TuneCore
 
 @Suite struct NetworkLatencyBehaviour {
-    @Test func theEstimateIsTheWeightedSumOfBestsWithVendorTimesForUntunedTasks() {
+    @Test func theEstimateIsTheWeightedSumOfBestsOnceEveryTaskHasOne() {
         var n = NetworkLatency(weights: ["a": 2, "b": 1])
-        #expect(n.seconds == nil, "no estimate while a task has neither a result nor a vendor time")
-        n.setFallback(task: "b", seconds: 0.5)
+        #expect(n.seconds == nil)
         n.observe(task: "a", seconds: 1.0)
+        #expect(n.seconds == nil, "no estimate while a task has no result")
+        n.observe(task: "b", seconds: 0.5)
         #expect(n.seconds == 2.5)
         let slower = n.observe(task: "a", seconds: 2.0)
         #expect(!slower, "a slower result changes nothing")
@@ -46,8 +47,7 @@ import TuneCore
     }
 
     @Test func campaignCurvesFoldOnlyNewResultsPerDeviceClass() {
-        var c = CampaignCurves(tasks: [.init(name: "a", deviceClass: "cpu", weight: 1, vendorSeconds: 3),
-                                       .init(name: "a", deviceClass: "cuda", weight: 1, vendorSeconds: nil)], start: 100)
+        var c = CampaignCurves(tasks: [.init(name: "a", deviceClass: "cpu", weight: 1), .init(name: "a", deviceClass: "cuda", weight: 1)], start: 100)
         c.ingest([(1, "cpu", "a", 2, 101), (2, "cuda", "a", nil, 102), (3, "cuda", "a", 0.5, 103)])
         c.ingest([(3, "cuda", "a", 0.1, 104), (4, "cpu", "a", 1, 105)])  // 3 seen already
         #expect(c.lastID == 4)

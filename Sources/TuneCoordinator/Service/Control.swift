@@ -145,9 +145,8 @@ extension Coordinator {
             w.trialsTotal = UInt32(c.trialsTotal)
             w.elapsedSeconds = max(0, (c.finishedAt ?? Date().timeIntervalSince1970) - c.createdAt)
             w.timeLimitSeconds = c.deadline.map { max(0, $0 - c.createdAt) } ?? 0
-            let ts = c.tasks.map { CampaignCurves.Task(name: $0.name, deviceClass: $0.deviceClass, weight: $0.weight, vendorSeconds: $0.vendorSeconds) }
-            var curves = campaignCurves[c.id] ?? CampaignCurves(tasks: ts, start: c.createdAt)
-            curves.updateFallbacks(ts)
+            var curves = campaignCurves[c.id]
+                ?? CampaignCurves(tasks: c.tasks.map { CampaignCurves.Task(name: $0.name, deviceClass: $0.deviceClass, weight: $0.weight) }, start: c.createdAt)
             // Only what was committed since the last status query is read.
             curves.ingest(try store.curveResults(campaign: c.id, after: curves.lastID))
             campaignCurves[c.id] = curves

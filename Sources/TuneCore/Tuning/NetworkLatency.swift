@@ -1,27 +1,23 @@
 /// The estimated latency of a whole network on one device class, as results arrive: the sum
-/// over its tasks of weight (occurrences) x the best verified latency found so far. A task
-/// with no verified result yet counts at its vendor library's time when that is known (what a
-/// deployment would run instead); without either, the network has no estimate yet.
+/// over its tasks of weight (occurrences) x the best verified latency found so far, once
+/// every task has one. Tuned kernels only: the vendor libraries' sum is shown beside it,
+/// never mixed in (a task counted at its vendor time until its first result made curves rise
+/// where the vendor was faster, and let a method "reach" the best before tuning anything).
 ///
 /// Pure: the coordinator keeps one per running campaign and device class for `status`, and
 /// `coordctl report` and `bench search` replay a campaign's stored results through one.
 public struct NetworkLatency: Sendable {
     /// Occurrences of each task (by name) in the network.
     public let weights: [String: Int]
-    /// What a task counts at before it has a verified result.
-    public private(set) var fallback: [String: Double]
     public private(set) var best: [String: Double] = [:]
 
-    public init(weights: [String: Int], fallback: [String: Double] = [:]) {
-        self.weights = weights
-        self.fallback = fallback.filter { $0.value.isFinite && $0.value > 0 }
-    }
+    public init(weights: [String: Int]) { self.weights = weights }
 
-    /// The estimate; nil while some task has neither a result nor a fallback.
+    /// The estimate; nil while some task has no verified result.
     public var seconds: Double? {
         var sum = 0.0
         for (task, w) in weights {
-            guard let s = best[task] ?? fallback[task] else { return nil }
+            guard let s = best[task] else { return nil }
             sum += Double(w) * s
         }
         return sum
@@ -37,11 +33,6 @@ public struct NetworkLatency: Sendable {
         if let b = best[task], b <= seconds { return false }
         best[task] = seconds
         return true
-    }
-
-    public mutating func setFallback(task: String, seconds: Double) {
-        guard seconds.isFinite, seconds > 0 else { return }
-        fallback[task] = min(fallback[task] ?? seconds, seconds)
     }
 }
 
@@ -131,9 +122,8 @@ public struct CampaignCurves: Sendable {
         public var name: String
         public var deviceClass: String
         public var weight: Int
-        public var vendorSeconds: Double?
-        public init(name: String, deviceClass: String, weight: Int, vendorSeconds: Double?) {
-            self.name = name; self.deviceClass = deviceClass; self.weight = weight; self.vendorSeconds = vendorSeconds
+        public init(name: String, deviceClass: String, weight: Int) {
+            self.name = name; self.deviceClass = deviceClass; self.weight = weight
         }
     }
 
@@ -152,12 +142,6 @@ public struct CampaignCurves: Sendable {
             networks[dc] = NetworkLatency(weights: weights)
             curves[dc] = BoundedCurve(capacity: capacity)
         }
-        updateFallbacks(tasks)
-    }
-
-    /// Vendor times as they become known (a baseline is measured with a job's first batch).
-    public mutating func updateFallbacks(_ tasks: [Task]) {
-        for t in tasks { if let v = t.vendorSeconds { networks[t.deviceClass]?.setFallback(task: t.name, seconds: v) } }
     }
 
     public mutating func ingest(_ rows: [(id: Int64, deviceClass: String, task: String, seconds: Double?, at: Double)]) {
