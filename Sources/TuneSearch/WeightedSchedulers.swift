@@ -52,11 +52,12 @@ public struct FLOPsWeightedScheduler: TaskScheduler {
 /// best latency: after a warm-up, trials go to the jobs whose improvement is expected to
 /// lower L most, estimated from the recent improvement (backward) and an optimistic share
 /// of the current best (forward); a job without improvement for `patience` trials stops.
-/// The warm-up is one batch per job, dispatched heaviest (weight x FLOPs) first: the
-/// tasks that carry most of the network are measured, and lower L, before the light ones.
+/// The warm-up is half a batch per job (the model's and transfer-tuning's first picks),
+/// dispatched heaviest (weight x FLOPs) first: the tasks that carry most of the network are
+/// measured, and lower L, before the light ones, and every task has a kernel soon.
 public struct GradientScheduler: TaskScheduler {
     public let name = "gradient"
-    /// Trials each job gets before gains count (default: one batch).
+    /// Trials each job gets before gains count (default: half a batch).
     public var warmup: Int?
     /// Trials without a 1% improvement after which a job stops early.
     public var patience = 64
@@ -107,7 +108,7 @@ public struct GradientScheduler: TaskScheduler {
         let heaviest = jobs.map { $0.task.flops * Double($0.weight) }.max() ?? 1
         // Heaviest first, so that a short room goes to the jobs that matter most.
         for j in jobs.sorted(by: { ($0.task.flops * Double($0.weight), -$0.jobID) > ($1.task.flops * Double($1.weight), -$1.jobID) }) {
-            let warm = warmup ?? j.batchSize
+            let warm = warmup ?? max(1, j.batchSize / 2)
             let stop = stalled(j)
             if j.generated < warm {
                 let q = min(topUp(j, limit: left), warm - j.generated)

@@ -56,24 +56,24 @@ func result(_ job: Int64, _ seconds: Double?, id: Int64 = 0) throws -> TuningRec
         #expect(next[1]!.quota > 0)
     }
 
-    /// The warm-up is one batch per task, the heaviest tasks dispatched (and, when the room
-    /// is short, given trials) first, every warming task ahead of every warmed one.
-    @Test func gradientWarmsTheHeaviestTasksFirstWithOneBatchEach() throws {
+    /// The warm-up is half a batch per task, the heaviest tasks dispatched (and, when the
+    /// room is short, given trials) first, every warming task ahead of every warmed one.
+    @Test func gradientWarmsTheHeaviestTasksFirstWithHalfABatchEach() throws {
         var s = GradientScheduler()
         let jobs = [try job(1, m: 64), try job(2, m: 64, weight: 8), try job(3, m: 1024), try job(4, m: 8)]
-        let a = s.allocate(jobs, room: 8)
-        #expect(a[3]!.quota == 4 && a[2]!.quota == 4 && a[1]!.quota == 0 && a[4]!.quota == 0, "one batch each, heaviest first")
+        let a = s.allocate(jobs, room: 4)
+        #expect(a[3]!.quota == 2 && a[2]!.quota == 2 && a[1]!.quota == 0 && a[4]!.quota == 0, "half a batch each, heaviest first")
         #expect(a[3]!.priority > a[2]!.priority && a[2]!.priority > a[1]!.priority && a[1]!.priority > a[4]!.priority)
         let all = s.allocate(jobs, room: nil)
-        #expect(jobs.allSatisfy { all[$0.jobID]!.quota == 4 }, "a batch, not two")
+        #expect(jobs.allSatisfy { all[$0.jobID]!.quota == 2 })
         // A warm-up generated but not yet measured earns nothing more until its results are in
         // (they used to rank it first of all, and it took the next trials ahead of every other warm-up).
-        let waiting = s.allocate([try job(3, m: 1024, generated: 4, measured: 0), try job(4, m: 8)], room: nil)
-        #expect(waiting[3]!.quota == 0 && waiting[4]!.quota == 4)
-        for i in 0..<4 { s.observe(try result(3, 1.0 - Double(i) * 0.2, id: Int64(i))) }
+        let waiting = s.allocate([try job(3, m: 1024, generated: 2, measured: 0), try job(4, m: 8)], room: nil)
+        #expect(waiting[3]!.quota == 0 && waiting[4]!.quota == 2)
+        for i in 0..<2 { s.observe(try result(3, 1.0 - Double(i) * 0.2, id: Int64(i))) }
         // A warmed task, however promising, dispatches after every task still warming up.
-        let mixed = s.allocate([try job(3, m: 1024, weight: 50, generated: 4), try job(4, m: 8)], room: nil)
-        #expect(mixed[4]!.priority > mixed[3]!.priority && mixed[3]!.priority.isFinite)
+        let mixed = s.allocate([try job(3, m: 1024, weight: 50, generated: 2), try job(4, m: 8)], room: nil)
+        #expect(mixed[4]!.priority > mixed[3]!.priority && mixed[3]!.priority.isFinite && mixed[3]!.quota > 0)
     }
 
     /// A task that stopped improving gets nothing more and is declared done.
