@@ -3,7 +3,7 @@
 # reference dataset (tools/datasets/reference), trains pairwise XGBoost on all of it (the
 # best zero-shot base on the held-out H200 and AMD EPYC: README, Transfer; KIND=transfer or
 # KIND=meta for the attention rankers) and writes Sources/TuneLearning/Shipped/ShippedModelData.swift,
-# and the dataset's two fastest schedules of every (task, device) group, which a fresh coordd
+# and the dataset's two fastest schedules of every (task, device, threads) group, which a fresh coordd
 # starts guided jobs from (transfer-tuning), as Sources/TuneLearning/Shipped/ShippedSchedulesData.swift.
 # Then rebuild. Usage: tools/ship-model.sh [DB]
 set -euo pipefail

@@ -31,9 +31,12 @@ public struct SearchBench: Codable, Sendable {
         public var final_seconds: Double?
         /// The method's budget when it had more than the common one (random search may run
         /// longer so that its trials to 95% are measured, not bounded). Its final figure is
-        /// then not an equal-budget one: dispatch serves the heaviest tasks first, so a longer
-        /// campaign's state at the common budget is not a shorter campaign's end either.
+        /// then not an equal-budget one.
         public var extended_trials: Int?
+        /// With `extended_trials`: the estimate after the common budget's trials within the
+        /// longer run (round-robin takes turns, least-tried task first, so it is where a
+        /// campaign of the common budget would have ended, up to timing noise).
+        public var at_budget_seconds: Double?
         /// Trials and wall seconds to come within 5% of `best_seconds`; nil: never.
         public var trials_to_95: Int?
         public var wall_seconds_to_95: Double?
@@ -86,6 +89,8 @@ public struct SearchBench: Codable, Sendable {
             let longer = mine.contains { $0.trials > budget }
             return Method(name: name, final_seconds: Self.median(mine.compactMap { $0.points.last?.seconds }),
                           extended_trials: longer ? Self.median(mine.map { Double($0.trials) }).map { Int($0) } : nil,
+                          at_budget_seconds: longer ? Self.median(mine.map { TuningCurve.value($0.points, atTrials: budget) ?? .infinity })
+                              .flatMap { $0.isFinite ? $0 : nil } : nil,
                           trials_to_95: trials95, wall_seconds_to_95: wall95, search_seconds: search, wall_seconds: wall,
                           search_share: wall > 0 ? search / wall : 0, reached: reached.count, repeats: mine.count)
         }
@@ -129,7 +134,8 @@ public struct SearchBench: Codable, Sendable {
                 + d.pad(m.trials_to_95.map { "\($0)" } ?? "never", 15)
                 + d.pad(m.wall_seconds_to_95.map { d.format1($0) + " s" } ?? "-", 13) + d.pad(ratio, 25)
                 + d.pad(d.format1(m.search_seconds) + " (\(d.format1(m.search_share * 100))%)", 10) + d.pad(d.format1(m.wall_seconds), 9)
-                + "\(m.reached)/\(m.repeats)" + (m.extended_trials.map { "  (after \($0) trials)" } ?? "") + "\n"
+                + "\(m.reached)/\(m.repeats)" + (m.extended_trials.map { "  (after \($0) trials)" } ?? "")
+                + (m.at_budget_seconds.map { "  (\(d.formatSeconds($0)) after \(budget))" } ?? "") + "\n"
         }
         return out
     }

@@ -35,16 +35,30 @@ public enum TransferTuning {
         return pairs.reduce(0) { $0 + abs(l($1.0) - l($1.1)) }
     }
 
+    /// What sources are grouped by: a task on a device at a thread count.
+    struct Group: Hashable {
+        var task: TaskSpec, device: String, threads: Int
+        init(_ r: TuningRecord) { task = r.task; device = r.device; threads = r.threads }
+        /// The stable order among groups at the same distance.
+        static func before(_ a: Group, _ b: Group) -> Bool { (a.task.name, a.device, a.threads) < (b.task.name, b.device, b.threads) }
+    }
+
+    /// Verified sources by group, each group fastest first (ties by job and candidate), a
+    /// schedule once per group (the database's copy of a shipped record is not a second one).
+    static func fastestByGroup(_ sources: [TransferSource]) -> [Group: [TransferSource]] {
+        Dictionary(grouping: sources.filter { $0.record.okSeconds != nil }, by: { Group($0.record) }).mapValues { members in
+            var seen = Set<String>()
+            return members.sorted { a, b in
+                (a.record.okSeconds!, a.record.jobID, a.record.candidateID) < (b.record.okSeconds!, b.record.jobID, b.record.candidateID)
+            }.filter { seen.insert($0.record.schedule.hash64).inserted }
+        }
+    }
+
     /// Sources from stored records: the fastest `perGroup` verified records of each
     /// (task, device, threads) group whose device profile is known, in a stable order.
     public static func sources(_ records: [TuningRecord], profiles: [String: DeviceProfile], perGroup: Int = 2) -> [TransferSource] {
-        struct Key: Hashable { var task: TaskSpec; var device: String; var threads: Int }
-        let groups = Dictionary(grouping: records.filter { $0.okSeconds != nil && profiles[$0.device] != nil },
-                                by: { Key(task: $0.task, device: $0.device, threads: $0.threads) })
-        return groups.keys.sorted { ($0.task.name, $0.device, $0.threads) < ($1.task.name, $1.device, $1.threads) }.flatMap { key in
-            groups[key]!.sorted { ($0.okSeconds!, $0.jobID, $0.candidateID) < ($1.okSeconds!, $1.jobID, $1.candidateID) }
-                .prefix(perGroup).map { TransferSource(record: $0, profile: profiles[key.device]!) }
-        }
+        let groups = fastestByGroup(records.compactMap { r in profiles[r.device].map { TransferSource(record: r, profile: $0) } })
+        return groups.keys.sorted(by: Group.before).flatMap { groups[$0]!.prefix(perGroup) }
     }
 
     /// The sources most similar to (task, device, threads) first: each (task, device,
@@ -52,17 +66,13 @@ public enum TransferTuning {
     /// device distance plus the |log2| difference of their thread counts (the same task on
     /// the same device, tuned by an earlier campaign, comes first of all).
     public static func rank(_ sources: [TransferSource], task: TaskSpec, device: DeviceProfile, threads: Int? = nil, perGroup: Int = 2) -> [TransferSource] {
-        struct Key: Hashable { var task: TaskSpec; var device: String; var threads: Int }
-        let groups = Dictionary(grouping: sources.filter { $0.record.okSeconds != nil },
-                                by: { Key(task: $0.record.task, device: $0.record.device, threads: $0.record.threads) })
-        let ranked = groups.compactMap { key, members -> (Double, String, [TransferSource])? in
+        let ranked = fastestByGroup(sources).compactMap { key, members -> (Double, Group, ArraySlice<TransferSource>)? in
             let t = threads.map { abs(log2(Double(max(1, $0))) - log2(Double(max(1, key.threads)))) } ?? 0
             let d = taskDistance(task, key.task) + deviceDistance(device, members[0].profile) + t
             guard d.isFinite else { return nil }
-            let best = members.sorted { ($0.record.okSeconds!, $0.record.candidateID) < ($1.record.okSeconds!, $1.record.candidateID) }
-            return (d, key.task.name + "|" + key.device + "|\(key.threads)", Array(best.prefix(perGroup)))
+            return (d, key, members.prefix(perGroup))
         }
-        return ranked.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.flatMap(\.2)
+        return ranked.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : Group.before($0.1, $1.1) }.flatMap(\.2)
     }
 
     /// `schedule` in `space`: knobs the space does not have dropped, each value snapped to the

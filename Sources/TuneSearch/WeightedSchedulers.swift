@@ -91,8 +91,12 @@ public struct GradientScheduler: TaskScheduler {
         return Double(j.weight) * (alpha * backward + (1 - alpha) * forward)
     }
 
+    /// No 1% improvement in the last `patience` results, or `patience` results and not one
+    /// verified kernel (a task whose every candidate fails would otherwise take the
+    /// campaign's trials without end: its gain ranks above every task with a kernel).
     func stalled(_ j: JobProgress) -> Bool {
-        guard let c = curves[j.jobID], c.count > patience, let best = c.last, best.isFinite else { return false }
+        guard let c = curves[j.jobID], c.count > patience, let best = c.last else { return false }
+        guard best.isFinite else { return true }
         return c[c.count - 1 - patience] <= best * 1.01
     }
 
@@ -106,17 +110,19 @@ public struct GradientScheduler: TaskScheduler {
         var left = room ?? Int.max
         var ranked: [(JobProgress, Double)] = []
         let heaviest = jobs.map { $0.task.flops * Double($0.weight) }.max() ?? 1
+        func warm(_ j: JobProgress) -> Int { warmup ?? max(1, j.batchSize / 2) }
+        let warming = jobs.contains { $0.generated < min(warm($0), $0.budget) }
         // Heaviest first, so that a short room goes to the jobs that matter most.
         for j in jobs.sorted(by: { ($0.task.flops * Double($0.weight), -$0.jobID) > ($1.task.flops * Double($1.weight), -$1.jobID) }) {
-            let warm = warmup ?? max(1, j.batchSize / 2)
             let stop = stalled(j)
-            if j.generated < warm {
-                let q = min(topUp(j, limit: left), warm - j.generated)
+            if j.generated < warm(j) {
+                let q = min(topUp(j, limit: left), warm(j) - j.generated)
                 left -= q
                 out[j.jobID] = JobAllocation(quota: q, priority: Self.warmupPriority(j, heaviest: heaviest))
-            } else if (curves[j.jobID]?.count ?? 0) < warm {
+            } else if warming && (curves[j.jobID]?.count ?? 0) < warm(j) {
                 // Its warm-up is not measured yet: nothing to estimate a gain from, so no more
-                // trials until it is (they went to it ahead of every other task's warm-up).
+                // trials while other tasks still wait for theirs (its results would otherwise
+                // rank it above them all). Once every warm-up is out, it is ranked like the rest.
                 out[j.jobID] = JobAllocation(quota: 0, priority: Self.warmupPriority(j, heaviest: heaviest))
             } else {
                 out[j.jobID] = JobAllocation(quota: 0, priority: stop ? 0 : gain(j), done: stop)

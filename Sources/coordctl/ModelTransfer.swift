@@ -161,9 +161,9 @@ struct ModelShip: ParsableCommand {
     @Option(help: "The model version.") var from: Int64
     @Option(name: .shortAndLong, help: "The Swift file to write (Sources/TuneLearning/Shipped/ShippedModelData.swift).") var output: String
     @Option(help: "What it was trained on, for the file's header.") var trainedOn = "the reference dataset"
-    @Option(help: "Also write the database's fastest verified schedules of every (task, device) group, shipped for transfer-tuning, as this Swift file (Sources/TuneLearning/Shipped/ShippedSchedulesData.swift).")
+    @Option(help: "Also write the database's fastest verified schedules of every (task, device, threads) group, shipped for transfer-tuning, as this Swift file (Sources/TuneLearning/Shipped/ShippedSchedulesData.swift).")
     var schedules: String?
-    @Option(help: "Schedules kept per (task, device) group with --schedules.") var perGroup = 2
+    @Option(help: "Schedules kept per (task, device, threads) group with --schedules.") var perGroup = 2
 
     func validate() throws {
         guard (1...64).contains(perGroup) else { throw ValidationError("--per-group must be 1...64") }

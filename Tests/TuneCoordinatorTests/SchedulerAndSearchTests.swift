@@ -74,6 +74,25 @@ func result(_ job: Int64, _ seconds: Double?, id: Int64 = 0) throws -> TuningRec
         // A warmed task, however promising, dispatches after every task still warming up.
         let mixed = s.allocate([try job(3, m: 1024, weight: 50, generated: 2), try job(4, m: 8)], room: nil)
         #expect(mixed[4]!.priority > mixed[3]!.priority && mixed[3]!.priority.isFinite && mixed[3]!.quota > 0)
+        // Once every warm-up is out, a task still waiting for its results is not held back (a
+        // campaign of one task and many agents would idle otherwise).
+        var one = GradientScheduler()
+        #expect(one.allocate([try job(7, m: 64, generated: 2, measured: 0)], room: nil)[7]!.quota > 0)
+    }
+
+    /// A task none of whose candidates verify is given up after `patience` results instead of
+    /// taking trials without end (it ranks above every task with a kernel).
+    @Test func gradientStopsATaskWithoutAKernel() throws {
+        var s = GradientScheduler(warmup: 2)
+        s.patience = 8
+        for i in 0..<9 { s.observe(try result(1, nil, id: Int64(i))) }
+        let a = s.allocate([try job(1, m: 64, generated: 9), try job(2, m: 64, generated: 0)], room: nil)
+        #expect(a[1]!.done && a[1]!.quota == 0)
+        var early = GradientScheduler(warmup: 2)
+        early.patience = 8
+        for i in 0..<3 { early.observe(try result(1, nil, id: Int64(i))) }
+        let b = early.allocate([try job(1, m: 64, generated: 3)], room: nil)
+        #expect(!b[1]!.done && b[1]!.quota > 0, "a few failures earn it more trials first")
     }
 
     /// A task that stopped improving gets nothing more and is declared done.

@@ -59,6 +59,30 @@ import TuneSpaces
         #expect(second.allSatisfy { $0.provenance.proposer != "transfer" })
     }
 
+    /// The same task tuned earlier on the same device comes first, then nearer thread counts;
+    /// a schedule in a group twice (a database's copy of a shipped record) is taken once.
+    @Test func rankingPrefersTheSameTaskDeviceAndThreadsAndTakesEachScheduleOnce() throws {
+        func record(_ t: TaskSpec, _ device: DeviceProfile, threads: Int, _ mr: Int, _ seconds: Double, job: Int64 = 1) -> TransferSource {
+            TransferSource(record: TuningRecord(jobID: job, candidateID: Int64(mr * 100 + threads), task: t, schedule: Schedule(["mr": mr]),
+                                                device: device.fingerprint, deviceClass: .cpu, threads: threads, status: .ok,
+                                                medianSeconds: seconds, provenance: Provenance(proposer: "random")),
+                           profile: device)
+        }
+        let sources = [
+            record(similar, avx512, threads: 1, 1, 1e-3),
+            record(task, sse, threads: 4, 2, 1e-3),
+            record(task, avx512, threads: 4, 3, 1e-3),
+            record(task, avx512, threads: 1, 4, 2e-3),
+            record(task, avx512, threads: 1, 5, 3e-3), record(task, avx512, threads: 1, 5, 3e-3, job: 9),
+            record(task, avx512, threads: 1, 6, 4e-3),
+        ]
+        let ranked = TransferTuning.rank(sources, task: task, device: avx512, threads: 1).map { $0.record.schedule["mr"]! }
+        #expect(ranked == [4, 5, 1, 3, 2], "same task, device and threads (its two fastest, the copy once); a near shape; 4 threads; another device")
+        #expect(TransferTuning.rank(sources, task: task, device: avx512, threads: 4).first?.record.schedule["mr"] == 3)
+        let stored = TransferTuning.sources(sources.map(\.record), profiles: [avx512.fingerprint: avx512], perGroup: 2)
+        #expect(stored.map { $0.record.schedule["mr"]! } == [1, 4, 5, 3], "sse's record has no profile; groups by task name, device, threads")
+    }
+
     @Test func translationSnapsValuesByRatioAndFillsMissingKnobs() {
         struct Space: ScheduleSpace {
             let knobs = [KnobDomain("tile", [1, 4, 16, 64]), KnobDomain("unroll", [1, 2], absentMeans: 1), KnobDomain("vec", [4, 8])]
