@@ -16,7 +16,8 @@ pin=()
 command -v taskset >/dev/null && pin=(taskset -c "${CPU:-0}")
 . "$root/tools/local-coordd.sh" "$bin" "$dir" --retrain-every 0
 for level in $levels; do
-  fp=$("$bin/tune-agent" probe --isa "$level" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
+  # Probed as the agent runs (pinned): the affinity is part of the profile, so of the fingerprint.
+  fp=$("${pin[@]}" "$bin/tune-agent" probe --isa "$level" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
   id=$("$bin/coordctl" dataset retime --control "$control_ep" --db "$dir/collect.db" --device "$fp" --sample "$sample" --json |
        python3 -c 'import json,sys; print(json.load(sys.stdin)["campaign"])')
   "${pin[@]}" "$bin/tune-agent" --coordinator "$agent_ep" --name "retest-$level" --isa "$level" \
