@@ -111,7 +111,7 @@ public struct GradientScheduler: TaskScheduler {
         var ranked: [(JobProgress, Double)] = []
         let heaviest = jobs.map { $0.task.flops * Double($0.weight) }.max() ?? 1
         func warm(_ j: JobProgress) -> Int { warmup ?? max(1, j.batchSize / 2) }
-        let warming = jobs.contains { $0.generated < min(warm($0), $0.budget) }
+        var waiting: [JobProgress] = []
         // Heaviest first, so that a short room goes to the jobs that matter most.
         for j in jobs.sorted(by: { ($0.task.flops * Double($0.weight), -$0.jobID) > ($1.task.flops * Double($1.weight), -$1.jobID) }) {
             let stop = stalled(j)
@@ -119,22 +119,30 @@ public struct GradientScheduler: TaskScheduler {
                 let q = min(topUp(j, limit: left), warm(j) - j.generated)
                 left -= q
                 out[j.jobID] = JobAllocation(quota: q, priority: Self.warmupPriority(j, heaviest: heaviest))
-            } else if warming && (curves[j.jobID]?.count ?? 0) < warm(j) {
-                // Its warm-up is not measured yet: nothing to estimate a gain from, so no more
-                // trials while other tasks still wait for theirs (its results would otherwise
-                // rank it above them all). Once every warm-up is out, it is ranked like the rest.
+            } else if (curves[j.jobID]?.count ?? 0) < warm(j) {
+                // Its warm-up is not measured yet: it keeps its place in the dispatch order, and
+                // nothing to estimate a gain from earns it no more trials (its results would
+                // otherwise rank it above every task measured, and it took a second batch
+                // before the next task's warm-up was dispatched).
                 out[j.jobID] = JobAllocation(quota: 0, priority: Self.warmupPriority(j, heaviest: heaviest))
+                waiting.append(j)
             } else {
                 out[j.jobID] = JobAllocation(quota: 0, priority: stop ? 0 : gain(j), done: stop)
                 if !stop { ranked.append((j, gain(j))) }
             }
         }
+        // Nothing measured yet, every warm-up generated and nothing left queued (one task,
+        // many agents): the waiting ones get trials, so that no agent idles. Not before: a job's extra candidates
+        // dispatch at its warm-up priority, ahead of lighter tasks' warm-ups.
+        if ranked.isEmpty && jobs.allSatisfy({ $0.queued == 0 && $0.generated >= min(warm($0), $0.budget) }) {
+            ranked = waiting.map { ($0, gain($0)) }
+        }
         // Then the jobs with the largest expected gain, a batch each (more when many agent
         // slots share few jobs: `queueBatches` says how deep their queues should be).
-        for (j, g) in ranked.sorted(by: { ($0.1, -$0.0.jobID) > ($1.1, -$1.0.jobID) }).prefix(parallel) where left > 0 {
+        for (j, _) in ranked.sorted(by: { ($0.1, -$0.0.jobID) > ($1.1, -$1.0.jobID) }).prefix(parallel) where left > 0 {
             let q = min(topUp(j, limit: left), j.batchSize * (max(2, j.queueBatches) - 1))
             left -= q
-            out[j.jobID] = JobAllocation(quota: q, priority: g)
+            out[j.jobID]!.quota = q
         }
         return out
     }

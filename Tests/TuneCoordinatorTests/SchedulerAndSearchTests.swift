@@ -74,10 +74,20 @@ func result(_ job: Int64, _ seconds: Double?, id: Int64 = 0) throws -> TuningRec
         // A warmed task, however promising, dispatches after every task still warming up.
         let mixed = s.allocate([try job(3, m: 1024, weight: 50, generated: 2), try job(4, m: 8)], room: nil)
         #expect(mixed[4]!.priority > mixed[3]!.priority && mixed[3]!.priority.isFinite && mixed[3]!.quota > 0)
-        // Once every warm-up is out, a task still waiting for its results is not held back (a
-        // campaign of one task and many agents would idle otherwise).
+        // Every warm-up generated, one measured: the others keep their places (heaviest first,
+        // above the measured one) and get nothing more; the measured one gets the trials.
+        var t = GradientScheduler()
+        for i in 0..<2 { t.observe(try result(4, 1.0, id: Int64(i))) }
+        let out = t.allocate([try job(1, m: 64, generated: 2, measured: 0, queued: 2), try job(3, m: 1024, generated: 2, measured: 0, queued: 2),
+                              try job(4, m: 8, generated: 2)], room: nil)
+        #expect(out[3]!.priority > out[1]!.priority && out[1]!.priority > out[4]!.priority)
+        #expect(out[1]!.quota == 0 && out[3]!.quota == 0 && out[4]!.quota > 0)
+        // Nothing measured and nothing queued (one task, many agents): it gets more, rather than
+        // leave agents idle, and keeps its warm-up place.
         var one = GradientScheduler()
-        #expect(one.allocate([try job(7, m: 64, generated: 2, measured: 0)], room: nil)[7]!.quota > 0)
+        let alone = one.allocate([try job(7, m: 64, generated: 2, measured: 0)], room: nil)[7]!
+        #expect(alone.quota > 0 && alone.priority >= 1e100)
+        #expect(one.allocate([try job(7, m: 64, generated: 2, measured: 0, queued: 2)], room: nil)[7]!.quota == 0, "not while its warm-up waits in the queue")
     }
 
     /// A task none of whose candidates verify is given up after `patience` results instead of
