@@ -68,6 +68,13 @@ struct BenchSearch: ParsableCommand {
         onTerminationSignals { _ in interrupted.stop() }
         var runs: [SearchBench.Run] = []
         let ms = methods.split(separator: ",").map(String.init)
+        // Each run must start from an empty database: one left by an earlier run in the same
+        // folder would hand the next coordd its measurements (transfer-tuning reads them).
+        for r in 1...`repeat` {
+            for m in ms where FileManager.default.fileExists(atPath: out + "/\(m)-\(r)") {
+                throw ValidationError("\(out)/\(m)-\(r) exists (an earlier run?): give -o a new or empty folder")
+            }
+        }
         // Interleaved (random, cold, transfer, random, ...) so a drift of the machine hits every method alike.
         for r in 0..<`repeat` {
             for m in ms {

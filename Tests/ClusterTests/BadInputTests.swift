@@ -168,6 +168,18 @@ import Glibc
         #expect(r.output.contains("line 2: matmul: missing parameter 'k'"), "\(r.output)")
     }
 
+    /// A bench run must start from an empty database: an earlier run's folder is refused
+    /// before anything starts (its measurements would feed the next run's transfer-tuning).
+    @Test func benchSearchRefusesAFolderWithAnEarlierRun() throws {
+        let dir = try makeTemporaryDirectory(prefix: "bench")
+        defer { removeTree(dir) }
+        try makeDirectories(dir + "/transfer-1")
+        let r = try run("coordctl", ["bench", "search", "--workload", "demo", "--budget", "5", "--methods", "random,transfer", "-o", dir])
+        #expect(r.status != .exited(0))
+        #expect(r.output.contains("\(dir)/transfer-1 exists (an earlier run?): give -o a new or empty folder"), "\(r.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/random-1"), "nothing started")
+    }
+
     @Test func launchingWithoutACoordinatorSaysSo() throws {
         // Nothing listens on port 1 of loopback (binding it needs privileges no test has).
         let r = try run("coordctl", ["status", "--control", "tcp://127.0.0.1:1", "--request-timeout", "1"])
