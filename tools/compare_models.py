@@ -13,9 +13,10 @@ integer relevance: the label (normalized throughput in (0, 1]) is scaled to 0..3
 import argparse, csv, json, os, subprocess, sys, tempfile, time
 
 def find_coordctl(root):
-    """The newest build of coordctl in the checkout, else the one on PATH."""
+    """The release build of coordctl in the checkout, else the debug one (training in a debug
+    build takes many times longer), else the one on PATH; --coordctl overrides."""
     built = [p for p in (os.path.join(root, ".build", c, "coordctl") for c in ("release", "debug")) if os.access(p, os.X_OK)]
-    return max(built, key=os.path.getmtime) if built else "coordctl"
+    return built[0] if built else "coordctl"
 
 def pca(p, y):
     n = len(p)
