@@ -85,11 +85,13 @@ struct Demo: ParsableCommand {
         let store = try Store(readOnlyPath: cluster.databasePath)
         let rows = try store.export(campaign: id)
         let guided = rows.filter { $0.provenance.modelVersion != nil }.count
+        let transferred = rows.filter { $0.provenance.proposer == "transfer" }.count
         let versions = try store.models()
         let model = StatusJSON(try cluster.client.status()).models?.first
         let modelLine = "cost model: \(versions.count) versions trained during the campaign"
             + (model.map { ", the last (v\($0.version)) on \($0.records) records" + ($0.recent_pca.map { String(format: ", PCA %.2f on results it had not seen", $0) } ?? "") } ?? "")
-            + "; \(guided) of \(rows.count) candidates were chosen by the model, the rest at random (exploration, and before the first model)"
+            + "; of \(rows.count) candidates \(guided) were chosen by the model, \(transferred) transfer-tuned from the shipped "
+            + "schedules of similar tasks and devices (each task's first), the rest at random (exploration)"
         if json {
             struct Summary: Encodable {
                 var campaign: Int64; var wall_seconds: Double; var results: Int; var dir: String
