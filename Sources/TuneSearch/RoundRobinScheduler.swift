@@ -13,11 +13,11 @@ public struct RoundRobinScheduler: TaskScheduler {
     public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
         guard var left = room else {
             return Dictionary(uniqueKeysWithValues: jobs.map {
-                ($0.jobID, JobAllocation(quota: topUp($0, limit: Int.max), priority: $0.task.flops * Double($0.weight)))
+                ($0.jobID, JobAllocation(quota: topUp($0, limit: Int.max), priority: $0.mass))
             })
         }
         // Ties in trials go to the heavier job: its rank by weight x FLOPs, as a fraction below 1.
-        let byWeight = jobs.sorted { ($0.task.flops * Double($0.weight), $1.jobID) > ($1.task.flops * Double($1.weight), $0.jobID) }
+        let byWeight = jobs.sorted { ($0.mass, $1.jobID) > ($1.mass, $0.jobID) }
         let rank = Dictionary(uniqueKeysWithValues: byWeight.enumerated().map { ($1.jobID, $0) })
         var out: [Int64: JobAllocation] = [:]
         // A share at a time, the least tried first.

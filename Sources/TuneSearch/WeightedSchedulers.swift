@@ -17,7 +17,7 @@ public struct FLOPsWeightedScheduler: TaskScheduler {
     public init(warmup: Int? = nil) { self.warmup = warmup }
 
     public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
-        let mass = jobs.map { $0.task.flops * Double($0.weight) }
+        let mass = jobs.map(\.mass)
         let total = max(1e-300, mass.reduce(0, +))
         // The trials to share: the campaign's room plus what is already generated; without a
         // campaign budget each job may use its own.
@@ -102,18 +102,18 @@ public struct GradientScheduler: TaskScheduler {
 
     /// Dispatch priority of a job still warming up: above every gain, heavier jobs higher.
     static func warmupPriority(_ j: JobProgress, heaviest: Double) -> Double {
-        1e100 * (1 + j.task.flops * Double(j.weight) / max(heaviest, 1e-300))
+        1e100 * (1 + j.mass / max(heaviest, 1e-300))
     }
 
     public mutating func allocate(_ jobs: [JobProgress], room: Int?) -> [Int64: JobAllocation] {
         var out: [Int64: JobAllocation] = [:]
         var left = room ?? Int.max
         var ranked: [(JobProgress, Double)] = []
-        let heaviest = jobs.map { $0.task.flops * Double($0.weight) }.max() ?? 1
+        let heaviest = jobs.map(\.mass).max() ?? 1
         func warm(_ j: JobProgress) -> Int { warmup ?? max(1, j.batchSize / 2) }
         var waiting: [JobProgress] = []
         // Heaviest first, so that a short room goes to the jobs that matter most.
-        for j in jobs.sorted(by: { ($0.task.flops * Double($0.weight), -$0.jobID) > ($1.task.flops * Double($1.weight), -$1.jobID) }) {
+        for j in jobs.sorted(by: { ($0.mass, -$0.jobID) > ($1.mass, -$1.jobID) }) {
             let stop = stalled(j)
             if j.generated < warm(j) {
                 let q = min(topUp(j, limit: left), warm(j) - j.generated)
@@ -127,8 +127,9 @@ public struct GradientScheduler: TaskScheduler {
                 out[j.jobID] = JobAllocation(quota: 0, priority: Self.warmupPriority(j, heaviest: heaviest))
                 waiting.append(j)
             } else {
-                out[j.jobID] = JobAllocation(quota: 0, priority: stop ? 0 : gain(j), done: stop)
-                if !stop { ranked.append((j, gain(j))) }
+                let g = stop ? 0 : gain(j)
+                out[j.jobID] = JobAllocation(quota: 0, priority: g, done: stop)
+                if !stop { ranked.append((j, g)) }
             }
         }
         // Nothing measured yet, every warm-up generated and nothing left queued (one task,

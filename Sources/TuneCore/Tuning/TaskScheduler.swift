@@ -29,6 +29,12 @@ public struct JobProgress: Hashable, Sendable {
     }
 }
 
+extension JobProgress {
+    /// How much of the network's work the job's task carries: weight x FLOPs (what the
+    /// schedulers order and share by).
+    public var mass: Double { task.flops * Double(weight) }
+}
+
 /// What a scheduler gives one job now: how many new candidates to generate, the job's
 /// place in the dispatch order (higher goes first), and whether it is done (stopped early:
 /// it finishes once what it has in flight is back).
