@@ -32,6 +32,10 @@ public struct EvolutionarySearch: SearchStrategy {
     var sources: [TransferSource]
     /// Their translations, once the job's space is known.
     var transferred: [Schedule]?
+    /// The exploration share not yet drawn: carried from proposal to proposal, so that the
+    /// job as a whole gets its share and a small proposal (a warm-up of two model slots)
+    /// does not give its only model pick to a random schedule.
+    var explorationOwed = 0.0
 
     public init(seed: UInt64, settings: Settings = Settings(), sources: [TransferSource] = []) {
         self.settings = settings
@@ -66,7 +70,7 @@ public struct EvolutionarySearch: SearchStrategy {
         guard let model = context.model else {
             return random.propose(count: count, context: context)
         }
-        let explore = Int((Double(count) * settings.exploration).rounded(.up))
+        let explore = Self.exploration(count: count, share: settings.exploration, owed: &explorationOwed)
         let exploit = max(0, count - explore)
         var pool = evolve(context: context)
         // Never a schedule already generated for the job, nor one twice in the pool.
@@ -86,6 +90,15 @@ public struct EvolutionarySearch: SearchStrategy {
         for p in out { ctx.generated.insert(p.schedule.hash64) }
         let fill = random.propose(count: count - out.count, context: ctx)
         return out + fill
+    }
+
+    /// Random schedules among `count`: the share of `count` plus what is owed from earlier
+    /// proposals, whole schedules only; the fraction left over is owed to the next one.
+    static func exploration(count: Int, share: Double, owed: inout Double) -> Int {
+        let due = Double(count) * max(0, min(1, share)) + owed
+        let n = min(count, Int(due + 1e-9))
+        owed = max(0, due - Double(n))
+        return n
     }
 
     /// The pool: children of the fastest measured schedules (and of random samples while

@@ -158,6 +158,24 @@ struct Landscape: ScheduleSpace {
         #expect(f.propose(count: 16, context: context(model: roughModel)) == first, "deterministic given the seed")
     }
 
+    /// The exploration share holds over the job, not per proposal: two model slots stay the
+    /// model's (rounding up gave one of them to a random schedule), and 100 proposed in
+    /// pieces hold 10 random ones.
+    @Test func explorationIsAShareOfTheJobNotOfEachProposal() {
+        var e = EvolutionarySearch(seed: 5)
+        var generated = Set<String>()
+        var proposed: [ProposedSchedule] = []
+        for count in [2, 2, 8, 8, 1, 3, 16, 20, 40] {
+            let p = e.propose(count: count, context: context(generated: generated, model: roughModel))
+            #expect(p.count == count)
+            if proposed.isEmpty { #expect(p.allSatisfy { $0.provenance.proposer == "evolutionary" }, "\(p.map(\.provenance.proposer))") }
+            proposed += p
+            generated.formUnion(p.map(\.schedule.hash64))
+        }
+        #expect(proposed.count == 100)
+        #expect(proposed.filter { $0.provenance.proposer == "random" }.count == 10)
+    }
+
     @Test func withoutAModelItSearchesAtRandom() {
         var e = EvolutionarySearch(seed: 3)
         let p = e.propose(count: 8, context: context(model: nil))
