@@ -99,13 +99,12 @@ struct ModelTrain: ParsableCommand {
     @Option(help: "Only this device class (cpu or cuda).") var deviceClass: String?
     @Option(parsing: .upToNextOption, help: "Only these devices: fingerprints or target names (x86-64-v3, ...).") var targets: [String] = []
     @Flag(help: "Prune the dataset first (FLOPs-weighted task sample, drop records far from their group's best).") var prune = false
-    @Option(help: "Boosting rounds.") var rounds = 300
+    @OptionGroup var xgb: XGBoostOptions
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         guard ModelKind(rawValue: kind) != nil else { throw ValidationError("unknown --kind '\(kind)': use \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))") }
         if let dc = deviceClass, DeviceClass(rawValue: dc) == nil { throw ValidationError("unknown --device-class '\(dc)': use cpu or cuda") }
-        guard (1...5000).contains(rounds) else { throw ValidationError("--rounds must be 1...5000") }
     }
 
     func run() throws {
@@ -121,7 +120,7 @@ struct ModelTrain: ParsableCommand {
         let (records, _) = try store.records(query)
         var settings = TrainingSettings()
         settings.kind = ModelKind(rawValue: kind)!
-        settings.xgb.rounds = rounds
+        settings.xgb = xgb.applied(to: settings.xgb)
         if prune { settings.pruning = PruningSettings() }
         let trained: TrainedModel
         do { trained = try Training.train(records, profiles: profiles, settings: settings, query: query, deviceClass: query.deviceClass) } catch {
@@ -184,7 +183,7 @@ struct ModelEval: ParsableCommand {
     @Option(help: "within_task, by_task or by_target.") var split: String
     @Option(parsing: .upToNextOption, help: "by_task: networks (built-in names or workload files); by_target: devices (fingerprints, target names or models).") var holdout: [String] = []
     @Option(parsing: .upToNextOption, help: "Model kinds (default: all).") var kind: [String] = []
-    @Option(help: "Boosting rounds.") var rounds = 300
+    @OptionGroup var xgb: XGBoostOptions
     @Option(help: "Split seed (within_task).") var seed: UInt64 = 1
     @Flag(help: "Prune the training side first (FLOPs-weighted task sample, drop records far from their group's best).") var prune = false
     @Option(help: "by_target few-shot mode: numbers of target records, e.g. 0,16,32,64,128,256.") var shots: String?
@@ -222,7 +221,7 @@ struct ModelEval: ParsableCommand {
         let (records, _) = try store.records(RecordQuery(okOnly: false))
         let kinds = kind.isEmpty ? ModelKind.allCases : kind.compactMap(ModelKind.init(rawValue:))
         var settings = TrainingSettings()
-        settings.xgb.rounds = rounds
+        settings.xgb = xgb.applied(to: settings.xgb)
         if prune { settings.pruning = PruningSettings() }
         let results: [EvaluationResult]
         do {
@@ -253,7 +252,7 @@ extension ModelEval {
     func fewShot(store: Store, profiles: [String: DeviceProfile], shots: [Int]) throws {
         let (records, _) = try store.records(RecordQuery(okOnly: false))
         var settings = TrainingSettings()
-        settings.xgb.rounds = rounds
+        settings.xgb = xgb.applied(to: settings.xgb)
         if let epochs { settings.transfer.epochs = epochs }
         if let adaptSteps { settings.transfer.adaptSteps = adaptSteps }
         if let adaptLearningRate { settings.transfer.adaptLearningRate = adaptLearningRate }
@@ -261,7 +260,7 @@ extension ModelEval {
         if let o = adaptScope { guard let v = TransferRankerSettings.AdaptScope(rawValue: o) else { throw ValidationError("--adapt-scope: all or head") }; settings.transfer.adaptScope = v }
         if let metaIterations { settings.meta.iterations = metaIterations }
         let methods = method.isEmpty ? FewShotEvaluation.methods : method
-        let lightGBM = methods.contains("pooled-lightgbm") ? PipLightGBM.runner(rounds: rounds) : nil
+        let lightGBM = methods.contains("pooled-lightgbm") ? PipLightGBM.runner(rounds: xgb.rounds) : nil
         let result: FewShotResult
         do {
             result = try FewShotEvaluation.evaluate(records, profiles: profiles, holdout: holdout, shots: shots, methods: methods,
@@ -289,5 +288,37 @@ extension FeatureTable {
         let records = try store.records(RecordQuery(okOnly: true)).records
         return try csv(records: records, profiles: try store.deviceProfiles(),
                        networks: BuiltinWorkloads.names.compactMap(BuiltinWorkloads.named))
+    }
+}
+
+/// XGBoost's typed hyper-parameters on the command line (`model train`, `model eval`),
+/// each checked against its range; the defaults are `XGBoostSettings`'.
+struct XGBoostOptions: ParsableArguments {
+    @Option(help: "Boosting rounds.") var rounds = XGBoostSettings().rounds
+    @Option(help: "XGBoost: tree depth.") var maxDepth = XGBoostSettings().maxDepth
+    @Option(help: "XGBoost: learning rate.") var eta = XGBoostSettings().eta
+    @Option(help: "XGBoost: least hessian weight in a leaf.") var minChildWeight = XGBoostSettings().minChildWeight
+    @Option(help: "XGBoost: share of rows each tree sees.") var subsample = XGBoostSettings().subsample
+    @Option(help: "XGBoost: share of features each tree sees.") var colsample = XGBoostSettings().columnSample
+
+    func validate() throws {
+        guard (1...5000).contains(rounds) else { throw ValidationError("--rounds must be 1...5000") }
+        guard (1...16).contains(maxDepth) else { throw ValidationError("--max-depth must be 1...16") }
+        guard eta > 0 && eta <= 1 else { throw ValidationError("--eta must be in (0, 1]") }
+        guard minChildWeight >= 0 && minChildWeight.isFinite else { throw ValidationError("--min-child-weight must be >= 0") }
+        guard subsample > 0 && subsample <= 1 else { throw ValidationError("--subsample must be in (0, 1]") }
+        guard colsample > 0 && colsample <= 1 else { throw ValidationError("--colsample must be in (0, 1]") }
+    }
+
+    /// `settings` with these hyper-parameters (the objective and threads stay).
+    func applied(to settings: XGBoostSettings) -> XGBoostSettings {
+        var s = settings
+        s.rounds = rounds
+        s.maxDepth = maxDepth
+        s.eta = eta
+        s.minChildWeight = minChildWeight
+        s.subsample = subsample
+        s.columnSample = colsample
+        return s
     }
 }

@@ -151,6 +151,9 @@ import Glibc
         (["campaign", "launch", "--workload", "demo", "--trials", "2", "--device", "tpu"], "unknown device class 'tpu'"),
         (["export", "--db", "/nonexistent/x.db", "--format", "csv"], "no database at /nonexistent/x.db"),
         (["export", "--db", "x.db", "--format", "xml"], "--format must be jsonl or csv"),
+        (["model", "eval", "--db", "x.db", "--split", "within_task", "--eta", "0"], "--eta must be in (0, 1]"),
+        (["model", "train", "--db", "x.db", "--max-depth", "40"], "--max-depth must be 1...16"),
+        (["model", "train", "--db", "x.db", "--subsample", "1.5"], "--subsample must be in (0, 1]"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
     ])
     func coordctlRefusesBadArguments(args: [String], message: String) throws {

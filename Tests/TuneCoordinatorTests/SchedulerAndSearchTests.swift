@@ -56,38 +56,39 @@ func result(_ job: Int64, _ seconds: Double?, id: Int64 = 0) throws -> TuningRec
         #expect(next[1]!.quota > 0)
     }
 
-    /// The warm-up is half a batch per task, the heaviest tasks dispatched (and, when the
-    /// room is short, given trials) first, every warming task ahead of every warmed one.
-    @Test func gradientWarmsTheHeaviestTasksFirstWithHalfABatchEach() throws {
+    /// The warm-up is a quarter of a batch per task (two of eight: the first transfer-tuned
+    /// and the model's first pick), the heaviest tasks dispatched (and, when the room is
+    /// short, given trials) first, every warming task ahead of every warmed one.
+    @Test func gradientWarmsTheHeaviestTasksFirstWithAQuarterOfABatchEach() throws {
         var s = GradientScheduler()
-        let jobs = [try job(1, m: 64), try job(2, m: 64, weight: 8), try job(3, m: 1024), try job(4, m: 8)]
+        let jobs = [try job(1, m: 64, batch: 8), try job(2, m: 64, weight: 8, batch: 8), try job(3, m: 1024, batch: 8), try job(4, m: 8, batch: 8)]
         let a = s.allocate(jobs, room: 4)
-        #expect(a[3]!.quota == 2 && a[2]!.quota == 2 && a[1]!.quota == 0 && a[4]!.quota == 0, "half a batch each, heaviest first")
+        #expect(a[3]!.quota == 2 && a[2]!.quota == 2 && a[1]!.quota == 0 && a[4]!.quota == 0, "a quarter of a batch each, heaviest first")
         #expect(a[3]!.priority > a[2]!.priority && a[2]!.priority > a[1]!.priority && a[1]!.priority > a[4]!.priority)
         let all = s.allocate(jobs, room: nil)
         #expect(jobs.allSatisfy { all[$0.jobID]!.quota == 2 })
         // A warm-up generated but not yet measured earns nothing more until its results are in
         // (they used to rank it first of all, and it took the next trials ahead of every other warm-up).
-        let waiting = s.allocate([try job(3, m: 1024, generated: 2, measured: 0), try job(4, m: 8)], room: nil)
+        let waiting = s.allocate([try job(3, m: 1024, generated: 2, measured: 0, batch: 8), try job(4, m: 8, batch: 8)], room: nil)
         #expect(waiting[3]!.quota == 0 && waiting[4]!.quota == 2)
         for i in 0..<2 { s.observe(try result(3, 1.0 - Double(i) * 0.2, id: Int64(i))) }
         // A warmed task, however promising, dispatches after every task still warming up.
-        let mixed = s.allocate([try job(3, m: 1024, weight: 50, generated: 2), try job(4, m: 8)], room: nil)
+        let mixed = s.allocate([try job(3, m: 1024, weight: 50, generated: 2, batch: 8), try job(4, m: 8, batch: 8)], room: nil)
         #expect(mixed[4]!.priority > mixed[3]!.priority && mixed[3]!.priority.isFinite && mixed[3]!.quota > 0)
         // Every warm-up generated, one measured: the others keep their places (heaviest first,
         // above the measured one) and get nothing more; the measured one gets the trials.
         var t = GradientScheduler()
         for i in 0..<2 { t.observe(try result(4, 1.0, id: Int64(i))) }
-        let out = t.allocate([try job(1, m: 64, generated: 2, measured: 0, queued: 2), try job(3, m: 1024, generated: 2, measured: 0, queued: 2),
-                              try job(4, m: 8, generated: 2)], room: nil)
+        let out = t.allocate([try job(1, m: 64, generated: 2, measured: 0, queued: 2, batch: 8), try job(3, m: 1024, generated: 2, measured: 0, queued: 2, batch: 8),
+                              try job(4, m: 8, generated: 2, batch: 8)], room: nil)
         #expect(out[3]!.priority > out[1]!.priority && out[1]!.priority > out[4]!.priority)
         #expect(out[1]!.quota == 0 && out[3]!.quota == 0 && out[4]!.quota > 0)
         // Nothing measured and nothing queued (one task, many agents): it gets more, rather than
         // leave agents idle, and keeps its warm-up place.
         var one = GradientScheduler()
-        let alone = one.allocate([try job(7, m: 64, generated: 2, measured: 0)], room: nil)[7]!
+        let alone = one.allocate([try job(7, m: 64, generated: 2, measured: 0, batch: 8)], room: nil)[7]!
         #expect(alone.quota > 0 && alone.priority >= 1e100)
-        #expect(one.allocate([try job(7, m: 64, generated: 2, measured: 0, queued: 2)], room: nil)[7]!.quota == 0, "not while its warm-up waits in the queue")
+        #expect(one.allocate([try job(7, m: 64, generated: 2, measured: 0, queued: 2, batch: 8)], room: nil)[7]!.quota == 0, "not while its warm-up waits in the queue")
     }
 
     /// A task none of whose candidates verify is given up after `patience` results instead of
