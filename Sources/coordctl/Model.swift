@@ -100,6 +100,7 @@ struct ModelTrain: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Only these devices: fingerprints or target names (x86-64-v3, ...).") var targets: [String] = []
     @Flag(help: "Prune the dataset first (FLOPs-weighted task sample, drop records far from their group's best).") var prune = false
     @OptionGroup var xgb: XGBoostOptions
+    @OptionGroup var mlp: MLPOptions
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -121,6 +122,7 @@ struct ModelTrain: ParsableCommand {
         var settings = TrainingSettings()
         settings.kind = ModelKind(rawValue: kind)!
         settings.xgb = xgb.applied(to: settings.xgb)
+        settings.mlp = mlp.applied(to: settings.mlp)
         if prune { settings.pruning = PruningSettings() }
         let trained: TrainedModel
         do { trained = try Training.train(records, profiles: profiles, settings: settings, query: query, deviceClass: query.deviceClass) } catch {
@@ -184,6 +186,7 @@ struct ModelEval: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "by_task: networks (built-in names or workload files); by_target: devices (fingerprints, target names or models).") var holdout: [String] = []
     @Option(parsing: .upToNextOption, help: "Model kinds (default: all).") var kind: [String] = []
     @OptionGroup var xgb: XGBoostOptions
+    @OptionGroup var mlp: MLPOptions
     @Option(help: "Split seed (within_task).") var seed: UInt64 = 1
     @Flag(help: "Prune the training side first (FLOPs-weighted task sample, drop records far from their group's best).") var prune = false
     @Option(help: "by_target few-shot mode: numbers of target records, e.g. 0,16,32,64,128,256.") var shots: String?
@@ -222,6 +225,7 @@ struct ModelEval: ParsableCommand {
         let kinds = kind.isEmpty ? ModelKind.allCases : kind.compactMap(ModelKind.init(rawValue:))
         var settings = TrainingSettings()
         settings.xgb = xgb.applied(to: settings.xgb)
+        settings.mlp = mlp.applied(to: settings.mlp)
         if prune { settings.pruning = PruningSettings() }
         let results: [EvaluationResult]
         do {
@@ -253,6 +257,7 @@ extension ModelEval {
         let (records, _) = try store.records(RecordQuery(okOnly: false))
         var settings = TrainingSettings()
         settings.xgb = xgb.applied(to: settings.xgb)
+        settings.mlp = mlp.applied(to: settings.mlp)
         if let epochs { settings.transfer.epochs = epochs }
         if let adaptSteps { settings.transfer.adaptSteps = adaptSteps }
         if let adaptLearningRate { settings.transfer.adaptLearningRate = adaptLearningRate }
@@ -319,6 +324,34 @@ struct XGBoostOptions: ParsableArguments {
         s.minChildWeight = minChildWeight
         s.subsample = subsample
         s.columnSample = colsample
+        return s
+    }
+}
+
+/// The rank-MLP's hyper-parameters on the command line (`model train`, `model eval`); the
+/// defaults are `RankMLPSettings`'.
+struct MLPOptions: ParsableArguments {
+    @Option(help: "MLP: hidden layer widths, comma-separated.") var mlpHidden = RankMLPSettings().hidden.map(String.init).joined(separator: ",")
+    @Option(help: "MLP: training epochs.") var mlpEpochs = RankMLPSettings().epochs
+    @Option(help: "MLP: Adam's step size.") var mlpLearningRate = RankMLPSettings().learningRate
+
+    var widths: [Int]? {
+        let w = mlpHidden.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !w.isEmpty, w.allSatisfy({ $0.map { (1...4096).contains($0) } ?? false }) else { return nil }
+        return w.compactMap { $0 }
+    }
+
+    func validate() throws {
+        guard let w = widths, (1...6).contains(w.count) else { throw ValidationError("--mlp-hidden must be 1 to 6 comma-separated widths of 1...4096, not '\(mlpHidden)'") }
+        guard (1...1000).contains(mlpEpochs) else { throw ValidationError("--mlp-epochs must be 1...1000") }
+        guard mlpLearningRate > 0 && mlpLearningRate < 1 else { throw ValidationError("--mlp-learning-rate must be in (0, 1)") }
+    }
+
+    func applied(to settings: RankMLPSettings) -> RankMLPSettings {
+        var s = settings
+        s.hidden = widths ?? s.hidden
+        s.epochs = mlpEpochs
+        s.learningRate = mlpLearningRate
         return s
     }
 }

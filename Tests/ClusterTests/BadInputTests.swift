@@ -154,6 +154,8 @@ import Glibc
         (["model", "eval", "--db", "x.db", "--split", "within_task", "--eta", "0"], "--eta must be in (0, 1]"),
         (["model", "train", "--db", "x.db", "--max-depth", "40"], "--max-depth must be 1...16"),
         (["model", "train", "--db", "x.db", "--subsample", "1.5"], "--subsample must be in (0, 1]"),
+        (["model", "train", "--db", "x.db", "--mlp-hidden", "256,,64"], "--mlp-hidden must be 1 to 6 comma-separated widths"),
+        (["model", "eval", "--db", "x.db", "--split", "within_task", "--mlp-epochs", "0"], "--mlp-epochs must be 1...1000"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
     ])
     func coordctlRefusesBadArguments(args: [String], message: String) throws {
