@@ -53,7 +53,7 @@ public struct FLOPsWeightedScheduler: TaskScheduler {
 /// lower L most, estimated from the recent improvement (backward) and an optimistic share
 /// of the current best (forward); a job without improvement for `patience` trials stops.
 /// The warm-up is a quarter of a batch per job (with batches of 8: transfer-tuning's first
-/// pick and the model's, which together came within 4-6% of the best-known network latency
+/// pick and the model's, which together came within 3-6% of the best-known network latency
 /// in the benches, where the next two picks added under 1%), dispatched heaviest (weight x
 /// FLOPs) first: the tasks that carry most of the network are measured, and lower L, before
 /// the light ones, and every task has a kernel soon.
