@@ -37,7 +37,7 @@ struct Coordd: ParsableCommand {
     var logLevel = "info"
     @Option(help: "Append typed events (refused keys and messages, allow-list reloads) to this file, one JSON object a line.")
     var events: String?
-    @Option(help: "Retrain a device class's cost model after this many new verified results (0: never).")
+    @Option(help: "Retrain a device class's cost model at least every this many new verified results (0: never); sooner while the class has few: after 8, then whenever its results grew by a quarter.")
     var retrainEvery = 256
     @Flag(help: "Do not use the shipped pre-trained model and schedules: until its first retraining the coordinator searches without a model and starts jobs from this database's records alone (a cold start, for comparisons).")
     var noShippedModel = false

@@ -136,6 +136,33 @@ struct ModelOrder: SearchStrategy {
         #expect(sim.trainRequests.allSatisfy { $0 == .cpu })
     }
 
+    /// A class asks for its first model after 8 results, not after `every`: the first
+    /// measurements are the ones that correct the shipped model for this device; the gaps then
+    /// grow with what the class has (a quarter of it) up to `every`.
+    @Test func retrainingStartsEarlyAndSpacesOutToEvery() {
+        var c = RetrainCadence(every: 32, first: 8)
+        var at: [Int] = []
+        for i in 1...400 where c.observe() { at.append(i) }
+        #expect(Array(at.prefix(6)) == [8, 16, 24, 32, 40, 50])
+        let gaps = zip(at.dropFirst(), at).map { $0 - $1 }
+        #expect(gaps == gaps.sorted(), "gaps never shrink")
+        #expect(gaps.max() == 32 && gaps.suffix(3).allSatisfy { $0 == 32 }, "at most every 32 apart, and that once there are many")
+
+        var coordd = RetrainCadence(every: 256)
+        var first: Int?
+        var count = 0
+        for i in 1...2000 where coordd.observe() {
+            first = first ?? i
+            count += 1
+        }
+        #expect(first == 8)
+        #expect(count > 2000 / 256 + 5, "more often than every 256 while results are few")
+        #expect(coordd.gap == 256)
+
+        var small = RetrainCadence(every: 5, first: 8)
+        #expect((1...10).filter { _ in small.observe() }.count == 2, "`every` below `first` wins")
+    }
+
     @Test func cancellingDropsEveryJobOfTheCampaignOnly() throws {
         var loop = TuningLoop()
         let t = try TaskSpec(op: .elementwise, params: ["n": 64])

@@ -12,7 +12,10 @@ import TuneSpaces
 public struct TuningLoop: Sendable {
     public struct Settings: Sendable {
         /// After this many new `ok` results of a device class, ask for a new model; nil: never.
+        /// Sooner while the class has few results (`RetrainCadence`).
         public var retrainEvery: Int?
+        /// The first request after this many results (then as `RetrainCadence` says).
+        public var retrainFirst = 8
         /// Builds a job's search from its stored history and the measured schedules of
         /// similar tasks and devices (transfer-tuning's sources).
         public var makeStrategy: @Sendable (ActiveJob, [TuningRecord], [TransferSource]) -> any SearchStrategy
@@ -125,7 +128,7 @@ public struct TuningLoop: Sendable {
     private var budgets: [BudgetKey: Budget] = [:]
     private var schedulers: [Int64: any TaskScheduler] = [:]
     private var models: [DeviceClass: any CostModel] = [:]
-    private var newResults: [DeviceClass: Int] = [:]
+    private var cadence: [DeviceClass: RetrainCadence] = [:]
 
     public init(settings: Settings = Settings()) { self.settings = settings }
 
@@ -193,13 +196,10 @@ public struct TuningLoop: Sendable {
         jobs[r.jobID] = job
         schedulers[job.state.campaignID]?.observe(r)
         if r.status == .ok, let every = settings.retrainEvery {
-            let n = newResults[r.deviceClass, default: 0] + 1
-            if n >= every {
-                newResults[r.deviceClass] = 0
-                out.append(.train(r.deviceClass, newResults: n))
-            } else {
-                newResults[r.deviceClass] = n
-            }
+            var c = cadence[r.deviceClass] ?? RetrainCadence(every: every, first: settings.retrainFirst)
+            let n = c.sinceLast + 1
+            if c.observe() { out.append(.train(r.deviceClass, newResults: n)) }
+            cadence[r.deviceClass] = c
         }
         if job.state.measured >= job.state.trials { out += finish(r.jobID) }
         let key = BudgetKey(campaign: job.state.campaignID, deviceClass: job.state.deviceClass)
