@@ -24,9 +24,14 @@ public enum Adaptation {
     }
 
     /// XGBoost's adaptation: this many more trees at this step (chosen on the held-out H200
-    /// and CPU targets with `coordctl model eval --shots`, method xgb-adapted).
+    /// and CPU targets with `coordctl model eval --shots`, method xgb-adapted), with no
+    /// minimum child weight: a guided job's first records come a pair or two per task, and
+    /// their pairwise hessians (under 0.5 a record) never reach XGBoost's default of 1, so
+    /// the new trees could not split and a schedule family measured 2.5x slower kept its
+    /// rank (the README's BERT-base bench).
     public static let xgbRounds = 20
     public static let xgbStep = 0.1
+    public static let xgbMinChildWeight = 0.0
 
     /// Adapts `base` (a transfer, meta or xgb model) to `devices` on at most `limit` of their records.
     public static func adapt(base: LearnedCostModel, baseStored: StoredModel, records: [TuningRecord], devices: Set<String>,
@@ -40,7 +45,7 @@ public enum Adaptation {
         if let ranker = base.transferRanker {
             adapted = try ranker.adapted(to: built.data)
         } else if let trees = base.ranker as? XGBoostRanker {
-            adapted = try trees.continued(on: built.data, rounds: xgbRounds, eta: xgbStep)
+            adapted = try trees.continued(on: built.data, rounds: xgbRounds, eta: xgbStep, minChildWeight: xgbMinChildWeight)
         } else {
             throw AdaptError(description: "model \(baseID) has no ranker that adapts")
         }

@@ -120,11 +120,14 @@ public final class XGBoostRanker: Ranker, @unchecked Sendable {
     /// more, grown on `data` (the device's first records) at step `eta`. The trees learned
     /// from every other device stay; the new ones correct them where this device differs.
     /// This model is not changed.
-    public func continued(on data: RankingDataset, rounds: Int, eta: Double) throws(ModelError) -> XGBoostRanker {
+    /// `minChildWeight` is the new trees' own: a few records' pairwise hessians sum far
+    /// below XGBoost's default of 1, which would leave every new tree a single leaf.
+    public func continued(on data: RankingDataset, rounds: Int, eta: Double, minChildWeight: Double) throws(ModelError) -> XGBoostRanker {
         guard data.featureCount == featureCount else { throw ModelError(.shapeMismatch, "adapting a model of \(featureCount) features on \(data.featureCount)") }
         let bytes = try serialized()
         var s = settings
         s.eta = eta
+        s.minChildWeight = minChildWeight
         let m = try Self.trainingMatrix(data, objective: s.objective)
         defer { XGDMatrixFree(m) }
         let copy = XGBoostRanker(booster: try Self.booster(trainingOn: m), featureCount: featureCount, settings: settings)

@@ -151,6 +151,39 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
         #expect(pca(reloaded) > pca(baseModel) + 0.1, "base \(pca(baseModel)), adapted \(pca(reloaded))")
     }
 
+    /// What a guided job needs from adaptation: one pair measured against the base's belief
+    /// (the schedule it ranked first was measured 2.5x slower than another of the same task),
+    /// and the continued trees must rank schedules like those two the way they measured. With
+    /// XGBoost's default minimum child weight, a handful of records cannot split a single
+    /// node (their pairwise hessians sum below 1) and the extra trees changed nothing.
+    @Test func aFewRecordsAgainstTheBaseTurnItsRanking() throws {
+        let base = try XGBoostRanker.train(try syntheticData(groups: 20, seed: 1), settings: { var s = XGBoostSettings(); s.rounds = 60; return s }())
+        let favoured: [Float] = [0.3, 0.2, 0.1, 0.1, 0.5, 0.5], other: [Float] = [0.8, 0.2, 0.1, 0.1, 0.5, 0.5]
+        let before = base.score(features: favoured + other, rows: 2)
+        #expect(before[0] > before[1], "the base prefers the first")
+        // Eight records of four tasks: three groups as the base expects, one pair against it.
+        var f: [Float] = [], y: [Double] = [], g: [Int] = []
+        var rng = SplitMix64(seed: 5)
+        for group in 0..<3 {
+            for x0: Float in [0.3, 0.9] {
+                f += [x0] + (1..<6).map { _ in Float.random(in: 0..<1, using: &rng) }
+                y.append(x0 == 0.3 ? 1 : 0.5); g.append(group)
+            }
+        }
+        f += favoured + other; y += [0.4, 1]; g += [3, 3]
+        let support = try RankingDataset(features: f, featureCount: 6, labels: y, groups: g)
+        let adapted = try base.continued(on: support, rounds: Adaptation.xgbRounds, eta: Adaptation.xgbStep,
+                                         minChildWeight: Adaptation.xgbMinChildWeight)
+        // Neighbours of the measured pair (another value of an irrelevant feature).
+        var near = favoured + other
+        near[5] = 0.45; near[11] = 0.45
+        let after = adapted.score(features: near, rows: 2)
+        #expect(after[0] < after[1], "adapted: \(after), base: \(before)")
+        let stiff = try base.continued(on: support, rounds: Adaptation.xgbRounds, eta: Adaptation.xgbStep, minChildWeight: 1)
+        let unmoved = stiff.score(features: near, rows: 2)
+        #expect(unmoved[0] > unmoved[1], "with XGBoost's default the same records change nothing: \(unmoved)")
+    }
+
     /// by_target in few-shot mode: every method at every k on one fixed test set, cold
     /// methods absent at k = 0, the LightGBM runner's absence said, not hidden.
     @Test func fewShotEvaluationReportsEveryMethodAtEveryK() throws {
