@@ -46,6 +46,8 @@ public struct BenchReport: Codable, Sendable {
     public var device: String
     public var threads: Int
     public var peak_gflops: Double
+    /// How the tasks were searched (random, evolutionary).
+    public var search: String
 
     /// `rows` in commit order (as `Store.export` returns them).
     public init(summary: CampaignSummary, rows: [ExportRow], profile: DeviceProfile?, threads: Int) {
@@ -56,6 +58,7 @@ public struct BenchReport: Codable, Sendable {
         peak_gflops = peak
         device = p.map { "\($0.model) (\($0.cores) cores, \($0.vectorBits)-bit vectors)" } ?? "unknown"
         self.threads = threads
+        search = summary.search
         tasks = summary.tasks.map { t in
             let mine = rows.filter { $0.task == t.name && $0.deviceClass == t.deviceClass }
             var toTarget: Int?
@@ -99,7 +102,7 @@ public struct BenchReport: Codable, Sendable {
 
     public func render() -> String {
         let d = Dashboard.self
-        var out = "device: \(device), \(threads) thread(s), peak \(d.format1(peak_gflops)) GFLOP/s\n"
+        var out = "device: \(device), \(threads) thread(s), peak \(d.format1(peak_gflops)) GFLOP/s\(search.isEmpty ? "" : ", \(search) search")\n"
         let libraries = Set(tasks.flatMap(\.vendor_seconds_by_library.keys)).sorted()
         let nameWidth = max(24, (tasks.map { readableTaskName($0.name).count }.max() ?? 0) + 2)
         let confirmed = tasks.contains { $0.confirmed_ratio != nil }

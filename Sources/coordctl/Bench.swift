@@ -23,9 +23,14 @@ struct BenchCPU: ParsableCommand {
     @Option(help: "Only tasks whose name contains this text.") var only: String?
     @Option(help: "After the search, time each task's best N candidates and every vendor library again, side by side (0: no confirmation pass).")
     var confirmTop = 4
+    @Option(help: "How each task searches: random (the baseline) or evolutionary (the shipped model, adapted as results arrive, each task started from the shipped schedules).")
+    var strategy = SearchChoice.random.rawValue
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
+        guard SearchChoice(rawValue: strategy) != nil else {
+            throw ValidationError("unknown --strategy '\(strategy)': use \(SearchChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard (1...100_000).contains(trials) else { throw ValidationError("--trials must be 1...100000") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024") }
         guard (0...64).contains(confirmTop) else { throw ValidationError("--confirm-top must be 0...64") }
@@ -50,7 +55,8 @@ struct BenchCPU: ParsableCommand {
         plan.repeats = 7
         plan.minRepeatSeconds = 0.02
         plan.runTimeoutSeconds = 120
-        let id = try cluster.client.launch(workload: workload, trials: trials, devices: [.cpu], batchSize: 4, plan: plan, seed: 0)
+        let id = try cluster.client.launch(workload: workload, trials: trials, devices: [.cpu], batchSize: 4, plan: plan, seed: 0,
+                                           search: SearchChoice(rawValue: strategy)!)
         func wait(_ id: Int64, _ what: String) throws {
             var lastLine = 0.0
             _ = try cluster.client.waitForCampaign(id, poll: 0.5, observe: { _, c in

@@ -147,6 +147,7 @@ import Glibc
         (["bench", "search", "--workload", "demo", "--budget", "5", "--device", "tpu"], "--device must be cpu or cuda"),
         (["bench", "search", "--workload", "demo", "--budget", "5", "--time", "later"], "--time 'later' is not a duration"),
         (["campaign", "launch", "--workload", "demo", "--budget", "5", "--strategy", "annealing"], "unknown --strategy 'annealing'"),
+        (["bench", "cpu", "--strategy", "annealing"], "unknown --strategy 'annealing'"),
         (["campaign", "launch", "--workload", "demo", "--budget", "5", "--scheduler", "fifo"], "unknown --scheduler 'fifo'"),
         (["campaign", "launch", "--workload", "demo", "--trials", "2", "--device", "tpu"], "unknown device class 'tpu'"),
         (["export", "--db", "/nonexistent/x.db", "--format", "csv"], "no database at /nonexistent/x.db"),
