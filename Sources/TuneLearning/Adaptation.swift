@@ -23,19 +23,10 @@ public enum Adaptation {
         return built
     }
 
-    /// XGBoost's adaptation: this many more trees at this step (chosen on the held-out H200
-    /// and CPU targets with `coordctl model eval --shots`, method xgb-adapted), with no
-    /// minimum child weight: a guided job's first records come a pair or two per task, and
-    /// their pairwise hessians (under 0.5 a record) never reach XGBoost's default of 1, so
-    /// the new trees could not split and a schedule family measured 2.5x slower kept its
-    /// rank (the README's BERT-base bench).
-    public static let xgbRounds = 20
-    public static let xgbStep = 0.1
-    public static let xgbMinChildWeight = 0.0
-
     /// Adapts `base` (a transfer, meta or xgb model) to `devices` on at most `limit` of their records.
     public static func adapt(base: LearnedCostModel, baseStored: StoredModel, records: [TuningRecord], devices: Set<String>,
-                             limit: Int, profiles: [String: DeviceProfile], builder: DatasetBuilder = DatasetBuilder()) throws -> TrainedModel {
+                             limit: Int, profiles: [String: DeviceProfile], xgb: XGBoostAdaptation = XGBoostAdaptation(),
+                             builder: DatasetBuilder = DatasetBuilder()) throws -> TrainedModel {
         guard base.kind.adapts, let baseID = base.version?.id else {
             throw AdaptError(description: "model \(base.version.map { String($0.id) } ?? "?") is \(base.kind.rawValue): only transfer, meta and xgb models adapt (coordctl model train --kind transfer|meta|xgb)")
         }
@@ -45,7 +36,7 @@ public enum Adaptation {
         if let ranker = base.transferRanker {
             adapted = try ranker.adapted(to: built.data)
         } else if let trees = base.ranker as? XGBoostRanker {
-            adapted = try trees.continued(on: built.data, rounds: xgbRounds, eta: xgbStep, minChildWeight: xgbMinChildWeight)
+            adapted = try trees.continued(on: built.data, rounds: xgb.rounds, eta: xgb.eta, minChildWeight: xgb.minChildWeight)
         } else {
             throw AdaptError(description: "model \(baseID) has no ranker that adapts")
         }
@@ -62,4 +53,17 @@ public enum Adaptation {
         return TrainedModel(model: LearnedCostModel(kind: base.kind, ranker: adapted, extractor: builder.extractor, version: nil),
                             stored: stored, summary: summary, seconds: seconds)
     }
+}
+
+/// XGBoost's adaptation: this many more trees at this step (chosen on the held-out H200 and
+/// CPU targets with `coordctl model eval --shots`, method xgb-adapted), with no minimum
+/// child weight: a guided job's first records come a pair or two per task, and their
+/// pairwise hessians (under 0.5 a record) never reach XGBoost's default of 1, so the new
+/// trees could not split and a schedule family measured 2.5x slower kept its rank (the
+/// README's BERT-base bench).
+public struct XGBoostAdaptation: Hashable, Sendable, Codable {
+    public var rounds = 20
+    public var eta = 0.1
+    public var minChildWeight = 0.0
+    public init() {}
 }

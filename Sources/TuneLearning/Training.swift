@@ -48,6 +48,8 @@ public struct TrainingSettings: Hashable, Sendable, Codable {
     public var mlp = RankMLPSettings()
     public var transfer = TransferRankerSettings()
     public var meta = MetaSettings()
+    /// How a stored XGBoost model adapts to a new device (few-shot evaluation; coordd uses the defaults).
+    public var xgbAdaptation = XGBoostAdaptation()
     /// Dataset pruning (the seed paper's), off unless set.
     public var pruning: PruningSettings?
     public init() {}

@@ -198,6 +198,9 @@ struct ModelEval: ParsableCommand {
     @Option(help: "Few-shot adaptation: step size.") var adaptLearningRate: Float?
     @Option(help: "Few-shot adaptation: adam or sgd.") var adaptOptimizer: String?
     @Option(help: "Few-shot adaptation: which parameters move, all or head.") var adaptScope: String?
+    @Option(help: "Few-shot adaptation of XGBoost (xgb-adapted): trees grown on the target's records.") var adaptTrees: Int?
+    @Option(help: "Few-shot adaptation of XGBoost: their learning rate.") var adaptEta: Double?
+    @Option(help: "Few-shot adaptation of XGBoost: their least hessian weight in a leaf.") var adaptMinChildWeight: Double?
     @Option(help: "Meta-learning: iterations.") var metaIterations: Int?
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -213,6 +216,11 @@ struct ModelEval: ParsableCommand {
             throw ValidationError("unknown --method '\(m)': use \(FewShotEvaluation.methods.joined(separator: ", "))")
         }
         guard ["pca", "peak1", "peak5"].contains(plotMetric) else { throw ValidationError("--plot-metric is pca, peak1 or peak5") }
+        if let adaptTrees, !(1...1000).contains(adaptTrees) { throw ValidationError("--adapt-trees must be 1...1000") }
+        if let adaptEta, !(adaptEta > 0 && adaptEta <= 1) { throw ValidationError("--adapt-eta must be in (0, 1]") }
+        if let adaptMinChildWeight, !(adaptMinChildWeight >= 0 && adaptMinChildWeight.isFinite) {
+            throw ValidationError("--adapt-min-child-weight must be >= 0")
+        }
     }
 
     func run() throws {
@@ -264,6 +272,9 @@ extension ModelEval {
         if let o = adaptOptimizer { guard let v = TransferRankerSettings.AdaptOptimizer(rawValue: o) else { throw ValidationError("--adapt-optimizer: adam or sgd") }; settings.transfer.adaptOptimizer = v }
         if let o = adaptScope { guard let v = TransferRankerSettings.AdaptScope(rawValue: o) else { throw ValidationError("--adapt-scope: all or head") }; settings.transfer.adaptScope = v }
         if let metaIterations { settings.meta.iterations = metaIterations }
+        if let adaptTrees { settings.xgbAdaptation.rounds = adaptTrees }
+        if let adaptEta { settings.xgbAdaptation.eta = adaptEta }
+        if let adaptMinChildWeight { settings.xgbAdaptation.minChildWeight = adaptMinChildWeight }
         let methods = method.isEmpty ? FewShotEvaluation.methods : method
         let lightGBM = methods.contains("pooled-lightgbm") ? PipLightGBM.runner(rounds: xgb.rounds) : nil
         let result: FewShotResult

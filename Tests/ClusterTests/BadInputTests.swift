@@ -148,6 +148,8 @@ import Glibc
         (["bench", "search", "--workload", "demo", "--budget", "5", "--time", "later"], "--time 'later' is not a duration"),
         (["campaign", "launch", "--workload", "demo", "--budget", "5", "--strategy", "annealing"], "unknown --strategy 'annealing'"),
         (["bench", "cpu", "--strategy", "annealing"], "unknown --strategy 'annealing'"),
+        (["model", "eval", "--db", "x.db", "--split", "by_target", "--holdout", "x86-64-v3", "--shots", "0,8", "--adapt-eta", "2"],
+         "--adapt-eta must be in (0, 1]"),
         (["campaign", "launch", "--workload", "demo", "--budget", "5", "--scheduler", "fifo"], "unknown --scheduler 'fifo'"),
         (["campaign", "launch", "--workload", "demo", "--trials", "2", "--device", "tpu"], "unknown device class 'tpu'"),
         (["export", "--db", "/nonexistent/x.db", "--format", "csv"], "no database at /nonexistent/x.db"),
