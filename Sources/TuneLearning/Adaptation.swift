@@ -44,6 +44,7 @@ public enum Adaptation {
         var params = try JSONDecoder().decode(LearnedCostModel.Parameters.self, from: Data(baseStored.parameters.utf8))
         params.adaptedTo = devices.sorted()
         params.adaptedRecords = built.records.count
+        if base.transferRanker == nil { params.xgbAdaptation = xgb }
         let ids = built.records.map { "\($0.record.jobID):\($0.record.candidateID)" }.joined(separator: ",")
         let stored = StoredModel(kind: base.kind.rawValue, deviceClass: baseStored.deviceClass, featureSchemaVersion: baseStored.featureSchemaVersion,
                                  parameters: Training.json(params), query: RecordQuery(devices: devices.sorted()), records: built.records.count,

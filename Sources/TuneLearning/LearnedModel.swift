@@ -55,6 +55,8 @@ public struct LearnedCostModel: CostModel {
         /// What an adapted version was adapted on: the target's devices and its record count.
         var adaptedTo: [String]?
         var adaptedRecords: Int?
+        /// How an adapted XGBoost version grew its extra trees.
+        var xgbAdaptation: XGBoostAdaptation?
     }
 
     /// The transfer ranker inside, for the kinds that have one.

@@ -141,6 +141,8 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
                                            devices: [unseenCPU.fingerprint], limit: 64, profiles: profiles)
         #expect(adapted.stored.baseID == base.id && adapted.stored.kind == "xgb" && adapted.stored.records == 64)
         #expect(try store.model(id: base.id)?.blob == trained.stored.blob, "the base's parameters are untouched")
+        let params = try JSONDecoder().decode(LearnedCostModel.Parameters.self, from: Data(adapted.stored.parameters.utf8))
+        #expect(params.xgbAdaptation == XGBoostAdaptation(), "the version says how its trees were grown")
         let v = try store.saveModel(adapted.stored)
         let reloaded = try LearnedCostModel.load(adapted.stored, version: v)
         let built = try DatasetBuilder().build(Labels.label(Array(target.prefix(64))), profiles: profiles)
