@@ -136,6 +136,17 @@ struct ModelOrder: SearchStrategy {
         #expect(sim.trainRequests.allSatisfy { $0 == .cpu })
     }
 
+    /// The loop follows the cadence: with `retrainEvery` 32 a campaign of fewer than 32
+    /// verified results still gets a model after its 8th, 16th and 24th.
+    @Test func aSmallCampaignGetsModelsLongBeforeRetrainEvery() throws {
+        var sim = try TuningSimulation(fleet: try syntheticFleet(), device: replayCPU, settings: TuningLoop.Settings(retrainEvery: 32))
+        _ = try sim.launch(trialsPerTask: 10)
+        try sim.run()
+        let ok = sim.committed.filter { $0.status == .ok }.count
+        #expect(ok >= 24 && ok < 32, "\(ok) verified results")
+        #expect(sim.trainRequests.count == ok / 8)
+    }
+
     /// A class asks for its first model after 8 results, not after `every`: the first
     /// measurements are the ones that correct the shipped model for this device; the gaps then
     /// grow with what the class has (a quarter of it) up to `every`.
