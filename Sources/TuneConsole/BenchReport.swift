@@ -119,6 +119,11 @@ public struct BenchReport: Codable, Sendable {
                 + d.pad(t.trials_to_95_percent.map { "\($0)" } ?? "-", 7) + "\(t.failures)\n"
         }
         out += "v/t: the fastest vendor library's time over the tuned kernel's (above 1: tuned is faster)\n"
+        if let top = tasks.compactMap(\.peak_fraction).max(), top > 1 {
+            // The profile's peak comes from the clock the CPU reports; a VM reports its nominal
+            // clock and a CPU that boosts runs faster: a kernel above 100% says so, not a fault.
+            out += "peak: against \(d.format1(peak_gflops)) GFLOP/s from the clock the CPU reports; a kernel at \(d.format1(top * 100))% of it means the CPU runs faster than it reports (boost, or a VM's nominal clock)\n"
+        }
         if confirmed {
             out += "confirmed: the same ratio after the confirmation pass timed each task's top candidates and every library again, side by side\n"
         }

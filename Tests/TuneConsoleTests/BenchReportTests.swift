@@ -44,6 +44,11 @@ import TuneStore
         #expect(confirmed.tasks.allSatisfy { $0.confirmed_ratio == 0.5 && $0.confirmed_vendor_library == "onednn" })
         let text = confirmed.render()
         #expect(text.contains("confirmed") && text.contains("test-retest of this run: PCA 0.97 and median difference 1.2% over 8 candidates"))
+        #expect(!text.contains("runs faster than it reports"), "no peak, no note")
+        var boosted = confirmed
+        boosted.peak_gflops = 83
+        boosted.tasks[0].peak_fraction = 1.39
+        #expect(boosted.render().contains("a kernel at 139.0% of it means the CPU runs faster than it reports"))
     }
 
     /// The confirmation pass re-times each task's fastest verified candidates, and its
