@@ -205,6 +205,29 @@ private func hellos(_ ds: [AgentSessionDirective]) -> Int {
         #expect(s.pendingResults == 1, "kept until acknowledged like any result")
     }
 
+    /// A reconnecting agent is sent its batches again (one may have gone to the connection
+    /// it left); a batch it already holds is not measured twice.
+    @Test func aBatchSentAgainAfterAReconnectIsMeasuredOnce() throws {
+        let task = try TaskSpec(op: .matmul, params: ["m": 4, "n": 4, "k": 4])
+        var s = session()
+        _ = s.handle(.started, now: 0)
+        _ = s.handle(.received(welcome()), now: 0)
+        var b = Tunefleet_V1_MeasureBatch()
+        b.batchID = 9
+        b.task = task.wire
+        b.plan = MeasurePlan().wire
+        var c = Tunefleet_V1_Candidate()
+        c.id = 1
+        c.schedule = Schedule(["x": 1]).wire
+        b.candidates = [c]
+        func measures(_ out: [AgentSessionDirective]) -> Int { out.filter { if case .measure = $0 { return true } else { return false } }.count }
+        #expect(measures(s.handle(.received(.measureBatch(b)), now: 1)) == 1)
+        _ = s.handle(.received(welcome()), now: 2)
+        #expect(measures(s.handle(.received(.measureBatch(b)), now: 3)) == 0, "the copy of a batch it holds")
+        b.batchID = 10
+        #expect(measures(s.handle(.received(.measureBatch(b)), now: 4)) == 1, "another batch is measured")
+    }
+
     @Test func aBatchThatFailsItsChecksIsRecordedWholeAndEndsTheBatch() {
         var s = session()
         _ = s.handle(.started, now: 0)

@@ -182,9 +182,14 @@ private func dispatched(_ ds: [Directive]) -> [(AgentKey, DispatchedBatch)] {
         _ = d.handle(.jobAdded(try job(1, candidates: 1..<3)), now: 0)
         let batch = dispatched(d.handle(.hello(a, hello("x", instance: "i1")), now: 0))[0].1
         let out = d.handle(.hello(b, hello("x", instance: "i1")), now: 1)
-        #expect(out == [.welcome(b)], "no new work: the agent still holds its batch")
-        let done = d.handle(.result(b, batchID: batch.batchID, MeasureResult(candidateID: 1, status: .ok, samples: [1])), now: 2)
-        #expect(done.contains { if case .commit(b, _, _, _, _) = $0 { return true }; return false })
+        // No new work, and its batch again to the new connection: sent while the agent was
+        // reconnecting, it would have gone to the identity it left (the agent ignores a copy).
+        #expect(out == [.welcome(b), .dispatch(b, batch)])
+        _ = d.handle(.result(b, batchID: batch.batchID, MeasureResult(candidateID: 2, status: .ok, samples: [1])), now: 1.5)
+        let again = dispatched(d.handle(.hello(a, hello("x", instance: "i1")), now: 1.6))
+        #expect(again.map { $0.1.candidates.map(\.id) } == [[1]], "only what is still unanswered goes again")
+        let done = d.handle(.result(a, batchID: batch.batchID, MeasureResult(candidateID: 1, status: .ok, samples: [1])), now: 2)
+        #expect(done.contains { if case .commit(a, _, _, _, _) = $0 { return true }; return false })
     }
 
     @Test func strangersAreAskedToSayHello() {

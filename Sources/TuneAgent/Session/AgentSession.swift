@@ -63,6 +63,13 @@ public struct AgentSession: Sendable {
     private var unsent: [Tunefleet_V1_MeasureResult] = []
     private var outbox = Outbox()
     public private(set) var stopped = false
+    /// Batches accepted in this process (the newest `heldLimit`): the coordinator sends a
+    /// reconnecting agent its batches again, in case one went to the connection it left;
+    /// a copy of one already here is not measured twice. Batch ids differ across coordinator
+    /// restarts, so an id seen before is the same batch.
+    private var held: Set<UInt64> = []
+    private var heldOrder: [UInt64] = []
+    static let heldLimit = 4096
 
     public init(settings: Settings) {
         self.settings = settings
@@ -177,6 +184,9 @@ public struct AgentSession: Sendable {
     /// Checks a batch; a batch that fails the checks gets one `invalid_schedule` record per
     /// candidate, so nothing is lost or retried forever.
     private mutating func accept(_ b: Tunefleet_V1_MeasureBatch) -> [AgentSessionDirective] {
+        guard held.insert(b.batchID).inserted else { return [] }
+        heldOrder.append(b.batchID)
+        if heldOrder.count > Self.heldLimit { held.remove(heldOrder.removeFirst()) }
         do {
             let task = try TaskSpec(wire: b.task)
             let plan = try MeasurePlan(wire: b.plan)

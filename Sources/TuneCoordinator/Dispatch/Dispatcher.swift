@@ -148,6 +148,18 @@ public struct Dispatcher: Sendable {
         refreshProfiles()
         out.append(.welcome(key))
         if carried.isEmpty { out.append(.agentJoined(key, hello)) }
+        // What it carried goes again to the new connection: a batch sent while the agent was
+        // reconnecting went to the identity it had just left and never arrived, and nothing
+        // else would send it (the agent would idle while its slot counts as busy). An agent
+        // that has the batch ignores the copy (`AgentSession` knows the batches it holds).
+        for id in carried.sorted() {
+            guard let b = batches[id], let job = jobs[b.jobID] else { continue }
+            let left = b.candidates.values.filter { b.outstanding.contains($0.id) }.sorted { $0.id < $1.id }
+            guard !left.isEmpty || b.baselineDevice != nil else { continue }
+            var plan = job.plan
+            plan.includeVendorBaseline = b.baselineDevice != nil
+            out.append(.dispatch(key, DispatchedBatch(batchID: id, jobID: b.jobID, task: job.task, plan: plan, candidates: left)))
+        }
         return out
     }
 
