@@ -187,17 +187,11 @@ private func hellos(_ ds: [AgentSessionDirective]) -> Int {
         _ = s.handle(.started, now: 0)
         _ = s.handle(.received(welcome()), now: 0)
         let task = try TaskSpec(op: .matmul, params: ["m": 4, "n": 4, "k": 4])
-        var b = Tunefleet_V1_MeasureBatch()
-        b.batchID = 7
-        b.task = task.wire
-        b.plan = MeasurePlan().wire
-        var good = Tunefleet_V1_Candidate()
-        good.id = 1
-        good.schedule = Schedule(["x": 1]).wire
+        var b = try smallBatch(7)
         var bad = Tunefleet_V1_Candidate()
         bad.id = 2
         bad.schedule = [Tunefleet_V1_Knob(), Tunefleet_V1_Knob()]   // two unnamed knobs: not a schedule
-        b.candidates = [good, bad]
+        b.candidates.append(bad)
         let out = s.handle(.received(.measureBatch(b)), now: 1)
         #expect(sentResults(out) == [[7, 2]], "the bad candidate is an invalid_schedule record at once")
         #expect(out.contains(.measure(AgentBatch(batchID: 7, task: task, plan: MeasurePlan(),
@@ -208,18 +202,10 @@ private func hellos(_ ds: [AgentSessionDirective]) -> Int {
     /// A reconnecting agent is sent its batches again (one may have gone to the connection
     /// it left); a batch it already holds is not measured twice.
     @Test func aBatchSentAgainAfterAReconnectIsMeasuredOnce() throws {
-        let task = try TaskSpec(op: .matmul, params: ["m": 4, "n": 4, "k": 4])
         var s = session()
         _ = s.handle(.started, now: 0)
         _ = s.handle(.received(welcome()), now: 0)
-        var b = Tunefleet_V1_MeasureBatch()
-        b.batchID = 9
-        b.task = task.wire
-        b.plan = MeasurePlan().wire
-        var c = Tunefleet_V1_Candidate()
-        c.id = 1
-        c.schedule = Schedule(["x": 1]).wire
-        b.candidates = [c]
+        var b = try smallBatch(9)
         func measures(_ out: [AgentSessionDirective]) -> Int { out.filter { if case .measure = $0 { return true } else { return false } }.count }
         #expect(measures(s.handle(.received(.measureBatch(b)), now: 1)) == 1)
         _ = s.handle(.received(welcome()), now: 2)
@@ -249,4 +235,17 @@ private func hellos(_ ds: [AgentSessionDirective]) -> Int {
         _ = s.handle(.malformed("junk"), now: 3.5)
         #expect(!s.handle(.tick(busyBatches: 0), now: 7).contains(.reconnect))
     }
+}
+
+/// A batch of one good candidate (id 1, `x=1`) of a 4x4x4 matmul.
+private func smallBatch(_ id: UInt64) throws -> Tunefleet_V1_MeasureBatch {
+    var b = Tunefleet_V1_MeasureBatch()
+    b.batchID = id
+    b.task = try TaskSpec(op: .matmul, params: ["m": 4, "n": 4, "k": 4]).wire
+    b.plan = MeasurePlan().wire
+    var good = Tunefleet_V1_Candidate()
+    good.id = 1
+    good.schedule = Schedule(["x": 1]).wire
+    b.candidates = [good]
+    return b
 }
