@@ -36,7 +36,7 @@ public enum Adaptation {
         if let ranker = base.transferRanker {
             adapted = try ranker.adapted(to: built.data)
         } else if let trees = base.ranker as? XGBoostRanker {
-            adapted = try trees.continued(on: built.data, rounds: xgb.rounds, eta: xgb.eta, minChildWeight: xgb.minChildWeight)
+            adapted = try xgb.grow(trees, on: built.data)
         } else {
             throw AdaptError(description: "model \(baseID) has no ranker that adapts")
         }
@@ -67,4 +67,11 @@ public struct XGBoostAdaptation: Hashable, Sendable, Codable {
     public var eta = 0.1
     public var minChildWeight = 0.0
     public init() {}
+}
+
+extension XGBoostAdaptation {
+    /// `trees` with this adaptation's extra trees grown on `data` (`trees` is not changed).
+    public func grow(_ trees: XGBoostRanker, on data: RankingDataset) throws(ModelError) -> XGBoostRanker {
+        try trees.continued(on: data, rounds: rounds, eta: eta, minChildWeight: minChildWeight)
+    }
 }

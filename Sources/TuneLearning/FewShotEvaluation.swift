@@ -111,7 +111,7 @@ public enum FewShotEvaluation {
                     }
                 case "xgb-adapted":
                     guard let trees else { continue }
-                    let (r, secs) = try timed { try support.map { try trees.continued(on: $0, rounds: settings.xgbAdaptation.rounds, eta: settings.xgbAdaptation.eta, minChildWeight: settings.xgbAdaptation.minChildWeight) } ?? trees }
+                    let (r, secs) = try timed { try support.map { try settings.xgbAdaptation.grow(trees, on: $0) } ?? trees }
                     row(method, k, r, trainRows: support?.rows ?? 0, seconds: secs)
                 case "transfer", "meta":
                     guard let base = method == "transfer" ? transfer : meta else { continue }

@@ -175,13 +175,15 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
         f += favoured + other; y += [0.4, 1]; g += [3, 3]
         let support = try RankingDataset(features: f, featureCount: 6, labels: y, groups: g)
         let coordd = XGBoostAdaptation()
-        let adapted = try base.continued(on: support, rounds: coordd.rounds, eta: coordd.eta, minChildWeight: coordd.minChildWeight)
+        let adapted = try coordd.grow(base, on: support)
         // Neighbours of the measured pair (another value of an irrelevant feature).
         var near = favoured + other
         near[5] = 0.45; near[11] = 0.45
         let after = adapted.score(features: near, rows: 2)
         #expect(after[0] < after[1], "adapted: \(after), base: \(before)")
-        let stiff = try base.continued(on: support, rounds: coordd.rounds, eta: coordd.eta, minChildWeight: 1)
+        var withDefault = coordd
+        withDefault.minChildWeight = 1
+        let stiff = try withDefault.grow(base, on: support)
         let unmoved = stiff.score(features: near, rows: 2)
         #expect(unmoved[0] > unmoved[1], "with XGBoost's default the same records change nothing: \(unmoved)")
     }
