@@ -91,6 +91,42 @@ func space(_ t: TaskSpec, _ p: DeviceProfile) -> (any ScheduleSpace)? {
         #expect(h.isEmpty)
     }
 
+    /// Lines per L1 set, by hand: 64 sets of 64-byte lines repeat every 4 KiB.
+    @Test func rowsFourKilobytesApartPileOntoTheSameL1Sets() {
+        let lines = DerivedFeatures.linesPerL1Set
+        #expect(lines(1, 4096, 0) == 1, "one contiguous 4 KiB run: one line in every set")
+        #expect(lines(1, 32 << 10, 0) == 8)
+        #expect(lines(1, 100, 0) == 1 && lines(0, 100, 64) == 0)
+        #expect(lines(16, 1024, 12 << 10) == 16, "16 rows 12 KiB apart (k = 3072 floats): the same 16 sets, 16 deep")
+        #expect(lines(16, 1024, 3072) == 4, "768 floats apart: every fourth row returns to the same sets")
+        #expect(lines(16, 64, 64) == 1, "consecutive lines: no set twice")
+        #expect(lines(65, 64, 64) == 2, "the 65th line wraps onto set 0")
+        #expect(lines(2, 64 * 70, 4096) == 4, "each 70-line row covers every set once and 6 twice; both rows start at set 0")
+    }
+
+    @Test func theGemmFeaturesSeeAliasingRowsAndWhatPackingCosts() throws {
+        // BERT's 128x768x3072 matmul: rows of A are 12 KiB apart.
+        let t = try TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k": 3072, "bias": 1])
+        let p = Profiles.avx512  // 48 KiB L1: 12 ways
+        let base = ["mr": 16, "nr": 16, "vec": 16, "mc": 128, "nc": 256, "kc": 256, "packA": 0, "packB": 0, "order": 0, "kunroll": 1, "threads": 1, "par": 0]
+        func features(_ change: [String: Int]) throws -> [String: Float] {
+            let f = x.features(task: t, device: p, threads: 1, schedules: [Schedule(base.merging(change) { $1 })])
+            return Dictionary(uniqueKeysWithValues: ["l1_set_pressure_a", "l1_set_pressure_b", "pack_cost"].map { ($0, f[x.schema.names.firstIndex(of: $0)!]) })
+        }
+        let inPlace = try features([:]), packedA = try features(["packA": 1]), fewRows = try features(["mr": 4])
+        #expect(abs(inPlace["l1_set_pressure_a"]! - 16.0 / 12) < 1e-6, "16 rows of 1 KiB on the same 16 sets of a 12-way L1")
+        #expect(abs(packedA["l1_set_pressure_a"]! - 4.0 / 12) < 1e-6, "packed: 16 KiB contiguous, 4 lines a set")
+        #expect(abs(fewRows["l1_set_pressure_a"]! - 4.0 / 12) < 1e-6)
+        // B read in place: 256 rows of 16 floats, 3 KiB apart, cycle over 4 set offsets: 64 lines a set.
+        #expect(abs(inPlace["l1_set_pressure_b"]! - 64.0 / 12) < 1e-6)
+        #expect(inPlace["pack_cost"] == 0)
+        // A packed once per 256-column block (3 times), B once: per vector FMA of 16 lanes.
+        let fmas = 128.0 * 768 * 3072 / 16
+        #expect(abs(Double(packedA["pack_cost"]!) - 128.0 * 3072 * 3 / fmas) < 1e-6)
+        let bothOrder2 = try features(["packA": 1, "packB": 1, "order": 2, "mc": 48])
+        #expect(abs(Double(bothOrder2["pack_cost"]!) - (128.0 * 3072 + 3072.0 * 768 * 3) / fmas) < 1e-6, "A once, B once per 48-row block (3)")
+    }
+
     @Test func unknownKnobsAndForeignSchedulesFillZerosNotTraps() {
         let t = featureTasks[5]
         let f = x.features(task: t, device: Profiles.avx2, threads: 1, schedules: [Schedule(["nonsense": 3]), Schedule([:])])

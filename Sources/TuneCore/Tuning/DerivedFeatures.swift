@@ -8,6 +8,7 @@ public struct DerivedFeatures: Hashable, Sendable {
         case l1Ratio, l2Ratio, l3Ratio, sharedMemoryRatio, registerRatio, lanesUsed, threadsPerBlockRatio
         case workPerThread, threadsOverCores, blocksPerSM, waves, occupancy
         case padWasteM, padWasteN, padWasteK, loadsPerFMA, log2Unroll, packing
+        case l1SetPressureA, l1SetPressureB, packCost
 
         /// Feature name, meaning and unit (the feature document lists these).
         public var documentation: (name: String, meaning: String) {
@@ -30,6 +31,9 @@ public struct DerivedFeatures: Hashable, Sendable {
             case .loadsPerFMA: return ("loads_per_fma", "operand loads per vector FMA of the micro-kernel — ratio")
             case .log2Unroll: return ("log2_unroll", "log2 of the innermost loop's unroll — log2 count")
             case .packing: return ("packing", "operands packed or staged (0, 1 or 2; double buffering counts 1) — count")
+            case .l1SetPressureA: return ("l1_set_pressure_a", "the most cache lines the micro-kernel's A tile (a GEMM's rows operand, read in place or packed) puts in one L1 set, over the L1's ways (L1 bytes / 4 KiB) (CPU) — ratio")
+            case .l1SetPressureB: return ("l1_set_pressure_b", "the same for the B tile (a GEMM's columns operand) (CPU) — ratio")
+            case .packCost: return ("pack_cost", "floats the kernel copies into packed buffers per vector FMA it runs (a GEMM's A blocks once per column block they meet, B panels once per row block) (CPU) — ratio")
             }
         }
     }
@@ -47,6 +51,29 @@ public struct DerivedFeatures: Hashable, Sendable {
         guard extent > 0, tile > 0 else { return 0 }
         let covered = (extent + tile - 1) / tile * tile
         return Double(covered - extent) / Double(covered)
+    }
+
+    /// The most 64-byte lines that `rows` rows of `rowBytes` contiguous bytes, `strideBytes`
+    /// apart from an aligned base, put in one set of an L1 whose sets repeat every 4 KiB (64
+    /// sets: every x86 L1 data cache, 32 KiB 8-way or 48 KiB 12-way). Rows whose stride is a
+    /// multiple of 4 KiB all land on the same sets, which holds no more lines than it has ways.
+    public static func linesPerL1Set(rows: Int, rowBytes: Int, strideBytes: Int) -> Int {
+        guard rows > 0, rowBytes > 0 else { return 0 }
+        let sets = 64, lines = (rowBytes + 63) / 64
+        var delta = [Int](repeating: 0, count: sets + 1)
+        var everywhere = 0
+        for i in 0..<rows {
+            let start = (i * strideBytes / 64) % sets
+            everywhere += lines / sets
+            let rest = lines % sets
+            guard rest > 0 else { continue }
+            let end = start + rest
+            delta[start] += 1
+            if end <= sets { delta[end] -= 1 } else { delta[sets] -= 1; delta[0] += 1; delta[end - sets] -= 1 }
+        }
+        var most = 0, running = 0
+        for s in 0..<sets { running += delta[s]; most = max(most, running) }
+        return everywhere + most
     }
 
     public static func log2p(_ x: Double) -> Double { x > 0 ? log2(1 + x) : 0 }
