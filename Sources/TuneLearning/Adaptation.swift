@@ -54,6 +54,26 @@ public enum Adaptation {
         return TrainedModel(model: LearnedCostModel(kind: base.kind, ranker: adapted, extractor: builder.extractor, version: nil),
                             stored: stored, summary: summary, seconds: seconds)
     }
+
+    /// How the base and its adapted version rank the target's records the adaptation did not
+    /// see (all but its first `limit` verified ones): nil PCAs when fewer than two remain.
+    public struct HeldOut: Sendable { public var records: Int; public var before: Double?; public var after: Double? }
+
+    public static func heldOut(base: LearnedCostModel, adapted: LearnedCostModel, records: [TuningRecord], devices: Set<String>,
+                               limit: Int, profiles: [String: DeviceProfile], builder: DatasetBuilder = DatasetBuilder()) -> HeldOut {
+        func key(_ r: TuningRecord) -> String { "\(r.jobID):\(r.candidateID)" }
+        let mine = records.filter { devices.contains($0.device) }
+        let seen = Set(mine.filter { $0.okSeconds != nil && profiles[$0.device] != nil }.prefix(limit).map(key))
+        let rest = mine.filter { !seen.contains(key($0)) }
+        guard let built = try? builder.build(Labels.label(rest), profiles: profiles), built.data.rows > 1 else {
+            return HeldOut(records: rest.count, before: nil, after: nil)
+        }
+        func pca(_ m: LearnedCostModel) -> Double {
+            EvaluationReport(scores: m.score(features: built.data.features, rows: built.data.rows), labels: built.data.labels,
+                             groups: built.data.groups).pca
+        }
+        return HeldOut(records: rest.count, before: pca(base), after: pca(adapted))
+    }
 }
 
 /// XGBoost's adaptation: this many more trees at this step (chosen on the held-out H200 and

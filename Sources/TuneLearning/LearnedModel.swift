@@ -35,6 +35,9 @@ public struct LearnedCostModel: CostModel {
         self.kind = kind; self.ranker = ranker; self.extractor = extractor; self.version = version
     }
 
+    /// Scores of rows of features already extracted (a `RankingDataset`'s), whatever the ranker.
+    public func score(features: [Float], rows: Int) -> [Double] { ranker.score(features: features, rows: rows) }
+
     public func score(task: TaskSpec, device: DeviceProfile, threads: Int, schedules: [Schedule]) -> [Double] {
         guard !schedules.isEmpty else { return [] }
         return ranker.score(features: extractor.features(task: task, device: device, threads: threads, schedules: schedules),

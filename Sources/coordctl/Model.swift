@@ -216,11 +216,7 @@ struct ModelEval: ParsableCommand {
             throw ValidationError("unknown --method '\(m)': use \(FewShotEvaluation.methods.joined(separator: ", "))")
         }
         guard ["pca", "peak1", "peak5"].contains(plotMetric) else { throw ValidationError("--plot-metric is pca, peak1 or peak5") }
-        if let adaptTrees, !(1...1000).contains(adaptTrees) { throw ValidationError("--adapt-trees must be 1...1000") }
-        if let adaptEta, !(adaptEta > 0 && adaptEta <= 1) { throw ValidationError("--adapt-eta must be in (0, 1]") }
-        if let adaptMinChildWeight, !(adaptMinChildWeight >= 0 && adaptMinChildWeight.isFinite) {
-            throw ValidationError("--adapt-min-child-weight must be >= 0")
-        }
+        try XGBoostAdaptationOptions.validate(trees: adaptTrees, eta: adaptEta, minChildWeight: adaptMinChildWeight)
     }
 
     func run() throws {
@@ -272,9 +268,8 @@ extension ModelEval {
         if let o = adaptOptimizer { guard let v = TransferRankerSettings.AdaptOptimizer(rawValue: o) else { throw ValidationError("--adapt-optimizer: adam or sgd") }; settings.transfer.adaptOptimizer = v }
         if let o = adaptScope { guard let v = TransferRankerSettings.AdaptScope(rawValue: o) else { throw ValidationError("--adapt-scope: all or head") }; settings.transfer.adaptScope = v }
         if let metaIterations { settings.meta.iterations = metaIterations }
-        if let adaptTrees { settings.xgbAdaptation.rounds = adaptTrees }
-        if let adaptEta { settings.xgbAdaptation.eta = adaptEta }
-        if let adaptMinChildWeight { settings.xgbAdaptation.minChildWeight = adaptMinChildWeight }
+        settings.xgbAdaptation = XGBoostAdaptationOptions.applied(trees: adaptTrees, eta: adaptEta, minChildWeight: adaptMinChildWeight,
+                                                                  to: settings.xgbAdaptation)
         let methods = method.isEmpty ? FewShotEvaluation.methods : method
         let lightGBM = methods.contains("pooled-lightgbm") ? PipLightGBM.runner(rounds: xgb.rounds) : nil
         let result: FewShotResult

@@ -17,10 +17,14 @@ struct ModelAdapt: ParsableCommand {
     @Option(help: "The base model version (transfer, meta or xgb).") var from: Int64
     @Option(help: "The target: a device fingerprint or a target name (x86-64-v3, a GPU model).") var target: String
     @Option(help: "Adapt on at most this many of the target's verified records (the first measured).") var records = 32
+    @Option(help: "XGBoost: trees grown on the target's records (default 20).") var adaptTrees: Int?
+    @Option(help: "XGBoost: their learning rate (default 0.1).") var adaptEta: Double?
+    @Option(help: "XGBoost: their least hessian weight in a leaf (default 0).") var adaptMinChildWeight: Double?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         guard (1...100_000).contains(records) else { throw ValidationError("--records must be 1...100000") }
+        try XGBoostAdaptationOptions.validate(trees: adaptTrees, eta: adaptEta, minChildWeight: adaptMinChildWeight)
     }
 
     func run() throws {
@@ -36,31 +40,44 @@ struct ModelAdapt: ParsableCommand {
         let all = try store.records(RecordQuery(devices: devices.sorted(), okOnly: true)).records
         let trained: TrainedModel
         do {
-            trained = try Adaptation.adapt(base: base, baseStored: stored, records: all, devices: devices, limit: records, profiles: profiles)
+            trained = try Adaptation.adapt(base: base, baseStored: stored, records: all, devices: devices, limit: records, profiles: profiles,
+                                           xgb: XGBoostAdaptationOptions.applied(trees: adaptTrees, eta: adaptEta, minChildWeight: adaptMinChildWeight,
+                                                                                to: XGBoostAdaptation()))
         } catch { throw ValidationError("\(error)") }
         let v = try store.saveModel(trained.stored)
         // How it does on the target's records it did not see, before and after.
-        func key(_ r: TuningRecord) -> String { "\(r.jobID):\(r.candidateID)" }
-        let seen = Set(all.filter { $0.okSeconds != nil }.prefix(records).map(key))
-        let rest = all.filter { !seen.contains(key($0)) }
-        var before: Double?, after: Double?
-        if let built = try? DatasetBuilder().build(Labels.label(rest), profiles: profiles), built.data.rows > 1 {
-            func pca(_ m: LearnedCostModel) -> Double {
-                EvaluationReport(scores: m.transferRanker!.score(features: built.data.features, rows: built.data.rows),
-                                 labels: built.data.labels, groups: built.data.groups).pca
-            }
-            before = pca(base); after = pca(trained.model)
-        }
+        let held = Adaptation.heldOut(base: base, adapted: trained.model, records: all, devices: devices, limit: records, profiles: profiles)
+        let (rest, before, after) = (held.records, held.before, held.after)
         if json {
             struct Out: Encodable { var version: Int64; var base: Int64; var kind: String; var records: Int; var seconds: Double; var held_out: Int; var pca_before: Double?; var pca_after: Double? }
             print(jsonLine(Out(version: v.id, base: from, kind: stored.kind, records: trained.stored.records, seconds: trained.seconds,
-                               held_out: rest.count, pca_before: before, pca_after: after)))
+                               held_out: rest, pca_before: before, pca_after: after)))
         } else {
             print("model \(v.id): \(stored.kind) \(from) adapted to \(target) on \(trained.stored.records) records in \(String(format: "%.2f", trained.seconds)) s")
             if let before, let after {
-                print("on the target's other \(rest.count) records: PCA \(String(format: "%.3f", before)) -> \(String(format: "%.3f", after))")
+                print("on the target's other \(rest) records: PCA \(String(format: "%.3f", before)) -> \(String(format: "%.3f", after))")
             }
         }
+    }
+}
+
+/// The `--adapt-trees`, `--adapt-eta` and `--adapt-min-child-weight` of `model adapt` and
+/// `model eval --shots`: checked and applied in one place.
+enum XGBoostAdaptationOptions {
+    static func validate(trees: Int?, eta: Double?, minChildWeight: Double?) throws {
+        if let trees, !(1...1000).contains(trees) { throw ValidationError("--adapt-trees must be 1...1000") }
+        if let eta, !(eta > 0 && eta <= 1) { throw ValidationError("--adapt-eta must be in (0, 1]") }
+        if let minChildWeight, !(minChildWeight >= 0 && minChildWeight.isFinite) {
+            throw ValidationError("--adapt-min-child-weight must be >= 0")
+        }
+    }
+
+    static func applied(trees: Int?, eta: Double?, minChildWeight: Double?, to a: XGBoostAdaptation) -> XGBoostAdaptation {
+        var a = a
+        if let trees { a.rounds = trees }
+        if let eta { a.eta = eta }
+        if let minChildWeight { a.minChildWeight = minChildWeight }
+        return a
     }
 }
 

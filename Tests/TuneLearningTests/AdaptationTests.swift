@@ -151,6 +151,13 @@ func importInto(_ store: Store, _ records: [TuningRecord], profiles: [String: De
                              groups: built.data.groups).pca
         }
         #expect(pca(reloaded) > pca(baseModel) + 0.1, "base \(pca(baseModel)), adapted \(pca(reloaded))")
+        // What `coordctl model adapt` prints: both rank the target's records the adaptation did
+        // not see (it reached for the attention ranker, and an XGBoost base crashed it).
+        let held = Adaptation.heldOut(base: baseModel, adapted: adapted.model, records: target, devices: [unseenCPU.fingerprint],
+                                      limit: 64, profiles: profiles)
+        #expect(held.records == target.count - 64 && held.records > 1)
+        let before = try #require(held.before), after = try #require(held.after)
+        #expect(after > before + 0.1, "held out: base \(before), adapted \(after)")
     }
 
     /// What a guided job needs from adaptation: one pair measured against the base's belief
