@@ -26,14 +26,15 @@ extension GemmSpace: FeaturedSpace {
         f[.loadsPerFMA] = Double(mr + nr / vec) / Double(mr * (nr / vec))
         f[.log2Unroll] = DerivedFeatures.log2(Double(s["kunroll"] ?? 1))
         f[.packing] = Double((s["packA"] ?? 0) + (s["packB"] ?? 0))
+        let packA = (s["packA"] ?? 0) == 1, packB = (s["packB"] ?? 0) == 1
         // The A micro-panel (mr rows of kc) and the B micro-panel (kc rows of nr) in L1: packed,
         // each is contiguous; read in place, their rows sit lda / ldb floats apart, and a
         // stride of a multiple of 4 KiB piles them onto the same sets.
         let ways = Double(max(1, target.l1Bytes / 4096))
-        let linesA = (s["packA"] ?? 0) == 1
+        let linesA = packA
             ? DerivedFeatures.linesPerL1Set(rows: 1, rowBytes: mr * kc * 4, strideBytes: 0)
             : DerivedFeatures.linesPerL1Set(rows: mr, rowBytes: kc * 4, strideBytes: p.lda * 4)
-        let linesB = (s["packB"] ?? 0) == 1
+        let linesB = packB
             ? DerivedFeatures.linesPerL1Set(rows: 1, rowBytes: kc * nr * 4, strideBytes: 0)
             : DerivedFeatures.linesPerL1Set(rows: kc, rowBytes: nr * 4, strideBytes: p.ldb * 4)
         f[.l1SetPressureA] = Double(linesA) / ways
@@ -42,8 +43,8 @@ extension GemmSpace: FeaturedSpace {
         // (order 2: ic outside), B panels the other way round; small M or N leaves little
         // compute to pay for a copy.
         let aOuter = (s["order"] ?? 0) == 2
-        let copiesA = (s["packA"] ?? 0) == 1 ? p.m * p.k * (aOuter ? 1 : (p.n + nc - 1) / nc) : 0
-        let copiesB = (s["packB"] ?? 0) == 1 ? p.k * p.n * (aOuter ? (p.m + mc - 1) / mc : 1) : 0
+        let copiesA = packA ? p.m * p.k * (aOuter ? 1 : (p.n + nc - 1) / nc) : 0
+        let copiesB = packB ? p.k * p.n * (aOuter ? (p.m + mc - 1) / mc : 1) : 0
         f[.packCost] = Double(copiesA + copiesB) * Double(vec) / (Double(p.m) * Double(p.n) * Double(p.k))
         return f
     }

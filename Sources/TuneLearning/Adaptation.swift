@@ -15,12 +15,16 @@ public enum Adaptation {
     /// have a profile, as a dataset labeled within its own groups.
     static func support(_ records: [TuningRecord], devices: Set<String>, limit: Int, profiles: [String: DeviceProfile],
                         builder: DatasetBuilder) throws -> DatasetBuilder.Built {
-        let mine = records.filter { devices.contains($0.device) && $0.okSeconds != nil && profiles[$0.device] != nil }
-        let first = Array(mine.prefix(limit))
+        let first = supportRecords(records, devices: devices, limit: limit, profiles: profiles)
         guard !first.isEmpty else { throw AdaptError(description: "no verified record of \(devices.sorted().joined(separator: ", ")) to adapt on") }
         var built = try builder.build(Labels.label(first), profiles: profiles)
         built.data = try built.data.normalizedWithinGroups()
         return built
+    }
+
+    /// Which records adaptation learns from: the target's first `limit` verified ones with a profile.
+    static func supportRecords(_ records: [TuningRecord], devices: Set<String>, limit: Int, profiles: [String: DeviceProfile]) -> [TuningRecord] {
+        Array(records.lazy.filter { devices.contains($0.device) && $0.okSeconds != nil && profiles[$0.device] != nil }.prefix(limit))
     }
 
     /// Adapts `base` (a transfer, meta or xgb model) to `devices` on at most `limit` of their records.
@@ -62,9 +66,8 @@ public enum Adaptation {
     public static func heldOut(base: LearnedCostModel, adapted: LearnedCostModel, records: [TuningRecord], devices: Set<String>,
                                limit: Int, profiles: [String: DeviceProfile], builder: DatasetBuilder = DatasetBuilder()) -> HeldOut {
         func key(_ r: TuningRecord) -> String { "\(r.jobID):\(r.candidateID)" }
-        let mine = records.filter { devices.contains($0.device) }
-        let seen = Set(mine.filter { $0.okSeconds != nil && profiles[$0.device] != nil }.prefix(limit).map(key))
-        let rest = mine.filter { !seen.contains(key($0)) }
+        let seen = Set(supportRecords(records, devices: devices, limit: limit, profiles: profiles).map(key))
+        let rest = records.filter { devices.contains($0.device) && !seen.contains(key($0)) }
         guard let built = try? builder.build(Labels.label(rest), profiles: profiles), built.data.rows > 1 else {
             return HeldOut(records: rest.count, before: nil, after: nil)
         }

@@ -47,15 +47,14 @@ struct ModelAdapt: ParsableCommand {
         let v = try store.saveModel(trained.stored)
         // How it does on the target's records it did not see, before and after.
         let held = Adaptation.heldOut(base: base, adapted: trained.model, records: all, devices: devices, limit: records, profiles: profiles)
-        let (rest, before, after) = (held.records, held.before, held.after)
         if json {
             struct Out: Encodable { var version: Int64; var base: Int64; var kind: String; var records: Int; var seconds: Double; var held_out: Int; var pca_before: Double?; var pca_after: Double? }
             print(jsonLine(Out(version: v.id, base: from, kind: stored.kind, records: trained.stored.records, seconds: trained.seconds,
-                               held_out: rest, pca_before: before, pca_after: after)))
+                               held_out: held.records, pca_before: held.before, pca_after: held.after)))
         } else {
             print("model \(v.id): \(stored.kind) \(from) adapted to \(target) on \(trained.stored.records) records in \(String(format: "%.2f", trained.seconds)) s")
-            if let before, let after {
-                print("on the target's other \(rest) records: PCA \(String(format: "%.3f", before)) -> \(String(format: "%.3f", after))")
+            if let before = held.before, let after = held.after {
+                print("on the target's other \(held.records) records: PCA \(String(format: "%.3f", before)) -> \(String(format: "%.3f", after))")
             }
         }
     }
