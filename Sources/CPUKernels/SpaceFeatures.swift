@@ -16,6 +16,7 @@ extension GemmSpace: FeaturedSpace {
         f[.l2Ratio] = Double(mc * kc * 4) / Double(target.l2Bytes)
         f[.l3Ratio] = Double(kc * nc * 4) / Double(target.l3Bytes)
         f[.registerRatio] = Double(mr * (nr / vec) + nr / vec) / Double(vectorRegisters)
+        f[.accumulators] = DerivedFeatures.log2p(Double(mr * (nr / vec)))
         f[.lanesUsed] = Double(vec) / Double(target.lanes)
         let units = (p.m + mc - 1) / mc * ((p.n + nc - 1) / nc) * p.batch
         f[.workPerThread] = DerivedFeatures.log2p(Double(units) / Double(threads))
@@ -61,6 +62,7 @@ extension ConvSpace: FeaturedSpace {
         f[.l2Ratio] = Double(cb * task["h"] * task["w"] * 4) / Double(target.l2Bytes)
         f[.l3Ratio] = Double(task["c"] * task["h"] * task["w"] * 4 + task["k"] * cpg * window * 4) / Double(target.l3Bytes)
         f[.registerRatio] = Double(rb * rv + rv) / Double(vectorRegisters)
+        f[.accumulators] = DerivedFeatures.log2p(Double(rb * rv))
         f[.lanesUsed] = Double(vec) / Double(target.lanes)
         // What the vectors and the broadcast rows run along (see the space's documentation).
         let vectorExtent = (axis == 1 || !nchw) ? kpg : q
@@ -88,6 +90,7 @@ extension DepthwiseSpace: FeaturedSpace {
         f[.l2Ratio] = Double(task["h"] * task["w"] * 4 * rv * vec) / Double(target.l2Bytes)
         f[.l3Ratio] = Double(task["n"] * task["c"] * task["h"] * task["w"] * 4) / Double(target.l3Bytes)
         f[.registerRatio] = Double(rb * rv + rv) / Double(vectorRegisters)
+        f[.accumulators] = DerivedFeatures.log2p(Double(rb * rv))
         f[.lanesUsed] = Double(vec) / Double(target.lanes)
         let nhwc = task["layout"] == ConvLayout.nhwc.rawValue
         f[.padWasteN] = DerivedFeatures.padWaste(extent: nhwc ? task["c"] : task.outputWidth, tile: rv * vec)

@@ -6,7 +6,7 @@ import TuneCore
 /// (LEARNING.md): the task's operator and shape, every knob of the schedule with the
 /// quantities its space derives against the hardware, and the hardware itself.
 public struct JointFeatureExtractor: FeatureExtractor {
-    public static let version = 2
+    public static let version = 3
     public let schema: FeatureSchema
     /// Where each family's knobs start, and each knob's slot.
     let knobSlots: [String: [String: Int]]

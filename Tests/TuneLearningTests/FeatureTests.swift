@@ -127,6 +127,24 @@ func space(_ t: TaskSpec, _ p: DeviceProfile) -> (any ScheduleSpace)? {
         #expect(abs(Double(bothOrder2["pack_cost"]!) - (128.0 * 3072 + 3072.0 * 768 * 3) / fmas) < 1e-6, "A once, B once per 48-row block (3)")
     }
 
+    /// The register file's size divides register_ratio, so the same tile reads as half full on
+    /// AVX-512 and full on AVX2; the FMA chains that hide latency are a count on every machine.
+    @Test func accumulatorsCountTheSameTileTheSameOnEveryVectorLevel() throws {
+        let conv = featureTasks[0...].first { $0.op == .conv2d }!
+        let gemm = try TaskSpec(op: .matmul, params: ["m": 128, "n": 768, "k": 768])
+        func value(_ name: String, _ t: TaskSpec, _ p: DeviceProfile, _ s: [String: Int]) -> Float {
+            x.features(task: t, device: p, threads: 1, schedules: [Schedule(s)])[x.schema.names.firstIndex(of: name)!]
+        }
+        let tile = ["rb": 4, "rv": 2, "vec": 8, "cb": 64, "order": 0, "unroll": 1, "threads": 1, "axis": 0, "par": 0]
+        #expect(value("log2_accumulators", conv, Profiles.avx2, tile) == Float(log2(9.0)), "4 rows x 2 vectors: 8 chains")
+        #expect(value("log2_accumulators", conv, Profiles.avx512, tile) == Float(log2(9.0)))
+        #expect(value("register_ratio", conv, Profiles.avx2, tile) == 2 * value("register_ratio", conv, Profiles.avx512, tile))
+        // GEMM: mr rows x nr / vec vectors; 6 x 16 floats of 8 lanes is 12 chains.
+        let micro = ["mr": 6, "nr": 16, "vec": 8, "mc": 96, "nc": 256, "kc": 256, "packA": 1, "packB": 1, "order": 0, "kunroll": 1, "threads": 1, "par": 0]
+        #expect(value("log2_accumulators", gemm, Profiles.avx2, micro) == Float(log2(13.0)))
+        #expect(value("log2_accumulators", gemm, Profiles.avx2, micro.merging(["vec": 16]) { $1 }) == Float(log2(7.0)))
+    }
+
     @Test func unknownKnobsAndForeignSchedulesFillZerosNotTraps() {
         let t = featureTasks[5]
         let f = x.features(task: t, device: Profiles.avx2, threads: 1, schedules: [Schedule(["nonsense": 3]), Schedule([:])])

@@ -8,7 +8,7 @@ public struct DerivedFeatures: Hashable, Sendable {
         case l1Ratio, l2Ratio, l3Ratio, sharedMemoryRatio, registerRatio, lanesUsed, threadsPerBlockRatio
         case workPerThread, threadsOverCores, blocksPerSM, waves, occupancy
         case padWasteM, padWasteN, padWasteK, loadsPerFMA, log2Unroll, packing
-        case l1SetPressureA, l1SetPressureB, packCost
+        case l1SetPressureA, l1SetPressureB, packCost, accumulators
 
         /// Feature name, meaning and unit (the feature document lists these).
         public var documentation: (name: String, meaning: String) {
@@ -34,6 +34,7 @@ public struct DerivedFeatures: Hashable, Sendable {
             case .l1SetPressureA: return ("l1_set_pressure_a", "the most cache lines the micro-kernel's A tile (a GEMM's rows operand, read in place or packed) puts in one L1 set, over the L1's ways (L1 bytes / 4 KiB) (CPU) — ratio")
             case .l1SetPressureB: return ("l1_set_pressure_b", "the same for the B tile (a GEMM's columns operand) (CPU) — ratio")
             case .packCost: return ("pack_cost", "floats the kernel copies into packed buffers per vector FMA it runs (a GEMM's A blocks once per column block they meet, B panels once per row block) (CPU) — ratio")
+            case .accumulators: return ("log2_accumulators", "log2(1 + independent vector accumulators of the micro-kernel: the FMA chains that hide its latency) (CPU) — log2 count")
             }
         }
     }
