@@ -41,6 +41,29 @@ public enum KernelEmitter {
         return order.compactMap { out[$0] }
     }
 
+    /// A chosen verified record instead of the best: the `ok` record of `task` with `schedule`
+    /// (compared as values, so knob order and spelling of the task do not matter), on `device`
+    /// when given. Several devices measured it and none named, or none measured it verified:
+    /// an error that says which, for only verified kernels are emitted.
+    public static func chosen(_ rows: [ExportRow], task: String, schedule: String, device: String?) throws(EmitError) -> Choice {
+        let wantTask: TaskSpec, wantSchedule: Schedule
+        do { wantTask = try TaskSpec(name: task) } catch { throw EmitError(description: "--task \(task): \(error)") }
+        do { wantSchedule = try Schedule(encoding: schedule) } catch { throw EmitError(description: "--schedule \(schedule): \(error)") }
+        let matching = rows.filter { r in
+            r.status == MeasureStatus.ok.rawValue && r.medianSeconds != nil && (device == nil || r.device == device)
+                && (try? TaskSpec(name: r.task)) == wantTask && (try? Schedule(encoding: r.schedule)) == wantSchedule
+        }
+        let devices = Set(matching.map(\.device)).sorted()
+        guard let fastest = matching.min(by: { $0.medianSeconds! < $1.medianSeconds! }) else {
+            throw EmitError(description: "no verified (ok) record of \(task) with schedule \(schedule)\(device.map { " on device \($0)" } ?? ""): only measured and verified schedules are emitted")
+        }
+        guard devices.count == 1 else {
+            throw EmitError(description: "\(devices.count) devices measured this schedule (\(devices.joined(separator: ", "))): name one with --device")
+        }
+        return Choice(task: fastest.task, deviceClass: fastest.deviceClass, schedule: fastest.schedule, device: fastest.device,
+                      agent: fastest.agent, medianSeconds: fastest.medianSeconds!)
+    }
+
     /// One emitted kernel: its file, the flags it builds with (C) and its task.
     public struct Kernel: Sendable {
         public var choice: Choice

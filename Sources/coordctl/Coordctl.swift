@@ -62,15 +62,35 @@ struct Emit: ParsableCommand {
         abstract: "Write the fastest verified kernel of each task and device class of a campaign as source.",
         discussion: "Each file says what it computes, how fast it was and on what device, and how to build and call it; the CPU kernels come with tunefleet_kernels.h and a Makefile for one static library (reentrant entries: the caller gives each call its scratch).")
     @Option(help: "The coordinator's database.") var db: String
-    @Option(help: "The campaign.") var campaign: Int64
+    @Option(help: "The campaign: emit its best kernel of each task and device class.") var campaign: Int64?
+    @Option(help: "Emit one verified record instead of a campaign's best: its task, as export writes it (with --schedule).")
+    var task: String?
+    @Option(help: "The record's schedule, as export writes it, e.g. 'axis=1;cb=32;...' (with --task).") var schedule: String?
+    @Option(help: "With --task: the device fingerprint, when more than one device measured the schedule.") var device: String?
     @Option(name: .shortAndLong, help: "Output folder (created if missing).") var output = "tuned-kernels"
+
+    func validate() throws {
+        switch (campaign, task, schedule) {
+        case (_?, nil, nil), (nil, _?, _?): break
+        case (nil, nil, nil): throw ValidationError("say what to emit: --campaign ID, or --task TASK --schedule SCHEDULE")
+        case (_?, _, _): throw ValidationError("--campaign and --task/--schedule are two ways to choose; give one")
+        default: throw ValidationError("--task and --schedule go together")
+        }
+        if device != nil && task == nil { throw ValidationError("--device goes with --task and --schedule") }
+    }
 
     func run() throws {
         let store = try openStore(db)
-        let rows = try store.export(campaign: campaign)
-        let choices = KernelEmitter.best(rows)
-        guard !choices.isEmpty else {
-            throw ValidationError("campaign \(campaign) has no verified (ok) measurement in \(db)")
+        let choices: [KernelEmitter.Choice]
+        if let task, let schedule {
+            do { choices = [try KernelEmitter.chosen(try store.export(campaign: nil), task: task, schedule: schedule, device: device)] }
+            catch let e as KernelEmitter.EmitError { throw ValidationError(e.description) }
+        } else {
+            let campaign = campaign!
+            choices = KernelEmitter.best(try store.export(campaign: campaign))
+            guard !choices.isEmpty else {
+                throw ValidationError("campaign \(campaign) has no verified (ok) measurement in \(db)")
+            }
         }
         let profiles = try store.deviceProfiles()
         try makeDirectories(output)

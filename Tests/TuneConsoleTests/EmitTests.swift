@@ -28,6 +28,26 @@ import TuneStore
         #expect(best.map(\.schedule) == ["a=2", "b=1"])
     }
 
+    @Test func aChosenScheduleIsEmittedOnlyWhenAVerifiedRecordOfItExists() throws {
+        let rows = [
+            row(matmul, "cpu", "mr=4;nr=16", 9e-4, device: "d1"), row(matmul, "cpu", "nr=16;mr=4", 8e-4, device: "d1"),
+            row(matmul, "cpu", "mr=4;nr=16", 7e-4, device: "d2"), row(matmul, "cpu", "mr=8;nr=16", 1e-4, status: "wrong_answer", device: "d1"),
+        ]
+        // Knob order does not matter; the fastest verified record of the schedule on that device.
+        let c = try KernelEmitter.chosen(rows, task: matmul, schedule: "nr=16;mr=4", device: "d1")
+        #expect(c.medianSeconds == 8e-4 && c.device == "d1" && c.deviceClass == "cpu")
+        // Two devices measured it: which one must be said.
+        #expect { _ = try KernelEmitter.chosen(rows, task: matmul, schedule: "mr=4;nr=16", device: nil) } throws: { e in
+            (e as? KernelEmitter.EmitError)?.description.contains("d1, d2") == true
+        }
+        // A schedule that only failed verification, or a task never measured, is not emitted.
+        #expect(throws: KernelEmitter.EmitError.self) { _ = try KernelEmitter.chosen(rows, task: matmul, schedule: "mr=8;nr=16", device: nil) }
+        #expect(throws: KernelEmitter.EmitError.self) {
+            _ = try KernelEmitter.chosen(rows, task: "matmul(m=32,n=64,k=64,bias=0,act=0,f32)", schedule: "mr=4;nr=16", device: nil)
+        }
+        #expect(throws: KernelEmitter.EmitError.self) { _ = try KernelEmitter.chosen(rows, task: "matmul(", schedule: "mr=4", device: nil) }
+    }
+
     @Test func aCUDAFileSaysHowToLaunchIt() throws {
         let s = "bk=8;bm=32;bn=32;db=1;pad=4;splitk=2;swz=1;tm=4;tn=4;va=4;vb=4;wk=1;wx=4"
         let c = try #require(KernelEmitter.best([row(matmul, "cuda", s, 5e-6)]).first)
