@@ -66,6 +66,27 @@ public struct SearchBench: Codable, Sendable {
     public var methods: [Method]
     public var runs: [Run]
 
+    /// The confirmation pass (`bench search --confirm-last K`): the last K schedules that
+    /// improved each task in each run, timed again side by side in one campaign; `runs` and
+    /// `methods` are then replayed with those times.
+    public struct Confirmation: Codable, Sendable {
+        public var per_task: Int
+        /// Schedules sent to the pass, and those it verified and timed.
+        public var schedules: Int
+        public var confirmed: Int
+        /// Results of the runs whose schedule the pass timed, and the median of (pass - run) / run:
+        /// positive when the machine was slower during the pass.
+        public var pairs: Int
+        public var median_difference: Double
+        public init(perTask: Int, schedules: Int, confirmed: Int, pairs: Int, medianDifference: Double) {
+            per_task = perTask; self.schedules = schedules; self.confirmed = confirmed; self.pairs = pairs; median_difference = medianDifference
+        }
+    }
+    public var confirmation: Confirmation?
+    /// With a confirmation pass: the methods and the best as the runs themselves timed them.
+    public var as_measured: [Method]?
+    public var as_measured_best_seconds: Double?
+
     public init(workload: String, deviceClass: DeviceClass = .cpu, budget: Int, runs: [Run], tolerance: Double = 0.05) {
         self.workload = workload
         device_class = deviceClass.rawValue
@@ -121,6 +142,10 @@ public struct SearchBench: Codable, Sendable {
         var out = "workload \(workload)" + (device_class.map { " on \($0)" } ?? "") + ", a budget of \(budget) trials per method"
         for m in methods { if let t = m.extended_trials { out += " (\(m.name): \(t), so that its trials to 95% are measured)" } }
         if let b = best_seconds { out += "; best estimated network latency found: \(d.formatSeconds(b))" }
+        if let c = confirmation {
+            out += "\nconfirmed: the last \(c.per_task) improvements of each task in each run timed again side by side "
+                + "(\(c.confirmed) of \(c.schedules) schedules; the pass ran \(d.format1(c.median_difference * 100))% from the runs' own times, median)"
+        }
         out += "\n" + d.pad("method", 12) + d.pad("final", 11) + d.pad("trials to 95%", 15) + d.pad("wall to 95%", 13)
             + d.pad("x random (trials, wall)", 25) + d.pad("search s", 10) + d.pad("wall s", 9) + "reached\n"
         for m in methods {

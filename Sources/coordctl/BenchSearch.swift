@@ -33,6 +33,8 @@ struct BenchSearch: ParsableCommand {
     @Option(help: "Timed repeats per candidate.") var repeats = 5
     @Option(help: "Threads per kernel.") var threads = 1
     @Option(help: "Retrain the model after this many new results (model-guided methods).") var retrainEvery = 32
+    @Option(help: "After the runs, time again the last N schedules that improved each task in each run, every run's interleaved in one campaign, and replay the curves with those times (0: the curves as each run timed them).")
+    var confirmLast = 4
     @Option(name: .shortAndLong, help: "Output folder: bench.json, curve SVGs, each run's database; default: a new folder under /tmp.") var output: String?
     @Option(help: "Give up on a run after this many seconds.") var timeout = 7200.0
     @Flag(help: "Print the JSON instead of the table.") var json = false
@@ -53,6 +55,7 @@ struct BenchSearch: ParsableCommand {
         guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be 1...1000") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024") }
         guard retrainEvery >= 1 else { throw ValidationError("--retrain-every must be >= 1") }
+        guard (0...64).contains(confirmLast) else { throw ValidationError("--confirm-last must be 0...64") }
     }
 
     /// `--device`, checked in `validate`.
@@ -66,7 +69,7 @@ struct BenchSearch: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let interrupted = StopSignal()
         onTerminationSignals { _ in interrupted.stop() }
-        var runs: [SearchBench.Run] = []
+        var runs: [Measured] = []
         let ms = methods.split(separator: ",").map(String.init)
         // Each run must start from an empty database: one left by an earlier run in the same
         // folder would hand the next coordd its measurements (transfer-tuning reads them).
@@ -75,16 +78,36 @@ struct BenchSearch: ParsableCommand {
                 throw ValidationError("\(out)/\(m)-\(r) exists (an earlier run?): give -o a new or empty folder")
             }
         }
-        // Interleaved (random, cold, transfer, random, ...) so a drift of the machine hits every method alike.
+        if FileManager.default.fileExists(atPath: out + "/confirm") { throw ValidationError("\(out)/confirm exists (an earlier run?): give -o a new or empty folder") }
+        // Interleaved (random, cold, transfer, random, ...) so a slow drift of the machine hits
+        // every method alike; the confirmation pass takes out what is left of it near the best.
         for r in 0..<`repeat` {
             for m in ms {
-                let run = try measure(method: m, repeatIndex: r, workload: w, binDir: binDir, dir: out + "/\(m)-\(r + 1)", interrupted: interrupted)
-                runs.append(run)
+                let measured = try measure(method: m, repeatIndex: r, workload: w, binDir: binDir, dir: out + "/\(m)-\(r + 1)", interrupted: interrupted)
+                runs.append(measured)
+                let run = measured.run
                 log("\(m) #\(r + 1): \(run.points.last.map { Dashboard.formatSeconds($0.seconds) } ?? "no estimate") after \(run.trials) trials, "
                     + "\(Dashboard.format1(run.wall_seconds)) s, search \(Dashboard.format1(run.search_seconds)) s")
             }
         }
-        let bench = SearchBench(workload: w.name, deviceClass: deviceClass, budget: budget, runs: runs)
+        var bench = SearchBench(workload: w.name, deviceClass: deviceClass, budget: budget, runs: runs.map(\.run))
+        if confirmLast > 0 {
+            let dc = deviceClass.rawValue
+            let given = SearchConfirmation.interleave(runs.map { SearchConfirmation.recordSetters($0.rows, deviceClass: dc, perTask: confirmLast) })
+            let timings = try confirm(given, workload: w, binDir: binDir, dir: out + "/confirm", interrupted: interrupted)
+            let replayed = runs.map { m in
+                var r = m.run
+                r.points = SearchConfirmation.points(m.rows, campaign: m.campaign, deviceClass: dc, confirmed: timings)
+                return r
+            }
+            let asMeasured = bench
+            bench = SearchBench(workload: w.name, deviceClass: deviceClass, budget: budget, runs: replayed)
+            bench.as_measured = asMeasured.methods
+            bench.as_measured_best_seconds = asMeasured.best_seconds
+            let drift = SearchConfirmation.drift(runs: runs.map(\.rows), deviceClass: dc, confirmed: timings)
+            bench.confirmation = SearchBench.Confirmation(perTask: confirmLast, schedules: given.values.reduce(0) { $0 + $1.count },
+                                                          confirmed: timings.count, pairs: drift.pairs, medianDifference: drift.medianDifference)
+        }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         try writeFile(out + "/bench.json", String(decoding: try enc.encode(bench), as: UTF8.self) + "\n")
@@ -99,48 +122,66 @@ struct BenchSearch: ParsableCommand {
         }
     }
 
-    func measure(method: String, repeatIndex: Int, workload: Workload, binDir: String, dir: String,
-                 interrupted: StopSignal) throws -> SearchBench.Run {
+    /// One run with the rows and campaign it was read from (a confirmation pass replays them).
+    struct Measured {
+        var run: SearchBench.Run
+        var rows: [ExportRow]
+        var campaign: CampaignSummary
+    }
+
+    var plan: MeasurePlan {
+        var plan = MeasurePlan()
+        plan.threads = threads
+        plan.repeats = repeats
+        plan.minRepeatSeconds = 0.01
+        return plan
+    }
+
+    /// A fresh coordinator and the agents in `dir`; a start that fails (agents that never get
+    /// through) is retried once in a fresh folder.
+    func startCluster(_ name: String, binDir: String, dir: String, coordinatorArguments: [String]) throws -> LocalCluster {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var settings = LocalCluster.Settings(binDir: binDir, dir: dir)
         settings.batchSize = batchSize
-        let search: SearchChoice, scheduler: SchedulerChoice
-        switch method {
-        case "random":
-            (search, scheduler) = (.random, .roundRobin)
-            settings.coordinatorArguments = ["--retrain-every", "0", "--no-shipped-model"]
-        case "model-cold":
-            (search, scheduler) = (.evolutionary, .roundRobin)
-            settings.coordinatorArguments = ["--retrain-every", "\(retrainEvery)", "--no-shipped-model"]
-        default:
-            (search, scheduler) = (.evolutionary, .gradient)
-            settings.coordinatorArguments = ["--retrain-every", "\(retrainEvery)"]
-        }
+        settings.coordinatorArguments = coordinatorArguments
         var cluster = try LocalCluster(settings: settings)
-        defer { cluster.stopAll() }
-        // A start that fails (agents that never get through) is retried once in a fresh folder.
         for attempt in 1...2 {
             do {
                 try cluster.startCoordinator()
                 for i in 1...agentCount {
-                    try cluster.startAgent(name: "\(method)-agent-\(i)", arguments: deviceClass == .cuda ? ["--device", "cuda:\(i - 1)"] : [])
+                    try cluster.startAgent(name: "\(name)-agent-\(i)", arguments: deviceClass == .cuda ? ["--device", "cuda:\(i - 1)"] : [])
                 }
                 // Agents get through in a second or two; a start that hangs (seen rarely: agents
                 // connected, never welcomed) is cheaper to retry than to wait out.
                 try cluster.waitForAgents(agentCount, timeout: 20)
                 break
             } catch where attempt == 1 {
-                log("\(method) #\(repeatIndex + 1): \(error); starting the cluster again")
+                log("\(name): \(error); starting the cluster again")
                 cluster.stopAll()
                 settings.dir = dir + "-retry"
                 try FileManager.default.createDirectory(atPath: settings.dir, withIntermediateDirectories: true)
                 cluster = try LocalCluster(settings: settings)
             }
         }
-        var plan = MeasurePlan()
-        plan.threads = threads
-        plan.repeats = repeats
-        plan.minRepeatSeconds = 0.01
+        return cluster
+    }
+
+    func measure(method: String, repeatIndex: Int, workload: Workload, binDir: String, dir: String,
+                 interrupted: StopSignal) throws -> Measured {
+        let search: SearchChoice, scheduler: SchedulerChoice, arguments: [String]
+        switch method {
+        case "random":
+            (search, scheduler) = (.random, .roundRobin)
+            arguments = ["--retrain-every", "0", "--no-shipped-model"]
+        case "model-cold":
+            (search, scheduler) = (.evolutionary, .roundRobin)
+            arguments = ["--retrain-every", "\(retrainEvery)", "--no-shipped-model"]
+        default:
+            (search, scheduler) = (.evolutionary, .gradient)
+            arguments = ["--retrain-every", "\(retrainEvery)"]
+        }
+        let cluster = try startCluster("\(method) #\(repeatIndex + 1)", binDir: binDir, dir: dir, coordinatorArguments: arguments)
+        defer { cluster.stopAll() }
         let seed = UInt64(repeatIndex + 1)
         // A time limit is the same for every method (random's larger budget does not buy it more time).
         let id = try cluster.client.launch(workload: workload, trials: 0, devices: [deviceClass], batchSize: batchSize, plan: plan, seed: seed,
@@ -159,11 +200,36 @@ struct BenchSearch: ParsableCommand {
         cluster.stopAll()
         let store = try Store(readOnlyPath: cluster.databasePath)
         guard let summary = try store.campaign(id) else { throw ValidationError("campaign \(id) vanished from \(cluster.databasePath)") }
-        let report = CampaignReport(campaign: summary, rows: try store.export(campaign: id))
+        let rows = try store.export(campaign: id)
+        let report = CampaignReport(campaign: summary, rows: rows)
         let curve = report.curves.first { $0.deviceClass == deviceClass.rawValue }
-        return SearchBench.Run(name: method, repeatIndex: repeatIndex, seed: seed, points: curve?.points ?? [], trials: curve?.trials ?? 0,
-                               wallSeconds: curve?.wallSeconds ?? 0, searchSeconds: status.search_seconds ?? 0,
-                               modelVersions: try store.models().filter { $0.deviceClass != nil }.count)
+        let run = SearchBench.Run(name: method, repeatIndex: repeatIndex, seed: seed, points: curve?.points ?? [], trials: curve?.trials ?? 0,
+                                  wallSeconds: curve?.wallSeconds ?? 0, searchSeconds: status.search_seconds ?? 0,
+                                  modelVersions: try store.models().filter { $0.deviceClass != nil }.count)
+        return Measured(run: run, rows: rows, campaign: summary)
+    }
+
+    /// The confirmation pass: the given schedules of each task measured in one campaign of a
+    /// fresh cluster (no model, nothing else proposed), their verified times by key.
+    func confirm(_ given: [String: [Schedule]], workload: Workload, binDir: String, dir: String,
+                 interrupted: StopSignal) throws -> [SearchConfirmation.Key: Double] {
+        let tasks = workload.tasks.filter { given[$0.task.name] != nil }
+        guard !tasks.isEmpty else { return [:] }
+        let cluster = try startCluster("confirmation", binDir: binDir, dir: dir, coordinatorArguments: ["--retrain-every", "0", "--no-shipped-model"])
+        defer { cluster.stopAll() }
+        let schedules = Dictionary(uniqueKeysWithValues: tasks.map { ($0.task, given[$0.task.name]!) })
+        let id = try cluster.client.launch(workload: Workload(name: workload.name + "-confirm", tasks: tasks), trials: 1, devices: [deviceClass],
+                                           batchSize: batchSize, plan: plan, seed: 1, given: schedules)
+        var last = Monotonic.now()
+        _ = try cluster.client.waitForCampaign(id, timeout: timeout, poll: 0.5, observe: { _, c in
+            if interrupted.isSet { throw ExitCode(130) }
+            if Monotonic.now() - last > 30 {
+                log("confirmation: \(c.trialsDone)/\(c.trialsTotal) schedules")
+                last = Monotonic.now()
+            }
+        })
+        cluster.stopAll()
+        return SearchConfirmation.timings(try Store(readOnlyPath: cluster.databasePath).export(campaign: id), deviceClass: deviceClass.rawValue)
     }
 
     func log(_ s: String) { FileHandle.standardError.write(Data(("bench search: " + s + "\n").utf8)) }
