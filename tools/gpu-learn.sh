@@ -11,7 +11,8 @@
 # Without a driver it says so and exits 0 after the probe.
 #   tools/gpu-learn.sh [BUNDLE_DIR]       (default: .gpu/tunefleet)
 # Knobs (environment): LEARN_WORKLOAD (resnet50), LEARN_TIME (75s per method), LEARN_BUDGET
-# (4000 trials per method: the time limit binds), LEARN_METHODS, COLLECT_WORKLOADS
+# (4000 trials per method: the time limit binds), LEARN_METHODS, LEARN_CONFIRM (4: the last 4
+# improvements of each task in each run timed again side by side, 0 for none), COLLECT_WORKLOADS
 # (bert-base,mobilenetv2), COLLECT_PER_TASK (12), COLLECT_SECONDS (100), RETIME_SAMPLE (200), LEARN_COLLECT (1),
 # LEARN_DEVICE (cuda; cpu rehearses the script on a machine without a GPU).
 source "$(dirname "$0")/gpu-node.sh" gpu-learn "${1:-.gpu/tunefleet}"
@@ -45,8 +46,9 @@ fi
 
 # 2. Search: the three methods, the same budget and wall time each.
 log "bench search: ${LEARN_WORKLOAD:-resnet50}, ${LEARN_TIME:-75s} per method"
-timeout "${LEARN_SEARCH_SECONDS:-330}" "$bundle/coordctl" bench search --device "$device" --workload "${LEARN_WORKLOAD:-resnet50}" \
+timeout "${LEARN_SEARCH_SECONDS:-420}" "$bundle/coordctl" bench search --device "$device" --workload "${LEARN_WORKLOAD:-resnet50}" \
   --budget "${LEARN_BUDGET:-4000}" --time "${LEARN_TIME:-75s}" --methods "${LEARN_METHODS:-random,model-cold,transfer}" \
+  --confirm-last "${LEARN_CONFIRM:-4}" \
   --batch-size "${LEARN_BATCH:-16}" -o "$out/search" > "$out/search.txt" 2> "$out/search.err"
 log "bench search exit $?"
 cat "$out/search.txt" | tee -a "$out/gpu-learn.log"
