@@ -188,14 +188,7 @@ struct BenchSearch: ParsableCommand {
                                            search: search, scheduler: scheduler,
                                            budget: method == "random" ? budget * randomBudgetFactor : budget,
                                            timeLimit: time.flatMap(DurationText.seconds))
-        var last = Monotonic.now()
-        _ = try cluster.client.waitForCampaign(id, timeout: timeout, poll: 0.5, observe: { _, c in
-            if interrupted.isSet { throw ExitCode(130) }
-            if Monotonic.now() - last > 30 {
-                log("\(method) #\(repeatIndex + 1): \(c.trialsDone)/\(c.trialsTotal) trials")
-                last = Monotonic.now()
-            }
-        })
+        try wait(cluster, id, "\(method) #\(repeatIndex + 1)", unit: "trials", interrupted: interrupted)
         let status = StatusJSON(try cluster.client.status())
         cluster.stopAll()
         let store = try Store(readOnlyPath: cluster.databasePath)
@@ -220,16 +213,21 @@ struct BenchSearch: ParsableCommand {
         let schedules = Dictionary(uniqueKeysWithValues: tasks.map { ($0.task, given[$0.task.name]!) })
         let id = try cluster.client.launch(workload: Workload(name: workload.name + "-confirm", tasks: tasks), trials: 1, devices: [deviceClass],
                                            batchSize: batchSize, plan: plan, seed: 1, given: schedules)
+        try wait(cluster, id, "confirmation", unit: "schedules", interrupted: interrupted)
+        cluster.stopAll()
+        return SearchConfirmation.timings(try Store(readOnlyPath: cluster.databasePath).export(campaign: id), deviceClass: deviceClass.rawValue)
+    }
+
+    /// Waits for a campaign with a progress line every 30 s; an interrupt ends the bench.
+    func wait(_ cluster: LocalCluster, _ id: Int64, _ what: String, unit: String, interrupted: StopSignal) throws {
         var last = Monotonic.now()
         _ = try cluster.client.waitForCampaign(id, timeout: timeout, poll: 0.5, observe: { _, c in
             if interrupted.isSet { throw ExitCode(130) }
             if Monotonic.now() - last > 30 {
-                log("confirmation: \(c.trialsDone)/\(c.trialsTotal) schedules")
+                log("\(what): \(c.trialsDone)/\(c.trialsTotal) \(unit)")
                 last = Monotonic.now()
             }
         })
-        cluster.stopAll()
-        return SearchConfirmation.timings(try Store(readOnlyPath: cluster.databasePath).export(campaign: id), deviceClass: deviceClass.rawValue)
     }
 
     func log(_ s: String) { FileHandle.standardError.write(Data(("bench search: " + s + "\n").utf8)) }
