@@ -9,6 +9,12 @@ Exports the feature table (`coordctl export --features`), trains pip `xgboost`
 MODEL-METRICS.md says (per (task, device) group, averaged weighted by test records), and
 prints them beside `coordctl model eval` for our own models. LightGBM's LambdaRank needs
 integer relevance: the label (normalized throughput in (0, 1]) is scaled to 0..30.
+
+Which pip XGBoost: ours links Debian's libxgboost 1.7; pip's 1.7.6 (`pip install
+xgboost==1.7.6`) gives the same PCA to three decimals on every split of the reference
+dataset. XGBoost 2 and later sample pairwise pairs differently (even with one uniform pair
+per record, set below), so their figures differ by a few hundredths either way. Each row
+carries the library's version.
 """
 import argparse, csv, json, os, subprocess, sys, tempfile, time
 
@@ -108,7 +114,7 @@ def main():
     booster = xgb.train(params, d, num_boost_round=a.rounds)
     seconds = time.time() - start
     s = booster.predict(xgb.DMatrix(X[te]))
-    results.append(dict(kind="pip-xgboost", trainRecords=int(len(tr)), trainSeconds=seconds, **report(list(s), list(y[te]), list(g[te]))))
+    results.append(dict(kind="pip-xgboost", version=xgb.__version__, trainRecords=int(len(tr)), trainSeconds=seconds, **report(list(s), list(y[te]), list(g[te]))))
 
     start = time.time()
     data = lgb.Dataset(X[tr], label=np.rint(y[tr] * 30).astype(int), group=tr_sizes)
@@ -116,7 +122,7 @@ def main():
                         "min_data_in_leaf": 5, "seed": 0, "num_threads": 2, "verbose": -1}, data, num_boost_round=a.rounds)
     seconds = time.time() - start
     s = ranker.predict(X[te])
-    results.append(dict(kind="pip-lightgbm", trainRecords=int(len(tr)), trainSeconds=seconds, **report(list(s), list(y[te]), list(g[te]))))
+    results.append(dict(kind="pip-lightgbm", version=lgb.__version__, trainRecords=int(len(tr)), trainSeconds=seconds, **report(list(s), list(y[te]), list(g[te]))))
 
     ours_cmd = [a.coordctl, "model", "eval", "--db", a.db, "--split", a.split, "--rounds", str(a.rounds), "--json"]
     if a.holdout:
