@@ -68,8 +68,7 @@ public struct CampaignReport: Sendable {
         var accuracy: [AccuracyPoint] = []
         for dc in Set(campaign.tasks.map(\.deviceClass)).sorted() {
             let tasks = campaign.tasks.filter { $0.deviceClass == dc }
-            var weights: [String: Int] = [:]
-            for t in tasks { weights[t.name, default: 0] += t.weight }
+            let weights = campaign.weights(deviceClass: dc)
             var vendor: [String: Double] = [:]
             for t in tasks { if let v = t.vendorSeconds { vendor[t.name] = v } }
             let mine = rows.filter { $0.deviceClass == dc }

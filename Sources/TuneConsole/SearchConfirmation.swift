@@ -15,6 +15,13 @@ public enum SearchConfirmation {
         public init(task: String, schedule: Schedule) { self.task = task; self.schedule = schedule }
     }
 
+    /// A verified row of `deviceClass`: its key and time; nil for anything else.
+    static func timed(_ r: ExportRow, deviceClass: String) -> (key: Key, seconds: Double)? {
+        guard r.deviceClass == deviceClass, r.status == MeasureStatus.ok.rawValue, let s = r.medianSeconds,
+              let schedule = try? Schedule(encoding: r.schedule) else { return nil }
+        return (Key(task: r.task, schedule: schedule), s)
+    }
+
     /// One run's verified results of `deviceClass` in commit order that improved their task's
     /// best, the last `perTask` of each task (the earlier ones are far from the best, where a
     /// few percent of drift moves no crossing of the 5% line).
@@ -23,12 +30,10 @@ public enum SearchConfirmation {
         var best: [String: Double] = [:]
         var setters: [String: [Key]] = [:]
         var order: [String] = []
-        for r in rows where r.deviceClass == deviceClass && r.status == MeasureStatus.ok.rawValue {
-            guard let s = r.medianSeconds, s > 0, s < (best[r.task] ?? .infinity),
-                  let schedule = try? Schedule(encoding: r.schedule) else { continue }
-            best[r.task] = s
-            if setters[r.task] == nil { order.append(r.task) }
-            setters[r.task, default: []].append(Key(task: r.task, schedule: schedule))
+        for (key, s) in rows.compactMap({ timed($0, deviceClass: deviceClass) }) where s > 0 && s < (best[key.task] ?? .infinity) {
+            best[key.task] = s
+            if setters[key.task] == nil { order.append(key.task) }
+            setters[key.task, default: []].append(key)
         }
         return order.flatMap { setters[$0]!.suffix(perTask) }
     }
@@ -55,10 +60,7 @@ public enum SearchConfirmation {
     /// The confirmation campaign's verified times, by key.
     public static func timings(_ rows: [ExportRow], deviceClass: String) -> [Key: Double] {
         var out: [Key: Double] = [:]
-        for r in rows where r.deviceClass == deviceClass && r.status == MeasureStatus.ok.rawValue {
-            guard let s = r.medianSeconds, let schedule = try? Schedule(encoding: r.schedule) else { continue }
-            out[Key(task: r.task, schedule: schedule)] = s
-        }
+        for (key, s) in rows.compactMap({ timed($0, deviceClass: deviceClass) }) { out[key] = s }
         return out
     }
 
@@ -71,7 +73,7 @@ public enum SearchConfirmation {
         return rows.filter { $0.deviceClass == deviceClass }.map { r in
             var seconds = r.status == MeasureStatus.ok.rawValue ? r.medianSeconds : nil
             if seconds != nil {
-                let again = (try? Schedule(encoding: r.schedule)).flatMap { confirmed[Key(task: r.task, schedule: $0)] }
+                let again = timed(r, deviceClass: deviceClass).flatMap { confirmed[$0.key] }
                 if let again { switched.insert(r.task); seconds = again } else if switched.contains(r.task) { seconds = nil }
             }
             return TuningCurve.Result(task: r.task, seconds: seconds, elapsed: max(0, r.createdAt - campaignStart))
@@ -81,26 +83,17 @@ public enum SearchConfirmation {
     /// How the pass's times compare with the runs' own for the same schedules: pairs and the
     /// median relative difference (the drift and noise the pass takes out).
     public static func drift(runs: [[ExportRow]], deviceClass: String, confirmed: [Key: Double]) -> (pairs: Int, medianDifference: Double) {
-        var diffs: [Double] = []
-        for rows in runs {
-            for r in rows where r.deviceClass == deviceClass && r.status == MeasureStatus.ok.rawValue {
-                guard let a = r.medianSeconds, let schedule = try? Schedule(encoding: r.schedule),
-                      let b = confirmed[Key(task: r.task, schedule: schedule)] else { continue }
-                diffs.append((b - a) / a)
-            }
+        let diffs = runs.joined().compactMap { r in
+            timed(r, deviceClass: deviceClass).flatMap { t in confirmed[t.key].map { ($0 - t.seconds) / t.seconds } }
         }
-        let s = diffs.sorted()
-        guard !s.isEmpty else { return (0, 0) }
-        return (s.count, s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+        return (diffs.count, SearchBench.median(diffs) ?? 0)
     }
 }
 
 extension SearchConfirmation {
     /// A run's tuning curve of `deviceClass` replayed with the confirmed timings.
     public static func points(_ rows: [ExportRow], campaign: CampaignSummary, deviceClass: String, confirmed: [Key: Double]) -> [CurvePoint] {
-        var weights: [String: Int] = [:]
-        for t in campaign.tasks where t.deviceClass == deviceClass { weights[t.name, default: 0] += t.weight }
-        return points(rows, weights: weights, campaignStart: campaign.createdAt, deviceClass: deviceClass, confirmed: confirmed)
+        points(rows, weights: campaign.weights(deviceClass: deviceClass), campaignStart: campaign.createdAt, deviceClass: deviceClass, confirmed: confirmed)
     }
 
     /// The same with the network's task weights given.
@@ -108,5 +101,14 @@ extension SearchConfirmation {
                               confirmed: [Key: Double]) -> [CurvePoint] {
         TuningCurve.points(results(rows, deviceClass: deviceClass, campaignStart: campaignStart, confirmed: confirmed),
                            network: NetworkLatency(weights: weights))
+    }
+}
+
+extension CampaignSummary {
+    /// Occurrences of each task (by name) of `deviceClass` in the campaign's network.
+    func weights(deviceClass: String) -> [String: Int] {
+        var weights: [String: Int] = [:]
+        for t in tasks where t.deviceClass == deviceClass { weights[t.name, default: 0] += t.weight }
+        return weights
     }
 }
