@@ -183,6 +183,48 @@ public enum BuiltinWorkloads {
         1 conv2d c=320 h=7 w=7 k=1280 r=1 s=1
         1 matmul m=1 n=1000 k=1280 bias=1
         """),
+        ("efficientnetb0", """
+        # EfficientNet-B0, 224x224, batch 1, NCHW: stem, 16 MBConv blocks (1x1 expand, 3x3 or
+        # 5x5 depthwise, 1x1 project; the first block has no expansion), last 1x1 and the
+        # classifier. Left out: each block's squeeze-and-excitation (a global pooling and two
+        # matrix-vector products, well under 1% of the FLOPs) and the swish activations, which
+        # are not an epilogue of ours. Stem, first blocks and head share MobileNet-V2's shapes;
+        # the 5x5 depthwise layers and the 40/80/112/192-channel stages are its own.
+        name: efficientnetb0
+        1 conv2d c=3 h=224 w=224 k=32 r=3 s=3 stride=2 pad=1
+        1 depthwise_conv2d c=32 h=112 w=112 r=3 s=3 pad=1
+        1 conv2d c=32 h=112 w=112 k=16 r=1 s=1
+        1 conv2d c=16 h=112 w=112 k=96 r=1 s=1
+        1 depthwise_conv2d c=96 h=112 w=112 r=3 s=3 stride=2 pad=1
+        1 conv2d c=96 h=56 w=56 k=24 r=1 s=1
+        2 conv2d c=24 h=56 w=56 k=144 r=1 s=1
+        1 depthwise_conv2d c=144 h=56 w=56 r=3 s=3 pad=1
+        1 conv2d c=144 h=56 w=56 k=24 r=1 s=1
+        1 depthwise_conv2d c=144 h=56 w=56 r=5 s=5 stride=2 pad=2
+        1 conv2d c=144 h=28 w=28 k=40 r=1 s=1
+        2 conv2d c=40 h=28 w=28 k=240 r=1 s=1
+        1 depthwise_conv2d c=240 h=28 w=28 r=5 s=5 pad=2
+        1 conv2d c=240 h=28 w=28 k=40 r=1 s=1
+        1 depthwise_conv2d c=240 h=28 w=28 r=3 s=3 stride=2 pad=1
+        1 conv2d c=240 h=14 w=14 k=80 r=1 s=1
+        3 conv2d c=80 h=14 w=14 k=480 r=1 s=1
+        2 depthwise_conv2d c=480 h=14 w=14 r=3 s=3 pad=1
+        2 conv2d c=480 h=14 w=14 k=80 r=1 s=1
+        1 depthwise_conv2d c=480 h=14 w=14 r=5 s=5 pad=2
+        1 conv2d c=480 h=14 w=14 k=112 r=1 s=1
+        3 conv2d c=112 h=14 w=14 k=672 r=1 s=1
+        2 depthwise_conv2d c=672 h=14 w=14 r=5 s=5 pad=2
+        2 conv2d c=672 h=14 w=14 k=112 r=1 s=1
+        1 depthwise_conv2d c=672 h=14 w=14 r=5 s=5 stride=2 pad=2
+        1 conv2d c=672 h=7 w=7 k=192 r=1 s=1
+        4 conv2d c=192 h=7 w=7 k=1152 r=1 s=1
+        3 depthwise_conv2d c=1152 h=7 w=7 r=5 s=5 pad=2
+        3 conv2d c=1152 h=7 w=7 k=192 r=1 s=1
+        1 depthwise_conv2d c=1152 h=7 w=7 r=3 s=3 pad=1
+        1 conv2d c=1152 h=7 w=7 k=320 r=1 s=1
+        1 conv2d c=320 h=7 w=7 k=1280 r=1 s=1
+        1 matmul m=1 n=1000 k=1280 bias=1
+        """),
         ("inceptionv3", """
         # Inception-v3, 299x299, batch 1, NCHW (no auxiliary head). Tasks have one `pad` for
         # both axes, so the 1x7/7x1 (and 1x3/3x1) convolutions, padded along one axis only,

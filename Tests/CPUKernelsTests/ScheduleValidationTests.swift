@@ -106,13 +106,27 @@ private func generationError(_ values: [String: Int], device: DeviceProfile = av
 }
 
 @Suite struct BuiltinWorkloadTests {
-    @Test(arguments: ["resnet50", "mobilenetv2", "inceptionv3"])
+    @Test(arguments: ["resnet50", "mobilenetv2", "inceptionv3", "efficientnetb0"])
     func networksParseWithTheirLayerCounts(name: String) throws {
         let w = try #require(BuiltinWorkloads.named(name))
         let layers = w.tasks.reduce(0) { $0 + $1.weight }
-        // Convolutions + classifier: ResNet-50 has 53 + 1, MobileNet-V2 52 + 1, Inception-v3 94 + 1.
-        let expected = ["resnet50": 54, "mobilenetv2": 53, "inceptionv3": 95][name]
+        // Convolutions + classifier: ResNet-50 has 53 + 1, MobileNet-V2 52 + 1, Inception-v3 94 + 1,
+        // EfficientNet-B0 49 + 1 (stem, 2 + 15 x 3 in its blocks, head).
+        let expected = ["resnet50": 54, "mobilenetv2": 53, "inceptionv3": 95, "efficientnetb0": 50][name]
         #expect(layers == expected)
         #expect(w.tasks.allSatisfy { $0.task.op != .conv2d || $0.task["layout"] == ConvLayout.nchw.rawValue })
+    }
+}
+
+@Suite struct DepthwiseCoverageTests {
+    /// EfficientNet-B0 is in the collection for its depthwise layers: with MobileNet-V2 held
+    /// out, the model must still have seen depthwise tasks (and 5x5 ones) of another network.
+    @Test func efficientNetBringsDepthwiseTasksMobileNetV2Lacks() throws {
+        let mobilenet = try #require(BuiltinWorkloads.named("mobilenetv2"))
+        let efficientnet = try #require(BuiltinWorkloads.named("efficientnetb0"))
+        let held = Set(mobilenet.tasks.map(\.task))
+        let own = efficientnet.tasks.map(\.task).filter { $0.op == .depthwiseConv2d && !held.contains($0) }
+        #expect(own.count == 9)
+        #expect(own.filter { $0["r"] == 5 }.count == 6)
     }
 }
