@@ -111,7 +111,7 @@ struct ConvTemplate: KernelTemplate {
                             else { c.line("vf x\(v); for (int l = 0; l < VL; l++) x\(v)[l] = ip[(\(v * vec) + l) * ST];") }
                         }
                         for b in 0..<rb {
-                            c.line("{ vf y = BC(wp[\(b) * CPG * R_ * S_]); " + (0..<rv).map { "a\(b)_\($0) += y * x\($0);" }.joined(separator: " ") + " }")
+                            CPrelude.broadcastRow(&c, accumulator: "a\(b)", operand: "x", vectors: rv, scalar: "&wp[\(b) * CPG * R_ * S_]")
                         }
                     }
                 }
@@ -123,7 +123,7 @@ struct ConvTemplate: KernelTemplate {
                         c.line("const float *ip = inP + ((n * HP + oh * ST + r * DIL) * WPD + ow0 * ST + s * DIL) * C_ + g * CPG + ci;")
                         c.line("vf " + (0..<rv).map { "x\($0) = *(const vfu *)(wp + \($0 * vec))" }.joined(separator: ", ") + ";")
                         for b in 0..<rb {
-                            c.line("{ vf y = BC(ip[\(b) * ST * C_]); " + (0..<rv).map { "a\(b)_\($0) += y * x\($0);" }.joined(separator: " ") + " }")
+                            CPrelude.broadcastRow(&c, accumulator: "a\(b)", operand: "x", vectors: rv, scalar: "&ip[\(b) * ST * C_]")
                         }
                     }
                 }

@@ -103,8 +103,7 @@ struct GemmCodegen {
                 c.line("const float *bk = b + k * bks;")
                 c.line("vf " + (0..<nv).map { "b\($0) = *(const vfu *)(bk + \($0 * vec))" }.joined(separator: ", ") + ";")
                 for i in 0..<mr {
-                    c.line("{ float s = a[\(i) * ars + k * aks]; vf x = BC(s); "
-                           + (0..<nv).map { "c\(i)_\($0) += x * b\($0);" }.joined(separator: " ") + " }")
+                    CPrelude.broadcastRow(&c, accumulator: "c\(i)", operand: "b", vectors: nv, scalar: "&a[\(i) * ars + k * aks]")
                 }
             }
             c.block("if (mv == MR && nv == NR)") { c in
