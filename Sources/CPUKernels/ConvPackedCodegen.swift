@@ -14,6 +14,12 @@ import TuneCore
 /// accumulator buffer. That buffer is pixel-major (`[n][g][pixel][k]`, full-vector stores,
 /// partial sums across channel slices) and is transposed into NCHW once at the end, 8x8
 /// blocks through vectors, which is 1/(C*R*S) of the work.
+///
+/// Taps that read only padding are skipped (`ConvTaps`): each tile visits the kernel rows
+/// its output rows read, and when no tile crosses an output row, each pixel of a tile at
+/// either edge of the row leaves out the kernel columns in the padding (a variant of the
+/// tile per edge pattern, from tables of each tile's rows and kind), and the kernel reads
+/// the caller's input directly instead of a zero-padded copy.
 struct PackedConvCodegen {
     let task: TaskSpec
     let knobs: ConvKnobs
@@ -35,21 +41,22 @@ struct PackedConvCodegen {
                        ("KPGP", roundUp(kpg, tv)), ("NKT", roundUp(kpg, tv) / tv), ("RB", rb), ("TV", tv), ("CB", cb)] {
             c.line("#define \(k) \(v)L")
         }
+        let taps = ConvTaps(task: t, rb: rb)
+        // The input the tiles read: the caller's (row-aligned tiles never touch padding) or the padded copy.
+        c.line(taps.rowAligned ? "#define IPL (H_ * W_)\n#define IRW W_" : "#define IPL (HP * WPD)\n#define IRW WPD")
         c.line("#define MIN(a, b) ((a) < (b) ? (a) : (b))")
         // Zeroed on first use (see CPrelude.scratch); only the interior is ever written, so the halo stays 0.
         // wPk: every weight panel, packed once (on the first call with this scratch, or by the
         // library's _prepare when the weights change), as a deployed model reorders its weights
         // once; wMark[0] is 1 once packed.
-        CPrelude.scratch(&c, [("inP", ["N_ * C_ * HP * WPD"]), ("wPk", ["G_ * KPGP * CPG * R_ * S_"]), ("wMark", ["16"]),
-                              ("oT", ["N_ * G_ * PQP * KPGP"])])
-        // Each pixel's input offset, a constant table: no writable state outside the scratch.
-        let q = t.outputWidth, st = t["stride"], wpd = t["w"] + 2 * t["pad"]
-        let offsets = (0..<roundUp(pq, rb)).map { p in p < pq ? (p / q) * st * wpd + (p % q) * st : 0 }
-        c.line("static const long offT[PQP] = {")
-        for row in stride(from: 0, to: offsets.count, by: 16) {
-            c.line("  " + offsets[row..<min(row + 16, offsets.count)].map(String.init).joined(separator: ", ") + ",")
-        }
-        c.line("};")
+        CPrelude.scratch(&c, (taps.rowAligned ? [] : [("inP", ["N_ * C_ * HP * WPD"])])
+                         + [("wPk", ["G_ * KPGP * CPG * R_ * S_"]), ("wMark", ["16"]), ("oT", ["N_ * G_ * PQP * KPGP"])])
+        // Each pixel's input offset and each tile's kernel rows and edge kind, constant
+        // tables: no writable state outside the scratch.
+        Self.table(&c, "static const long offT[PQP]", taps.offsets)
+        Self.table(&c, "static const int rLoT[PQP / RB]", taps.rows.map(\.lowerBound))
+        Self.table(&c, "static const int rHiT[PQP / RB]", taps.rows.map(\.upperBound))
+        if taps.kinds.count > 1 { Self.table(&c, "static const unsigned char kindT[PQP / RB]", taps.tileKind) }
         c.line()
         emitPack(&c)
         c.line("#define TF_HAS_PREPARE 1")
@@ -58,7 +65,7 @@ struct PackedConvCodegen {
             c.line("  pack(wPk + ((g * NKT + kt / TV) * CPG + c0) * R_ * S_ * TV, args[1], g, kt, c0, MIN(c0 + CB, CPG), 0, TV);")
             c.line("wMark[0] = 1.0f;")
         }
-        emitTile(&c, rb: rb, rv: rv, vec: vec, unroll: s.unroll)
+        emitTiles(&c, taps: taps, rb: rb, rv: rv, vec: vec, unroll: s.unroll)
         c.block("static int tf_kernel(float *const *args, tf_scratch *restrict S)") { c in
             c.line("const float *in = args[0]; float *out = args[2];")
             c.line("if (wMark[0] != 1.0f) tf_prepare(S, args);")
@@ -68,8 +75,10 @@ struct PackedConvCodegen {
                 // The input into its padded planes, split among the threads (serial, it was
                 // about a tenth of the 56x56 layer on two threads); the loop's barrier orders
                 // it before the tiles.
-                if let omp { c.line(omp) }
-                c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
+                if !taps.rowAligned {
+                    if let omp { c.line(omp) }
+                    c.line("for (long nc = 0; nc < N_ * C_; nc++) for (long h = 0; h < H_; h++) memcpy(inP + (nc * HP + h + PAD) * WPD + PAD, in + (nc * H_ + h) * W_, W_ * sizeof(float));")
+                }
                 c.block("for (long n = 0; n < N_; n++) for (long g = 0; g < G_; g++)") { c in
                     c.line("float *ot = oT + (n * G_ + g) * PQP * KPGP;")
                     let kt = "for (long kt = 0; kt < KPG; kt += TV)", c0 = "for (long c0 = 0; c0 < CPG; c0 += CB)"
@@ -79,7 +88,7 @@ struct PackedConvCodegen {
                         if !sharedPanel, s.order == 1, let omp { c.line(omp) }
                         c.block(inner) { c in
                             c.line("const long c1 = MIN(c0 + CB, CPG);")
-                            c.line("const float *ib = inP + (n * C_ + g * CPG + c0) * HP * WPD;")
+                            c.line("const float *ib = \(taps.rowAligned ? "in" : "inP") + (n * C_ + g * CPG + c0) * IPL;")
                             c.line("const float *wb = wPk + ((g * NKT + kt / TV) * CPG + c0) * R_ * S_ * TV;")
                             if sharedPanel, let omp { c.line(omp) }
                             c.line("for (long p0 = 0; p0 < PQ; p0 += RB) tile(wb, ib, ot + kt, c1 - c0, c0 == 0, p0);")
@@ -153,27 +162,61 @@ struct PackedConvCodegen {
         }
     }
 
+    /// A constant C array, 16 values a line.
+    private static func table(_ c: inout CSource, _ declaration: String, _ values: [Int]) {
+        c.line("\(declaration) = {")
+        for row in stride(from: 0, to: values.count, by: 16) {
+            c.line("  " + values[row..<min(row + 16, values.count)].map(String.init).joined(separator: ", ") + ",")
+        }
+        c.line("};")
+    }
+
     /// `rb` pixels x `rv` channel vectors over one channel slice, added into the pixel-major
-    /// buffer (stored on the first slice).
-    private func emitTile(_ c: inout CSource, rb: Int, rv: Int, vec: Int, unroll: Int) {
-        c.block("static inline __attribute__((always_inline)) void tile(const float *restrict wb, const float *restrict ib, float *restrict ot, long cn, int first, long p0)") { c in
-            c.line((0..<rb).map { "const float *i\($0) = ib + offT[p0 + \($0)];" }.joined(separator: " "))
-            for b in 0..<rb { c.line("vf " + (0..<rv).map { "a\(b)_\($0) = {0}" }.joined(separator: ", ") + ";") }
-            c.block("for (long ci = 0; ci < cn; ci++) for (long r = 0; r < R_; r++)") { c in
-                c.line("#pragma GCC unroll \(unroll)")
-                c.block("for (long s = 0; s < S_; s++)") { c in
-                    c.line("const float *wp = wb + ((ci * R_ + r) * S_ + s) * TV;")
-                    c.line("const long o = ci * HP * WPD + r * DIL * WPD + s * DIL;")
-                    c.line("vf " + (0..<rv).map { "x\($0) = *(const vf *)(wp + \($0 * vec))" }.joined(separator: ", ") + ";")
-                    for b in 0..<rb {
-                        c.line("{ vf y = BC(i\(b)[o]); " + (0..<rv).map { "a\(b)_\($0) += y * x\($0);" }.joined(separator: " ") + " }")
+    /// buffer (stored on the first slice): one variant per edge kind of `taps` (kind 0, the
+    /// interior, loops over the kernel columns; an edge kind lists them, each pixel's FMAs
+    /// only where its column reads the input), and `tile` picks the variant of the tile.
+    private func emitTiles(_ c: inout CSource, taps: ConvTaps, rb: Int, rv: Int, vec: Int, unroll: Int) {
+        let params = "const float *restrict wb, const float *restrict ib, float *restrict ot, long cn, int first, long p0"
+        for (kind, columns) in taps.kinds.enumerated() {
+            c.block("static inline __attribute__((always_inline)) void tile\(kind)(\(params))") { c in
+                c.line((0..<rb).map { "const long i\($0) = offT[p0 + \($0)];" }.joined(separator: " "))
+                for b in 0..<rb { c.line("vf " + (0..<rv).map { "a\(b)_\($0) = {0}" }.joined(separator: ", ") + ";") }
+                c.line("const long rlo = rLoT[p0 / RB], rhi = rHiT[p0 / RB];")
+                c.block("for (long ci = 0; ci < cn; ci++) for (long r = rlo; r < rhi; r++)") { c in
+                    /// The FMAs of kernel column `s` (a C expression) for the pixels given.
+                    func step(_ c: inout CSource, _ s: String, pixels: [Int]) {
+                        c.line("const float *wp = wb + ((ci * R_ + r) * S_ + \(s)) * TV;")
+                        c.line("const long o = ci * IPL + r * DIL * IRW + \(s) * DIL;")
+                        c.line("vf " + (0..<rv).map { "x\($0) = *(const vf *)(wp + \($0 * vec))" }.joined(separator: ", ") + ";")
+                        for b in pixels {
+                            CPrelude.broadcastRow(&c, accumulator: "a\(b)", operand: "x", vectors: rv, scalar: "&ib[i\(b) + o]")
+                        }
+                    }
+                    if kind == 0 {
+                        c.line("#pragma GCC unroll \(unroll)")
+                        c.block("for (long s = 0; s < S_; s++)") { c in step(&c, "s", pixels: Array(0..<rb)) }
+                    } else {
+                        for s in 0..<task["s"] {
+                            let pixels = (0..<rb).filter { columns[$0].contains(s) }
+                            if !pixels.isEmpty { c.block("") { c in step(&c, "\(s)", pixels: pixels) } }
+                        }
                     }
                 }
+                for b in 0..<rb {
+                    c.line("{ float *o = ot + (p0 + \(b)) * KPGP; " + (0..<rv).map { v in
+                        "vf *o\(v) = (vf *)(o + \(v * vec)); *o\(v) = first ? a\(b)_\(v) : *o\(v) + a\(b)_\(v);"
+                    }.joined(separator: " ") + " }")
+                }
             }
-            for b in 0..<rb {
-                c.line("{ float *o = ot + (p0 + \(b)) * KPGP; " + (0..<rv).map { v in
-                    "vf *o\(v) = (vf *)(o + \(v * vec)); *o\(v) = first ? a\(b)_\(v) : *o\(v) + a\(b)_\(v);"
-                }.joined(separator: " ") + " }")
+        }
+        c.block("static inline __attribute__((always_inline)) void tile(\(params))") { c in
+            if taps.kinds.count == 1 {
+                c.line("tile0(wb, ib, ot, cn, first, p0);")
+            } else {
+                c.block("switch (kindT[p0 / RB])") { c in
+                    for kind in 1..<taps.kinds.count { c.line("case \(kind): tile\(kind)(wb, ib, ot, cn, first, p0); return;") }
+                    c.line("default: tile0(wb, ib, ot, cn, first, p0);")
+                }
             }
         }
     }

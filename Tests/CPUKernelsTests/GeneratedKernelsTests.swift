@@ -85,6 +85,30 @@ func runAndVerify(_ task: TaskSpec, _ schedule: Schedule, options: CodegenOption
         #expect(tested == 10, "\(name): only \(tested) packed-weight schedules drawn")
     }
 
+    /// Row tiles that divide the output width: no padded copy, edge variants that skip the
+    /// padding's taps (`ConvTaps`), on one and two threads. (The 5-wide output of the third
+    /// task has no such tile in the space.)
+    @Test(arguments: packedConvTasks)
+    func rowAlignedPackedConvSchedulesMatchTheReference(name: String) throws {
+        let task = try TaskSpec(name: name)
+        let space = try #require(CPUKernels.space(for: task, device: HostDevice.profile, threads: 2))
+        let lanes = HostDevice.profile.vectorLanes
+        var tested = 0
+        for rb in [2, 3, 4, 6, 7, 8, 12] where task.outputWidth % rb == 0 {
+            for (threads, par) in [(1, 0), (2, 1)] {
+                let tiles = [lanes / 2, lanes].flatMap { vec in (1...4).map { rv in
+                    Schedule(["axis": 1, "cb": 4, "order": 0, "par": par, "rb": rb, "rv": rv, "threads": threads, "unroll": 2, "vec": vec])
+                } }
+                guard let s = tiles.first(where: { space.constraintViolation($0) == nil }) else { continue }
+                #expect(ConvTaps(task: task, rb: rb).rowAligned)
+                let failure = try runAndVerify(task, s)
+                #expect(failure == nil, "\(name) \(s.encoding): \(failure ?? "")")
+                tested += 1
+            }
+        }
+        #expect(tested > 0 || task.outputWidth == 5, "\(name): no row tile divides the output width")
+    }
+
     @Test func tunedPackedConvPointsMatchTheReference() throws {
         // The points the bench found fastest on 7x7x512 and 14x14x256, on a shape with
         // channel, pixel and slice remainders.
