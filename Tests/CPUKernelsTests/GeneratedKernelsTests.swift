@@ -109,6 +109,30 @@ func runAndVerify(_ task: TaskSpec, _ schedule: Schedule, options: CodegenOption
         #expect(tested > 0 || task.outputWidth == 5, "\(name): no row tile divides the output width")
     }
 
+    /// NCHW depthwise planes wide and tall enough for interior tiles, which read the caller's
+    /// input, beside edge tiles, which read the partly copied padded plane: strides,
+    /// dilation, 5x5, no padding, a batch.
+    @Test(arguments: [
+        "depthwise_conv2d(n=1,c=3,h=40,w=70,r=3,s=3,stride=1,pad=1,dil=1,layout=0,f32)",
+        "depthwise_conv2d(n=2,c=2,h=37,w=75,r=5,s=5,stride=2,pad=2,dil=1,layout=0,f32)",
+        "depthwise_conv2d(n=1,c=2,h=33,w=66,r=3,s=3,stride=1,pad=2,dil=2,layout=0,f32)",
+        "depthwise_conv2d(n=1,c=2,h=30,w=64,r=3,s=3,stride=1,pad=0,dil=1,layout=0,f32)",
+    ])
+    func depthwiseInteriorTilesMatchTheReference(name: String) throws {
+        let task = try TaskSpec(name: name)
+        let space = try #require(CPUKernels.space(for: task, device: HostDevice.profile, threads: 2))
+        var rng = SplitMix64(seed: FNV1a.hash(name))
+        var interior = 0
+        for _ in 0..<10 {
+            let s = try #require(space.sample(using: &rng))
+            let tv = try #require(s["rv"]) * (try #require(s["vec"]))
+            if !DepthwiseInterior(task: task, rb: try #require(s["rb"]), tv: tv, planeHeight: 0, planeWidth: 0).columns.isEmpty { interior += 1 }
+            let failure = try runAndVerify(task, s)
+            #expect(failure == nil, "\(name) \(s.encoding): \(failure ?? "")")
+        }
+        #expect(interior > 0, "\(name): no schedule drawn has interior tiles")
+    }
+
     @Test func tunedPackedConvPointsMatchTheReference() throws {
         // The points the bench found fastest on 7x7x512 and 14x14x256, on a shape with
         // channel, pixel and slice remainders.
