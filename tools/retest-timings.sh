@@ -33,7 +33,8 @@ for run in $(seq "$runs"); do
     first=$("$bin/coordctl" campaign launch --control "$control_ep" --workload "$base/retest.workload" --trials 16 \
             --seed "$seed" --target-spread "$spread" --json 2>/dev/null | campaign)
     until "$bin/coordctl" campaign wait "$first" --control "$control_ep" --request-timeout 60 >/dev/null; do sleep 1; done
-    fp=$("$bin/tune-agent" probe --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
+    # Probed as the agent runs (pinned): the affinity is part of the profile, so of the fingerprint.
+    fp=$("${pin[@]}" "$bin/tune-agent" probe --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
     again=$("$bin/coordctl" dataset retime --control "$control_ep" --db "$dir/collect.db" --device "$fp" --sample 64 \
             --target-spread "$spread" --json | campaign)
     until "$bin/coordctl" campaign wait "$again" --control "$control_ep" --request-timeout 60 >/dev/null; do sleep 1; done
