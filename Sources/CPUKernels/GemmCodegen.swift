@@ -23,6 +23,18 @@ struct GemmCodegen {
 
     /// A is the outer operand (packed once per outer block) when the ic loop is outside.
     private var aOuter: Bool { order == 2 }
+
+    /// The outer loop's step: MC (NC), except where threads split the outer blocks
+    /// (`par` 0): then the fewest blocks the threads split evenly, of equal size in whole
+    /// register tiles, no larger than MC (NC). 3,136 pixels in blocks of 256 are 12.25
+    /// blocks, 7 for one thread and 5.25 for the other; in 14 blocks of 224 each has 7.
+    var outerStep: Int {
+        let (dim, blk, unit) = aOuter ? (p.m, mc, mr) : (p.n, nc, nr)
+        guard threads > 1, par == 0 else { return blk }
+        var blocks = (dim + blk - 1) / blk
+        while p.batch * blocks % threads != 0 { blocks += 1 }
+        return min(blk, ((dim + blocks - 1) / blocks + unit - 1) / unit * unit)
+    }
     private var nv: Int { nr / vec }
 
     func emit(_ c: inout CSource) {
@@ -189,12 +201,13 @@ struct GemmCodegen {
         let outer = aOuter ? (dim: "M_", blk: "MC", v: "ic", ext: "mb") : (dim: "N_", blk: "NC", v: "jc", ext: "nb")
         let inner = aOuter ? (dim: "N_", blk: "NC", v: "jc", ext: "nb") : (dim: "M_", blk: "MC", v: "ic", ext: "mb")
         let shared = threads > 1 && par == 1
-        c.line("const long NO = (\(outer.dim) + \(outer.blk) - 1) / \(outer.blk);")
+        c.line("#define OB \(outerStep)L")
+        c.line("const long NO = (\(outer.dim) + OB - 1) / OB;")
         if threads > 1 && par == 0 { c.line("#pragma omp parallel for schedule(static) num_threads(\(threads))") }
         c.block("for (long t = 0; t < BATCH * NO; t++)") { c in
             if threads == 1 { c.line("const int tid = 0;") }
             else if par == 0 { c.line("const int tid = omp_get_thread_num();") }
-            c.line("const long bt = t / NO, \(outer.v) = (t % NO) * \(outer.blk), \(outer.ext) = MIN(\(outer.blk), \(outer.dim) - \(outer.v));")
+            c.line("const long bt = t / NO, \(outer.v) = (t % NO) * OB, \(outer.ext) = MIN(OB, \(outer.dim) - \(outer.v));")
             c.line("const float *Ab = A + bt * SA, *Bb = B + bt * SB; float *Cb = C + bt * SC;")
             c.block("for (long pc = 0; pc < K_; pc += KC)") { c in
                 c.line("const long kb = MIN(KC, K_ - pc); const int first = pc == 0, last = pc + kb >= K_;")

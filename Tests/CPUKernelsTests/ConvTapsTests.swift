@@ -62,3 +62,28 @@ import TuneCore
         #expect(ConvTaps(task: t, rb: 4).visitedTaps > 19 * 19)
     }
 }
+
+@Suite struct GemmThreadSplitTests {
+    private func step(m: Int = 256, n: Int, batch: Int = 1, nc: Int = 256, nr: Int = 16, threads: Int, par: Int = 0, order: Int = 0) throws -> Int {
+        var problem = GemmProblem(m: m, n: n, k: 64)
+        problem.batch = batch
+        let knobs = try GemmKnobs(Schedule(["mr": 8, "nr": nr, "vec": 16, "mc": 144, "nc": nc, "kc": 64, "kunroll": 1,
+                                             "packA": 0, "packB": 0, "order": order, "threads": threads, "par": par]))
+        return GemmCodegen(problem: problem, knobs: knobs).outerStep
+    }
+
+    @Test func threadsSplittingOuterBlocksGetAsManyEach() throws {
+        // ResNet-50's 1x1 layer at 56x56: 3,136 pixels are 12.25 blocks of 256, 14 of 224.
+        #expect(try step(n: 3136, threads: 2) == 224)
+        // Whole register tiles of 48: 240, the fourteenth block short.
+        #expect(try step(n: 3136, nr: 48, threads: 2) == 240)
+        // Already even and equal, one thread, or threads sharing each block: the block as scheduled.
+        #expect(try step(n: 3072, threads: 2) == 256)
+        #expect(try step(n: 3136, threads: 1) == 256)
+        #expect(try step(n: 3136, threads: 2, par: 1) == 256)
+        // A batch whose blocks already split evenly stays.
+        #expect(try step(n: 128, batch: 12, nc: 256, threads: 2) == 128)
+        // ic outside (order 2): M is split; 256 rows in blocks of 144 and 112 become 2 of 128.
+        #expect(try step(n: 3136, threads: 2, order: 2) == 128)
+    }
+}
