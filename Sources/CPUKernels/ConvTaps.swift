@@ -33,7 +33,7 @@ struct ConvTaps: Equatable, Sendable {
         let tiles = (pq + rb - 1) / rb
         /// Kernel indices k with 0 <= base + k * dil < extent.
         func valid(_ base: Int, extent: Int, taps: Int) -> Range<Int> {
-            let lo = min(taps, max(0, base >= 0 ? 0 : (-base + dil - 1) / dil))
+            let lo = min(taps, base >= 0 ? 0 : (-base + dil - 1) / dil)
             let hi = max(lo, min(taps, extent - base <= 0 ? 0 : (extent - base + dil - 1) / dil))
             return lo..<hi
         }

@@ -198,7 +198,8 @@ struct GemmCodegen {
     }
 
     private func emitLoopNest(_ c: inout CSource) {
-        let outer = aOuter ? (dim: "M_", blk: "MC", v: "ic", ext: "mb") : (dim: "N_", blk: "NC", v: "jc", ext: "nb")
+        // The outer loop steps by OB (`outerStep`), the inner by its block.
+        let outer = aOuter ? (dim: "M_", v: "ic", ext: "mb") : (dim: "N_", v: "jc", ext: "nb")
         let inner = aOuter ? (dim: "N_", blk: "NC", v: "jc", ext: "nb") : (dim: "M_", blk: "MC", v: "ic", ext: "mb")
         let shared = threads > 1 && par == 1
         c.line("#define OB \(outerStep)L")
